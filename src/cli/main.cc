@@ -1,0 +1,42 @@
+// nacc: the command-line front door. Each verb lives in its own file (verbs.h).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/verbs.h"
+#include "core/error.h"
+#include "core/logging.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, search)",
+               "nacc"};
+  app.set_version_flag("--version", std::string("nacc ") + NACC_VERSION);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.require_subcommand(1);
+  nacc::cli::add_zoo_verb(app);
+  nacc::cli::add_inspect_verb(app);
+  nacc::cli::add_run_verb(app);
+  app.parse_complete_callback([&] { nacc::init_logging(log_level); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "nacc: error: %s; run 'nacc --help' for usage\n", error.what());
+    return 2;
+  } catch (const nacc::Error& error) {
+    std::fprintf(stderr, "nacc: error: %s\n", error.what());
+    return 1;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "nacc: internal error: %s\n", error.what());
+    return 70;
+  }
+  return 0;
+}

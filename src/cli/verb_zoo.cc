@@ -1,0 +1,56 @@
+// `nacc zoo list` and `nacc zoo export NAME -o model.onnx [--batch N] [--seed S]`.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/format.h"
+#include "cli/verbs.h"
+#include "ir/analysis.h"
+#include "ir/zoo/zoo.h"
+#include "onnx/onnx.h"
+
+namespace nacc::cli {
+
+namespace {
+
+void list_models() {
+  fmt::print("{:<16} {:<14} {:>7} {:>10} {:>9}  {}\n", "name", "input", "classes", "params", "MACs", "description");
+  for (const zoo::ZooModel& model : zoo::zoo_models()) {
+    GraphStats stats = analyze_graph(model.build(zoo::ZooOptions{}));
+    fmt::print("{:<16} {:<14} {:>7} {:>10} {:>9}  {}\n", model.name,
+               fmt::format("{}x{}x{}", model.input_shape[0], model.input_shape[1], model.input_shape[2]),
+               model.classes, human_count(static_cast<double>(stats.parameters)),
+               human_count(static_cast<double>(stats.macs)), model.description);
+  }
+}
+
+}  // namespace
+
+void add_zoo_verb(CLI::App& app) {
+  CLI::App* zoo = app.add_subcommand("zoo", "Built-in architectures: list them, export one as ONNX");
+  zoo->require_subcommand(1);
+  zoo->add_subcommand("list", "List the zoo's models with their parameters and MACs")->callback(list_models);
+
+  struct ExportOptions {
+    std::string name;
+    std::string output;
+    int64_t batch = 1;
+    uint64_t seed = 0;
+  };
+  auto options = std::make_shared<ExportOptions>();
+  CLI::App* export_verb = zoo->add_subcommand("export", "Build a zoo model with He-initialised weights and save it as ONNX");
+  export_verb->add_option("name", options->name, "Model name (see `nacc zoo list`)")->required();
+  export_verb->add_option("-o,--output", options->output, "Output ONNX file")->required();
+  export_verb->add_option("--batch", options->batch, "Batch size of the input")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  export_verb->add_option("--seed", options->seed, "Seed of the weight initialisation")->capture_default_str();
+  export_verb->callback([options] {
+    Graph graph = zoo::build_zoo_model(options->name, {options->batch, options->seed});
+    export_onnx_file(graph, options->output);
+    GraphStats stats = analyze_graph(graph);
+    spdlog::info("wrote {} ({} parameters, {} MACs per batch of {}) to {}", options->name,
+                 human_count(static_cast<double>(stats.parameters)), human_count(static_cast<double>(stats.macs)),
+                 options->batch, options->output);
+  });
+}
+
+}  // namespace nacc::cli

@@ -1,0 +1,50 @@
+#include "core/files.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace nacc {
+
+std::string read_file(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    fail("expected a readable file, but '{}' does not exist; check the path", path.string());
+  }
+  if (std::filesystem::is_directory(path, error)) {
+    fail("expected a file, but '{}' is a directory", path.string());
+  }
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) fail("cannot open '{}' for reading: {}", path.string(), std::strerror(errno));
+  std::ostringstream contents;
+  contents << stream.rdbuf();
+  if (stream.bad()) fail("cannot read '{}': {}", path.string(), std::strerror(errno));
+  return std::move(contents).str();
+}
+
+void write_file(const std::filesystem::path& path, std::string_view bytes) {
+  std::error_code error;
+  if (path.has_parent_path()) {
+    std::filesystem::create_directories(path.parent_path(), error);
+    if (error) {
+      fail("cannot create folder '{}' for output '{}': {}", path.parent_path().string(), path.string(),
+           error.message());
+    }
+  }
+  std::ofstream stream(path, std::ios::binary | std::ios::trunc);
+  if (!stream) fail("cannot open '{}' for writing: {}", path.string(), std::strerror(errno));
+  stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  stream.close();
+  if (!stream) fail("cannot write '{}': {}", path.string(), std::strerror(errno));
+}
+
+void write_json_file(const std::filesystem::path& path, const nlohmann::json& value) {
+  write_file(path, value.dump(2) + "\n");
+}
+
+}  // namespace nacc

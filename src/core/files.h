@@ -1,0 +1,21 @@
+// Whole-file reading and writing with user-facing errors that name the path.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace nacc {
+
+// Reads a whole file; throws nacc::Error naming the path when it is missing or unreadable.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes (replaces) a file, creating missing parent folders; throws nacc::Error when it cannot.
+void write_file(const std::filesystem::path& path, std::string_view bytes);
+
+// Writes JSON indented by two spaces and a trailing newline.
+void write_json_file(const std::filesystem::path& path, const nlohmann::json& value);
+
+}  // namespace nacc

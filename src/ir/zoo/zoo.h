@@ -1,0 +1,37 @@
+// The model zoo: architectures nacc can build from scratch with He-initialised weights from a seed.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace nacc::zoo {
+
+struct ZooOptions {
+  int64_t batch = 1;
+  uint64_t seed = 0;
+};
+
+struct ZooModel {
+  std::string name;
+  std::string description;
+  Shape input_shape;  // without the batch dimension (C, H, W)
+  int64_t classes;
+  Graph (*build)(const ZooOptions& options);
+};
+
+const std::vector<ZooModel>& zoo_models();
+
+// Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one.
+Graph build_zoo_model(std::string_view name, const ZooOptions& options);
+
+// The builders (src/ir/zoo/resnet.cc, src/ir/zoo/mobilenet.cc).
+Graph build_resnet50(const ZooOptions& options);
+Graph build_resnet18(const ZooOptions& options);
+Graph build_resnet20(const ZooOptions& options);
+Graph build_resnet50_fmnist(const ZooOptions& options);
+Graph build_mobilenet_v2(const ZooOptions& options);
+
+}  // namespace nacc::zoo
