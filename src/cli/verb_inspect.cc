@@ -101,7 +101,7 @@ void add_inspect_verb(CLI::App& app) {
   verb->add_option("--batch", options->batch, "Set the batch size of the inputs (0: as declared)")
       ->check(CLI::NonNegativeNumber);
   verb->callback([options] {
-    Graph graph = import_onnx_file(options->model, ImportOptions{options->batch});
+    Graph graph = import_onnx_file(options->model, ImportOptions{.batch = options->batch, .constant_inputs = {}});
     GraphStats stats = analyze_graph(graph);
     if (options->json) {
       fmt::print("{}\n", to_json(*options, graph, stats).dump(2));

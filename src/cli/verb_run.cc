@@ -95,7 +95,7 @@ void summarize(const std::string& name, const Tensor& tensor) {
 }
 
 void run(const RunOptions& options) {
-  Graph graph = import_onnx_file(options.model, ImportOptions{options.batch});
+  Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
   std::map<std::string, Tensor> inputs = gather_inputs(options, graph);
   ReferenceExecutor executor(graph);
   auto start = std::chrono::steady_clock::now();

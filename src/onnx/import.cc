@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "onnx/onnx.h"
+#include "ir/ops/schema.h"
 #include "onnx/tensor_proto.h"
 
 namespace nacc {
@@ -23,10 +24,10 @@ std::string node_label(const onnx::NodeProto& node) {
 int64_t find_opset(const onnx::ModelProto& model, std::string_view source) {
   for (const auto& opset : model.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") {
-      if (opset.version() < kMinOpset || opset.version() > kMaxOpset) {
+      if (opset.version() < 1 || opset.version() > kMaxOpset) {
         fail("expected an ONNX model of opset {}-{}, but '{}' uses opset {}; convert it with "
-             "onnx.version_converter.convert_version(model, 17)",
-             kMinOpset, kMaxOpset, source, opset.version());
+             "onnx.version_converter.convert_version(model, {})",
+             kFullySupportedOpset, kMaxOpset, source, opset.version(), kMaxOpset);
       }
       return opset.version();
     }
@@ -160,7 +161,21 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
   for (const onnx::ValueInfoProto& input : proto.input()) {
     if (graph.initializer(input.name()) != nullptr) continue;  // an initializer listed as input (IR < 4 style)
     if (graph.has_value(input.name())) fail("expected each graph input once, but '{}' appears twice", input.name());
-    graph.add_input(input.name(), graph_input_type(input, options));
+    ValueInfo info = graph_input_type(input, options);
+    auto constant = options.constant_inputs.find(input.name());
+    if (constant == options.constant_inputs.end()) {
+      graph.add_input(input.name(), std::move(info));
+      continue;
+    }
+    if (constant->second.dtype() != info.dtype || constant->second.shape() != info.shape) {
+      fail("expected the constant for graph input '{}' to be {} {}, but found {} {}", input.name(),
+           dtype_name(info.dtype), shape_to_string(info.shape), dtype_name(constant->second.dtype()),
+           shape_to_string(constant->second.shape()));
+    }
+    graph.add_initializer(input.name(), constant->second);
+  }
+  for (const auto& [name, tensor] : options.constant_inputs) {
+    if (!graph.has_value(name)) fail("expected '{}' to be a graph input to replace by a constant, but it is not one", name);
   }
 
   for (const onnx::NodeProto& node_proto : proto.node()) {
@@ -182,6 +197,11 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
     if (!op) {
       fail("unsupported op: '{}' (node {}, opset {}) is not one nacc supports; supported: {}", node_proto.op_type(),
            label, graph.opset_version, supported_op_names());
+    }
+    if (int64_t min_opset = op_schema(*op).min_opset; graph.opset_version < min_opset) {
+      fail("expected op '{}' (node {}) at opset >= {}, where it has the definition nacc implements, but the model "
+           "uses opset {}; convert it with onnx.version_converter.convert_version(model, {})",
+           node_proto.op_type(), label, min_opset, graph.opset_version, kMaxOpset);
     }
     Node node;
     node.op = *op;

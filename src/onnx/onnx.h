@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -10,13 +11,18 @@
 
 namespace nacc {
 
-inline constexpr int64_t kMinOpset = 11;
+// Opsets 11-17 are supported whole. An older model imports when every op it uses already had the definition nacc
+// implements at that opset (OpSchema::min_opset), e.g. GlobalAveragePool at opset 1 but not Clip before 11.
+inline constexpr int64_t kFullySupportedOpset = 11;
 inline constexpr int64_t kMaxOpset = 17;
 
 struct ImportOptions {
   // 0: keep the batch dimension of each graph input as declared (a symbolic one becomes 1);
   // N > 0: set it to N.
   int64_t batch = 0;
+  // Graph inputs to replace by constants (e.g. a shape tensor fed at run time), so that shapes depending on them
+  // become static. Each must match the input's declared type.
+  std::map<std::string, Tensor> constant_inputs;
 };
 
 // Throws nacc::Error for a missing, truncated or non-ONNX file, an unsupported opset, op or dtype (naming the op

@@ -83,11 +83,11 @@ void run_hard_swish(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kReluSchema{OpKind::Relu, 1, 1, 1, 1, infer_relu, run_relu};
-extern const OpSchema kClipSchema{OpKind::Clip, 1, 3, 1, 1, infer_clip, run_clip};
-extern const OpSchema kLeakyReluSchema{OpKind::LeakyRelu, 1, 1, 1, 1, infer_float_unary, run_leaky_relu};
-extern const OpSchema kSigmoidSchema{OpKind::Sigmoid, 1, 1, 1, 1, infer_float_unary, run_sigmoid};
-extern const OpSchema kHardSigmoidSchema{OpKind::HardSigmoid, 1, 1, 1, 1, infer_float_unary, run_hard_sigmoid};
-extern const OpSchema kHardSwishSchema{OpKind::HardSwish, 1, 1, 1, 1, infer_float_unary, run_hard_swish};
+extern const OpSchema kReluSchema{OpKind::Relu, 6, 1, 1, 1, 1, infer_relu, run_relu};
+extern const OpSchema kClipSchema{OpKind::Clip, 11, 1, 3, 1, 1, infer_clip, run_clip};
+extern const OpSchema kLeakyReluSchema{OpKind::LeakyRelu, 6, 1, 1, 1, 1, infer_float_unary, run_leaky_relu};
+extern const OpSchema kSigmoidSchema{OpKind::Sigmoid, 6, 1, 1, 1, 1, infer_float_unary, run_sigmoid};
+extern const OpSchema kHardSigmoidSchema{OpKind::HardSigmoid, 6, 1, 1, 1, 1, infer_float_unary, run_hard_sigmoid};
+extern const OpSchema kHardSwishSchema{OpKind::HardSwish, 14, 1, 1, 1, 1, infer_float_unary, run_hard_swish};
 
 }  // namespace nacc

@@ -78,9 +78,9 @@ void run_div(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kAddSchema{OpKind::Add, 2, 2, 1, 1, infer_binary, run_add};
-extern const OpSchema kSubSchema{OpKind::Sub, 2, 2, 1, 1, infer_binary, run_sub};
-extern const OpSchema kMulSchema{OpKind::Mul, 2, 2, 1, 1, infer_binary, run_mul};
-extern const OpSchema kDivSchema{OpKind::Div, 2, 2, 1, 1, infer_binary, run_div};
+extern const OpSchema kAddSchema{OpKind::Add, 7, 2, 2, 1, 1, infer_binary, run_add};
+extern const OpSchema kSubSchema{OpKind::Sub, 7, 2, 2, 1, 1, infer_binary, run_sub};
+extern const OpSchema kMulSchema{OpKind::Mul, 7, 2, 2, 1, 1, infer_binary, run_mul};
+extern const OpSchema kDivSchema{OpKind::Div, 7, 2, 2, 1, 1, infer_binary, run_div};
 
 }  // namespace nacc

@@ -111,6 +111,6 @@ void run_conv(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kConvSchema{OpKind::Conv, 2, 3, 1, 1, infer_conv, run_conv};
+extern const OpSchema kConvSchema{OpKind::Conv, 1, 2, 3, 1, 1, infer_conv, run_conv};
 
 }  // namespace nacc

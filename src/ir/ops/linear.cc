@@ -138,7 +138,7 @@ void run_matmul(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kGemmSchema{OpKind::Gemm, 2, 3, 1, 1, infer_gemm, run_gemm};
-extern const OpSchema kMatMulSchema{OpKind::MatMul, 2, 2, 1, 1, infer_matmul, run_matmul};
+extern const OpSchema kGemmSchema{OpKind::Gemm, 7, 2, 3, 1, 1, infer_gemm, run_gemm};
+extern const OpSchema kMatMulSchema{OpKind::MatMul, 1, 2, 2, 1, 1, infer_matmul, run_matmul};
 
 }  // namespace nacc

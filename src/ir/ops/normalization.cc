@@ -50,7 +50,7 @@ void run_batch_normalization(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kBatchNormalizationSchema{OpKind::BatchNormalization, 5, 5, 1, 3, infer_batch_normalization,
+extern const OpSchema kBatchNormalizationSchema{OpKind::BatchNormalization, 9, 5, 5, 1, 3, infer_batch_normalization,
                                                 run_batch_normalization};
 
 }  // namespace nacc

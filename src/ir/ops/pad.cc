@@ -83,6 +83,6 @@ void run_pad(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kPadSchema{OpKind::Pad, 2, 4, 1, 1, infer_pad, run_pad};
+extern const OpSchema kPadSchema{OpKind::Pad, 11, 2, 4, 1, 1, infer_pad, run_pad};
 
 }  // namespace nacc

@@ -142,9 +142,9 @@ void run_global_average_pool(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kMaxPoolSchema{OpKind::MaxPool, 1, 1, 1, 2, infer_pool, run_max_pool};
-extern const OpSchema kAveragePoolSchema{OpKind::AveragePool, 1, 1, 1, 1, infer_pool, run_average_pool};
-extern const OpSchema kGlobalAveragePoolSchema{OpKind::GlobalAveragePool, 1, 1, 1, 1, infer_global_average_pool,
+extern const OpSchema kMaxPoolSchema{OpKind::MaxPool, 1, 1, 1, 1, 2, infer_pool, run_max_pool};
+extern const OpSchema kAveragePoolSchema{OpKind::AveragePool, 1, 1, 1, 1, 1, infer_pool, run_average_pool};
+extern const OpSchema kGlobalAveragePoolSchema{OpKind::GlobalAveragePool, 1, 1, 1, 1, 1, infer_global_average_pool,
                                                run_global_average_pool};
 
 }  // namespace nacc

@@ -117,8 +117,8 @@ void run_dequantize(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kQuantizeLinearSchema{OpKind::QuantizeLinear, 2, 3, 1, 1, infer_quantize, run_quantize};
-extern const OpSchema kDequantizeLinearSchema{OpKind::DequantizeLinear, 2, 3, 1, 1, infer_dequantize,
+extern const OpSchema kQuantizeLinearSchema{OpKind::QuantizeLinear, 10, 2, 3, 1, 1, infer_quantize, run_quantize};
+extern const OpSchema kDequantizeLinearSchema{OpKind::DequantizeLinear, 10, 2, 3, 1, 1, infer_dequantize,
                                               run_dequantize};
 
 }  // namespace nacc

@@ -126,10 +126,10 @@ void run_concat(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kFlattenSchema{OpKind::Flatten, 1, 1, 1, 1, infer_flatten, run_copy};
-extern const OpSchema kReshapeSchema{OpKind::Reshape, 2, 2, 1, 1, infer_reshape, run_copy};
-extern const OpSchema kIdentitySchema{OpKind::Identity, 1, 1, 1, 1, infer_identity, run_copy};
-extern const OpSchema kDropoutSchema{OpKind::Dropout, 1, 3, 1, 2, infer_dropout, run_copy};
-extern const OpSchema kConcatSchema{OpKind::Concat, 1, 1 << 20, 1, 1, infer_concat, run_concat};
+extern const OpSchema kFlattenSchema{OpKind::Flatten, 1, 1, 1, 1, 1, infer_flatten, run_copy};
+extern const OpSchema kReshapeSchema{OpKind::Reshape, 5, 2, 2, 1, 1, infer_reshape, run_copy};
+extern const OpSchema kIdentitySchema{OpKind::Identity, 1, 1, 1, 1, 1, infer_identity, run_copy};
+extern const OpSchema kDropoutSchema{OpKind::Dropout, 7, 1, 3, 1, 2, infer_dropout, run_copy};
+extern const OpSchema kConcatSchema{OpKind::Concat, 4, 1, 1 << 20, 1, 1, infer_concat, run_concat};
 
 }  // namespace nacc

@@ -43,6 +43,9 @@ struct KernelContext {
 
 struct OpSchema {
   OpKind kind;
+  // The oldest ONNX opset whose definition of the op the kernel implements; models of an older opset that use
+  // the op are rejected on import (convert them with onnx.version_converter).
+  int64_t min_opset;
   int min_inputs;
   int max_inputs;
   int min_outputs;

@@ -58,6 +58,6 @@ void run_softmax(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kSoftmaxSchema{OpKind::Softmax, 1, 1, 1, 1, infer_softmax, run_softmax};
+extern const OpSchema kSoftmaxSchema{OpKind::Softmax, 1, 1, 1, 1, 1, infer_softmax, run_softmax};
 
 }  // namespace nacc
