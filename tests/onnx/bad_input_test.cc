@@ -1,1 +1,126 @@
+// Bad input gets one clear nacc::Error saying what was expected and what was found; never a crash.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/files.h"
+#include "ir/zoo/zoo.h"
+#include "model_util.h"
+#include "onnx/onnx.h"
+
+namespace nacc {
+namespace {
+
+std::string import_error(const std::string& bytes) {
+  try {
+    import_onnx_bytes(bytes, "model.onnx");
+  } catch (const Error& error) {
+    std::string message = error.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+    return message;
+  }
+  return "no error";
+}
+
+void expect_contains(const std::string& text, const std::string& part) {
+  EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
+}
+
+TEST(BadInput, MissingPath) {
+  try {
+    import_onnx_file("/nonexistent/model.onnx");
+    FAIL();
+  } catch (const Error& error) {
+    expect_contains(error.what(), "'/nonexistent/model.onnx' does not exist");
+  }
+}
+
+TEST(BadInput, TruncatedModel) {
+  std::string bytes = export_onnx_bytes(zoo::build_zoo_model("resnet20", {}));
+  for (size_t length : {size_t{0}, size_t{10}, bytes.size() / 2, bytes.size() - 1}) {
+    expect_contains(import_error(bytes.substr(0, length)), "not one or is truncated");
+  }
+}
+
+TEST(BadInput, NotOnnxAtAll) {
+  expect_contains(import_error("this is a text file, not a model\n"), "expected an ONNX model");
+  expect_contains(import_error(std::string(1000, '\xff')), "expected an ONNX model");
+}
+
+TEST(BadInput, UnsupportedOpNamesOpNodeAndOpset) {
+  std::string message = import_error(testing::serialize(testing::unary_model("Tanh", 13)));
+  expect_contains(message, "unsupported op: 'Tanh'");
+  expect_contains(message, "node 'the_node'");
+  expect_contains(message, "opset 13");
+}
+
+TEST(BadInput, CustomDomainOp) {
+  onnx::ModelProto model = testing::unary_model("FusedConv");
+  model.mutable_graph()->mutable_node(0)->set_domain("com.microsoft");
+  expect_contains(import_error(testing::serialize(model)), "domain 'com.microsoft'");
+}
+
+TEST(BadInput, OpsetOutOfRangeAndOpOlderThanItsDefinition) {
+  expect_contains(import_error(testing::serialize(testing::unary_model("Relu", 18))), "uses opset 18");
+  expect_contains(import_error(testing::serialize(testing::unary_model("Clip", 6))), "at opset >= 11");
+}
+
+TEST(BadInput, DanglingTensorName) {
+  onnx::ModelProto model = testing::unary_model("Add");
+  model.mutable_graph()->mutable_node(0)->add_input("ghost");
+  expect_contains(import_error(testing::serialize(model)), "'ghost' is none of them");
+}
+
+TEST(BadInput, InconsistentDeclaredShape) {
+  onnx::ModelProto model = testing::unary_model("Relu");
+  testing::set_tensor_type(*model.mutable_graph()->mutable_output(0), "Y", onnx::TensorProto_DataType_FLOAT, {1, 5});
+  expect_contains(import_error(testing::serialize(model)), "inconsistent shapes");
+}
+
+TEST(BadInput, InconsistentShapesBetweenNodes) {
+  onnx::ModelProto model = testing::unary_model("Add");
+  auto* b = model.mutable_graph()->add_initializer();
+  b->set_name("bias");
+  b->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  b->add_dims(3);
+  for (int i = 0; i < 3; ++i) b->add_float_data(1);
+  model.mutable_graph()->mutable_node(0)->add_input("bias");
+  expect_contains(import_error(testing::serialize(model)), "expected shapes that broadcast, but found [1, 4] and [3]");
+}
+
+TEST(BadInput, DynamicSpatialDimension) {
+  onnx::ModelProto model = testing::unary_model("Relu");
+  auto* dim = model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1);
+  dim->set_dim_param("width");
+  expect_contains(import_error(testing::serialize(model)), "dynamic dimension 1");
+}
+
+TEST(BadInput, UnsupportedElementType) {
+  onnx::ModelProto model = testing::unary_model("Relu");
+  model.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(
+      onnx::TensorProto_DataType_DOUBLE);
+  expect_contains(import_error(testing::serialize(model)), "but found DOUBLE");
+}
+
+TEST(BadInput, ExternalDataAndWrongElementCount) {
+  onnx::ModelProto model = testing::unary_model("Add");
+  auto* b = model.mutable_graph()->add_initializer();
+  b->set_name("bias");
+  b->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  b->add_dims(4);
+  b->add_float_data(1);
+  model.mutable_graph()->mutable_node(0)->add_input("bias");
+  expect_contains(import_error(testing::serialize(model)), "to hold 4 elements");
+  b->set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
+  expect_contains(import_error(testing::serialize(model)), "external data");
+}
+
+TEST(BadInput, TensorFileThatIsNotATensor) {
+  std::filesystem::path path = std::filesystem::temp_directory_path() / "nacc_bad_tensor.pb";
+  write_file(path, std::string(64, '\xff'));
+  EXPECT_THROW(read_tensor_proto_file(path), Error);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace nacc
