@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("nacc ") + NACC_VERSION);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
-  app.require_subcommand(1);
+  // At most one verb; its absence is reported below, after unknown arguments (which CLI11 checks later).
+  app.require_subcommand(0, 1);
   nacc::cli::add_zoo_verb(app);
   nacc::cli::add_inspect_verb(app);
   nacc::cli::add_run_verb(app);
@@ -22,6 +23,9 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (app.get_subcommands().empty()) {
+      throw nacc::Error("expected a verb (zoo, inspect, run), but found none; run 'nacc --help' for usage");
+    }
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);
   } catch (const CLI::CallForAllHelp& help) {

@@ -10,6 +10,7 @@
 
 #include "cli/verbs.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/rng.h"
 #include "ir/executor.h"
 #include "ir/npy.h"
@@ -97,6 +98,7 @@ void summarize(const std::string& name, const Tensor& tensor) {
 void run(const RunOptions& options) {
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
   std::map<std::string, Tensor> inputs = gather_inputs(options, graph);
+  if (!options.output.empty() && graph.outputs.size() == 1) check_writable(options.output);
   ReferenceExecutor executor(graph);
   auto start = std::chrono::steady_clock::now();
   std::map<std::string, Tensor> outputs = executor.run(inputs);

@@ -27,15 +27,33 @@ std::string read_file(const std::filesystem::path& path) {
   return std::move(contents).str();
 }
 
-void write_file(const std::filesystem::path& path, std::string_view bytes) {
+namespace {
+
+void create_parent_folders(const std::filesystem::path& path) {
   std::error_code error;
-  if (path.has_parent_path()) {
-    std::filesystem::create_directories(path.parent_path(), error);
-    if (error) {
-      fail("cannot create folder '{}' for output '{}': {}", path.parent_path().string(), path.string(),
-           error.message());
-    }
+  if (!path.has_parent_path()) return;
+  std::filesystem::create_directories(path.parent_path(), error);
+  if (error) {
+    fail("cannot create folder '{}' for output '{}': {}", path.parent_path().string(), path.string(), error.message());
   }
+}
+
+}  // namespace
+
+void check_writable(const std::filesystem::path& path) {
+  create_parent_folders(path);
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) fail("expected an output file, but '{}' is a directory", path.string());
+  bool existed = std::filesystem::exists(path, error);
+  {
+    std::ofstream stream(path, std::ios::binary | std::ios::app);
+    if (!stream) fail("cannot open '{}' for writing: {}", path.string(), std::strerror(errno));
+  }
+  if (!existed) std::filesystem::remove(path, error);
+}
+
+void write_file(const std::filesystem::path& path, std::string_view bytes) {
+  create_parent_folders(path);
   std::ofstream stream(path, std::ios::binary | std::ios::trunc);
   if (!stream) fail("cannot open '{}' for writing: {}", path.string(), std::strerror(errno));
   stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

@@ -15,6 +15,10 @@ std::string read_file(const std::filesystem::path& path);
 // Writes (replaces) a file, creating missing parent folders; throws nacc::Error when it cannot.
 void write_file(const std::filesystem::path& path, std::string_view bytes);
 
+// Checks before a long job that `path` can be written (creating missing parent folders), so that the job does
+// not fail at its end; throws nacc::Error when it cannot. Leaves no file behind.
+void check_writable(const std::filesystem::path& path);
+
 // Writes JSON indented by two spaces and a trailing newline.
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& value);
 

@@ -1,1 +1,145 @@
+// The nacc binary as a user meets it: each verb works, and bad input gives one line on stderr and a non-zero exit.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/files.h"
+#include "ir/executor.h"
+#include "ir/npy.h"
+#include "onnx/onnx.h"
+
+namespace nacc {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult nacc(const std::string& arguments) {
+  std::string command = std::string(NACC_BINARY) + " " + arguments + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (size_t count = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), count);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // One folder per process: ctest runs the tests of this suite in parallel processes.
+    folder_ = fs::temp_directory_path() / ("nacc_cli_test_" + std::to_string(getpid()));
+    fs::remove_all(folder_);
+    fs::create_directories(folder_);
+    CommandResult result = nacc("zoo export resnet20 --seed 1 -o " + model());
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+  }
+  static void TearDownTestSuite() { fs::remove_all(folder_); }
+  static std::string model() { return (folder_ / "resnet20.onnx").string(); }
+  static std::string path(const std::string& name) { return (folder_ / name).string(); }
+
+  // A user error: non-zero exit and exactly one line that starts with "nacc: error:".
+  static void expect_user_error(const std::string& arguments, const std::string& part, int exit_code = 1) {
+    CommandResult result = nacc(arguments);
+    EXPECT_EQ(result.exit_code, exit_code) << arguments << "\n" << result.output;
+    EXPECT_EQ(result.output.rfind("nacc: error: ", 0), 0u) << result.output;
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+    EXPECT_NE(result.output.find(part), std::string::npos) << "'" << part << "' not in: " << result.output;
+  }
+
+  static inline fs::path folder_;
+};
+
+TEST_F(Cli, VersionAndHelp) {
+  EXPECT_EQ(nacc("--version").exit_code, 0);
+  CommandResult help = nacc("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* verb : {"zoo", "inspect", "run"}) EXPECT_NE(help.output.find(verb), std::string::npos) << verb;
+}
+
+TEST_F(Cli, ZooListShowsEveryModel) {
+  CommandResult result = nacc("zoo list");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  for (const char* name : {"resnet50 ", "resnet18", "mobilenetv2", "resnet20", "resnet50-fmnist"}) {
+    EXPECT_NE(result.output.find(name), std::string::npos) << name;
+  }
+  EXPECT_NE(result.output.find("25.56 M"), std::string::npos) << result.output;
+}
+
+TEST_F(Cli, InspectJsonReportsParametersMacsAndLayers) {
+  CommandResult result = nacc("inspect --json " + model());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  nlohmann::json report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["parameters"], 272474);
+  EXPECT_EQ(report["op_counts"]["Conv"], 21);
+  EXPECT_EQ(report["inputs"][0]["shape"], nlohmann::json::array({1, 3, 32, 32}));
+  EXPECT_EQ(report["layers"].size(), report["nodes"].get<size_t>());
+  EXPECT_EQ(report["metadata"]["nacc.zoo.model"], "resnet20");
+  int64_t macs = 0;
+  for (const auto& layer : report["layers"]) macs += layer["macs"].get<int64_t>();
+  EXPECT_EQ(report["macs"], macs);
+}
+
+TEST_F(Cli, InspectTextAndTop) {
+  CommandResult result = nacc("inspect --top 3 " + model());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("parameters: 272,474"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("top 3 layers by MACs"), std::string::npos) << result.output;
+}
+
+TEST_F(Cli, RunMatchesTheLibraryBitForBit) {
+  Tensor input(DataType::f32, {1, 3, 32, 32});
+  for (int64_t i = 0; i < input.elements(); ++i) input.data<float>()[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;
+  write_npy_file(input, path("input.npy"));
+  CommandResult result = nacc("run " + model() + " --input " + path("input.npy") + " -o " + path("output.npy"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("output fc f32 [1, 10]"), std::string::npos) << result.output;
+  Graph graph = import_onnx_file(model());
+  Tensor expected = ReferenceExecutor(graph).run({{"input", input}}).at("fc");
+  EXPECT_TRUE(read_npy_file(path("output.npy")).bitwise_equal(expected));
+
+  // The same input as an onnx.TensorProto file.
+  write_file(path("input.pb"), tensor_to_proto_bytes(input, "input"));
+  ASSERT_EQ(nacc("run " + model() + " --input input=" + path("input.pb") + " -o " + path("output2.npy")).exit_code, 0);
+  EXPECT_TRUE(read_npy_file(path("output2.npy")).bitwise_equal(expected));
+}
+
+TEST_F(Cli, RunWithRandomInputAndBatch) {
+  CommandResult result = nacc("run " + model() + " --random-input --batch 3 -o " + path("random.npy"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(read_npy_file(path("random.npy")).shape(), (Shape{3, 10}));
+}
+
+TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
+  expect_user_error("inspect /nonexistent/model.onnx", "'/nonexistent/model.onnx' does not exist");
+  write_file(path("garbage.onnx"), "this is not a model");
+  expect_user_error("inspect " + path("garbage.onnx"), "expected an ONNX model");
+  expect_user_error("zoo export resnet51 -o " + path("x.onnx"), "expected a zoo model name");
+  expect_user_error("run " + model(), "expected --input");
+  write_npy_file(Tensor(DataType::f32, {1, 3, 28, 28}), path("wrong.npy"));
+  expect_user_error("run " + model() + " --input " + path("wrong.npy"), "expected input 'input' of type f32 [1, 3, 32, 32]");
+  expect_user_error("run " + model() + " --input " + path("input.txt"), "ending in .npy");
+  expect_user_error("run " + model() + " --random-input -o /proc/nacc/out.npy", "cannot");
+  expect_user_error("--log-level loud zoo list", "expected a log level");
+}
+
+TEST_F(Cli, BadFlagsAreParseErrors) {
+  expect_user_error("--no-such-flag", "--no-such-flag", 2);
+  expect_user_error("inspect", "model is required", 2);
+  expect_user_error("zoo export resnet20 --batch 0 -o " + path("y.onnx"), "--batch", 2);
+  expect_user_error("frobnicate", "frobnicate", 2);
+  expect_user_error("", "expected a verb");
+}
+
+}  // namespace
+}  // namespace nacc

@@ -1,6 +1,7 @@
 #include "core/files.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Files, WriteCreatesFoldersAndReadReturnsTheBytes) {
-  fs::path folder = fs::temp_directory_path() / "nacc_files_test";
+  fs::path folder = fs::temp_directory_path() / ("nacc_files_test_" + std::to_string(getpid()));
   fs::remove_all(folder);
   fs::path path = folder / "a" / "b.bin";
   std::string bytes("x\0y", 3);

@@ -1,6 +1,8 @@
 // Bad input gets one clear nacc::Error saying what was expected and what was found; never a crash.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "core/files.h"
@@ -116,7 +118,7 @@ TEST(BadInput, ExternalDataAndWrongElementCount) {
 }
 
 TEST(BadInput, TensorFileThatIsNotATensor) {
-  std::filesystem::path path = std::filesystem::temp_directory_path() / "nacc_bad_tensor.pb";
+  std::filesystem::path path = std::filesystem::temp_directory_path() / ("nacc_bad_tensor_" + std::to_string(getpid()) + ".pb");
   write_file(path, std::string(64, '\xff'));
   EXPECT_THROW(read_tensor_proto_file(path), Error);
   std::filesystem::remove(path);
