@@ -11,6 +11,7 @@
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "ir/executor.h"
 #include "ir/npy.h"
@@ -101,7 +102,9 @@ void run(const RunOptions& options) {
   if (!options.output.empty() && graph.outputs.size() == 1) check_writable(options.output);
   ReferenceExecutor executor(graph);
   auto start = std::chrono::steady_clock::now();
-  std::map<std::string, Tensor> outputs = executor.run(inputs);
+  ProgressBar progress("reference run", static_cast<int64_t>(graph.nodes.size()), "node", stderr, 1.0);
+  std::map<std::string, Tensor> outputs = executor.run(inputs, [&](size_t) { progress.advance(); });
+  progress.finish();
   double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   spdlog::info("ran {} nodes with the reference executor in {:.1f} ms", graph.nodes.size(), elapsed_ms);
   for (const auto& [name, tensor] : outputs) summarize(name, tensor);

@@ -23,12 +23,13 @@ std::string format_duration(double seconds) {
   return fmt::format("{:02}:{:02}", minutes, secs);
 }
 
-ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, std::FILE* stream)
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, std::FILE* stream, double delay_s)
     : label_(std::move(label)),
       total_(total),
       unit_(std::move(unit)),
       stream_(stream),
       is_terminal_(stream != nullptr && isatty(fileno(stream))),
+      delay_s_(delay_s),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
@@ -45,7 +46,7 @@ void ProgressBar::finish() {
   if (finished_) return;
   finished_ = true;
   draw(true);
-  if (stream_ != nullptr && is_terminal_) std::fputc('\n', stream_);
+  if (stream_ != nullptr && is_terminal_ && drawn_) std::fputc('\n', stream_);
 }
 
 std::string ProgressBar::render() const {
@@ -73,10 +74,12 @@ std::string ProgressBar::render() const {
 void ProgressBar::draw(bool force) {
   if (stream_ == nullptr) return;
   auto now = std::chrono::steady_clock::now();
+  if (!drawn_ && std::chrono::duration<double>(now - start_).count() < delay_s_) return;
   auto interval = is_terminal_ ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(kTerminalRedrawInterval)
                                : std::chrono::duration_cast<std::chrono::steady_clock::duration>(kLogRedrawInterval);
   if (!force && now - last_draw_ < interval) return;
   last_draw_ = now;
+  drawn_ = true;
   if (is_terminal_) {
     fmt::print(stream_, "\r\x1b[2K{}", render());
   } else {

@@ -13,7 +13,9 @@ namespace nacc {
 class ProgressBar {
  public:
   // total <= 0 means unknown: no percentage or ETA is shown. unit names what is counted ("img", "case").
-  ProgressBar(std::string label, int64_t total, std::string unit = "it", std::FILE* stream = stderr);
+  // Nothing is drawn before delay_s has passed, so quick jobs stay quiet.
+  ProgressBar(std::string label, int64_t total, std::string unit = "it", std::FILE* stream = stderr,
+              double delay_s = 0.0);
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -35,7 +37,9 @@ class ProgressBar {
   std::string unit_;
   std::FILE* stream_;
   bool is_terminal_;
+  double delay_s_;
   bool finished_ = false;
+  bool drawn_ = false;
   int64_t done_ = 0;
   std::string postfix_;
   std::chrono::steady_clock::time_point start_;

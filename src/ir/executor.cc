@@ -24,7 +24,8 @@ ReferenceExecutor::ReferenceExecutor(const Graph& graph) : graph_(graph) {
   }
 }
 
-std::map<std::string, Tensor> ReferenceExecutor::run(const std::map<std::string, Tensor>& inputs) const {
+std::map<std::string, Tensor> ReferenceExecutor::run(const std::map<std::string, Tensor>& inputs,
+                                                     const std::function<void(size_t node_index)>& after_node) const {
   std::unordered_map<std::string, Tensor> computed;
   std::unordered_map<std::string, const Tensor*> available;
   for (const auto& [name, tensor] : graph_.initializers) available[name] = &tensor;
@@ -62,6 +63,7 @@ std::map<std::string, Tensor> ReferenceExecutor::run(const std::map<std::string,
       available.erase(name);
       computed.erase(name);
     }
+    if (after_node) after_node(i);
   }
 
   std::map<std::string, Tensor> results;

@@ -2,6 +2,7 @@
 // ground truth that every compiled path is tested against, not a fast path.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -17,7 +18,9 @@ class ReferenceExecutor {
 
   // inputs: one tensor per graph input, by name, of the recorded dtype and shape (throws nacc::Error otherwise).
   // Returns the graph outputs by name.
-  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  // after_node, if given, is called with the index of each node once it has run (e.g. to advance a progress bar).
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs,
+                                    const std::function<void(size_t node_index)>& after_node = {}) const;
 
  private:
   const Graph& graph_;

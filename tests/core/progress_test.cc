@@ -32,6 +32,21 @@ TEST(Progress, FinishedBarSaysDone) {
   EXPECT_NE(bar.render().find("ETA done"), std::string::npos);
 }
 
+TEST(Progress, DelayKeepsQuickJobsQuiet) {
+  std::FILE* sink = std::tmpfile();
+  {
+    ProgressBar bar("quick", 10, "it", sink, 60.0);
+    bar.advance(10);
+  }
+  EXPECT_EQ(std::ftell(sink), 0L);
+  {
+    ProgressBar bar("shown", 10, "it", sink, 0.0);
+    bar.advance(10);
+  }
+  EXPECT_GT(std::ftell(sink), 0L);
+  std::fclose(sink);
+}
+
 TEST(Progress, FormatDuration) {
   EXPECT_EQ(format_duration(3.44), "3.4s");
   EXPECT_EQ(format_duration(125), "02:05");
