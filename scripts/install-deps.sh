@@ -8,6 +8,7 @@ packages=(
   libprotobuf-dev libonnx-dev libonnx-testdata
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev zlib1g-dev
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -9,5 +9,6 @@ namespace nacc::cli {
 void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);
 void add_run_verb(CLI::App& app);
+void add_bench_verb(CLI::App& app);
 
 }  // namespace nacc::cli

@@ -1,0 +1,126 @@
+// The bench part: what connects a model and a data set to the load generator. ModelQsl holds preprocessed
+// samples, ModelSut runs batches of them through the model on worker threads (streams), Top1Metric scores
+// predictions, and run_benchmark() is what `nacc bench` (and, later, the architecture search) calls.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "data/dataset.h"
+#include "ir/executor.h"
+#include "ir/graph.h"
+#include "loadgen/loadgen.h"
+
+namespace nacc::bench {
+
+// Samples for a model: a labelled image data set (preprocessed on load) or generated standard-normal data.
+class ModelQsl : public loadgen::QuerySampleLibrary {
+ public:
+  ModelQsl(data::ImageDataset dataset, data::Preprocess preprocess);
+  // `count` generated samples of `sample_shape` (C, H, W); sample i is the same for a seed whatever is loaded.
+  ModelQsl(Shape sample_shape, size_t count, uint64_t seed);
+
+  std::string name() const override { return name_; }
+  size_t total_sample_count() const override { return total_; }
+  // As many samples as fit in 256 MiB (at least 16), at most all of them.
+  size_t performance_sample_count() const override;
+  void load_samples(std::span<const size_t> indices) override;
+  void unload_samples(std::span<const size_t> indices) override;
+
+  const Shape& sample_shape() const { return sample_shape_; }
+  // The preprocessed sample; it must be loaded. Safe to call from several threads while nothing loads or unloads.
+  const float* sample(size_t index) const;
+  // Labels, or nullptr for generated data.
+  const std::vector<int64_t>* labels() const { return dataset_ ? &dataset_->labels : nullptr; }
+
+ private:
+  std::string name_;
+  Shape sample_shape_;
+  size_t total_;
+  std::optional<data::ImageDataset> dataset_;
+  data::Preprocess preprocess_;
+  uint64_t seed_ = 0;
+  std::unordered_map<size_t, std::vector<float>> loaded_;
+};
+
+struct SutOptions {
+  int64_t batch = 1;    // samples per inference; partial batches are padded with zeros
+  int64_t streams = 1;  // inferences running at once, one worker thread each
+};
+
+// Runs the model on the reference executor. Each response is the arg-max class of the sample's output, as int64.
+class ModelSut : public loadgen::SystemUnderTest {
+ public:
+  // `graph` must have batch options.batch and one input matching the library's sample shape (throws nacc::Error
+  // otherwise); graph and qsl must outlive the SUT.
+  ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options);
+  ~ModelSut() override;
+
+  std::string name() const override;
+  void issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) override;
+
+  // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test.
+  void warm_up(size_t index, int batches);
+
+ private:
+  struct Job {
+    std::vector<loadgen::QuerySample> samples;
+    loadgen::ResponseDelegate* responses;
+  };
+  void work();
+  void run_job(const Job& job);
+
+  const Graph& graph_;
+  const ModelQsl& qsl_;
+  SutOptions options_;
+  ReferenceExecutor executor_;
+  std::string input_name_;
+  std::string output_name_;
+  std::mutex mutex_;
+  std::condition_variable condition_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Top-1 accuracy: a response (int64 class) is right when it equals the sample's label.
+class Top1Metric : public loadgen::AccuracyMetric {
+ public:
+  explicit Top1Metric(const std::vector<int64_t>& labels) : labels_(labels) {}
+  std::string name() const override { return "top-1"; }
+  void add(size_t sample_index, std::span<const std::byte> response) override;
+  double value() const override { return count_ == 0 ? 0.0 : static_cast<double>(correct_) / static_cast<double>(count_); }
+
+ private:
+  const std::vector<int64_t>& labels_;
+  int64_t correct_ = 0;
+  int64_t count_ = 0;
+};
+
+struct BenchConfig {
+  std::filesystem::path model;
+  loadgen::TestSettings settings;
+  std::string data;  // "" for generated data, else a data set spec (data::load_dataset)
+  int64_t batch = 0;  // 0: 1, or samples_per_query for MultiStream
+  int64_t streams = 1;
+  int64_t threads = 1;
+  std::string precision = "fp32";
+  uint64_t seed = 0;  // generated data
+  std::filesystem::path output;
+  bool show_progress = true;
+};
+
+// Loads the model and data, warms up, runs the load generator and writes mlperf_log_summary.txt,
+// mlperf_log_detail.txt, results.json, report.html (and mlperf_log_accuracy.json) into config.output.
+loadgen::TestResult run_benchmark(const BenchConfig& config);
+
+// The HTML page for a result: summary, latency histogram and latency over the run.
+std::string benchmark_report_html(const loadgen::TestResult& result);
+
+}  // namespace nacc::bench

@@ -1,0 +1,128 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "bench/bench.h"
+#include "core/error.h"
+
+namespace nacc::bench {
+
+ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
+    : graph_(graph), qsl_(qsl), options_(options), executor_(graph) {
+  if (options.batch < 1) fail("expected a batch size >= 1, but found {}", options.batch);
+  if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
+  if (graph.inputs.size() != 1 || graph.outputs.empty()) {
+    fail("expected a model with one input and at least one output, but it has {} inputs and {} outputs",
+         graph.inputs.size(), graph.outputs.size());
+  }
+  input_name_ = graph.inputs[0];
+  output_name_ = graph.outputs[0];
+  const ValueInfo& input = graph.value(input_name_);
+  Shape expected = {options.batch};
+  expected.insert(expected.end(), qsl.sample_shape().begin(), qsl.sample_shape().end());
+  if (input.dtype != DataType::f32 || input.shape != expected) {
+    fail("expected the model input '{}' to be f32 {} (batch {} of the data's samples {}), but it is {} {}",
+         input_name_, shape_to_string(expected), options.batch, shape_to_string(qsl.sample_shape()),
+         dtype_name(input.dtype), shape_to_string(input.shape));
+  }
+  const ValueInfo& output = graph.value(output_name_);
+  if (output.shape.empty() || output.shape[0] != options.batch || output.dtype != DataType::f32) {
+    fail("expected the model output '{}' to be f32 with the batch {} first, but it is {} {}", output_name_,
+         options.batch, dtype_name(output.dtype), shape_to_string(output.shape));
+  }
+  for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this] { work(); });
+}
+
+ModelSut::~ModelSut() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  condition_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+std::string ModelSut::name() const {
+  return fmt::format("nacc reference executor (batch {}, {} stream{})", options_.batch, options_.streams,
+                     options_.streams == 1 ? "" : "s");
+}
+
+void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) {
+  {
+    std::lock_guard lock(mutex_);
+    size_t batch = static_cast<size_t>(options_.batch);
+    for (size_t first = 0; first < samples.size(); first += batch) {
+      size_t count = std::min(batch, samples.size() - first);
+      queue_.push_back(Job{std::vector<loadgen::QuerySample>(samples.begin() + static_cast<std::ptrdiff_t>(first),
+                                                             samples.begin() + static_cast<std::ptrdiff_t>(first + count)),
+                           &responses});
+    }
+  }
+  condition_.notify_all();
+}
+
+void ModelSut::work() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      condition_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    run_job(job);
+  }
+}
+
+void ModelSut::run_job(const Job& job) {
+  const ValueInfo& input_info = graph_.value(input_name_);
+  Tensor input(DataType::f32, input_info.shape);
+  size_t sample_elements = static_cast<size_t>(shape_elements(qsl_.sample_shape()));
+  for (size_t i = 0; i < job.samples.size(); ++i) {
+    std::memcpy(input.data<float>() + i * sample_elements, qsl_.sample(job.samples[i].index),
+                sample_elements * sizeof(float));
+  }
+  std::map<std::string, Tensor> outputs = executor_.run({{input_name_, std::move(input)}});
+  const Tensor& output = outputs.at(output_name_);
+  size_t per_sample = static_cast<size_t>(output.elements() / options_.batch);
+  std::vector<int64_t> predictions(job.samples.size());
+  std::vector<loadgen::QuerySampleResponse> responses(job.samples.size());
+  for (size_t i = 0; i < job.samples.size(); ++i) {
+    const float* row = output.data<float>() + i * per_sample;
+    predictions[i] = std::max_element(row, row + per_sample) - row;
+    responses[i] = {job.samples[i].id, std::as_bytes(std::span(&predictions[i], 1))};
+  }
+  if (job.responses != nullptr) job.responses->complete(responses);
+}
+
+void ModelSut::warm_up(size_t index, int batches) {
+  // Queues the warm-up batches like a query and waits until all of them are answered.
+  struct Counter : loadgen::ResponseDelegate {
+    std::mutex mutex;
+    std::condition_variable done;
+    int64_t remaining = 0;
+    void complete(std::span<const loadgen::QuerySampleResponse> responses) override {
+      std::lock_guard lock(mutex);
+      remaining -= static_cast<int64_t>(responses.size());
+      done.notify_all();
+    }
+  } counter;
+  int64_t total = static_cast<int64_t>(batches) * options_.streams;
+  counter.remaining = total * options_.batch;
+  std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
+  for (int64_t i = 0; i < total; ++i) issue_query(samples, counter);
+  std::unique_lock lock(counter.mutex);
+  counter.done.wait(lock, [&] { return counter.remaining == 0; });
+}
+
+void Top1Metric::add(size_t sample_index, std::span<const std::byte> response) {
+  NACC_CHECK(response.size() == sizeof(int64_t) && sample_index < labels_.size());
+  int64_t prediction;
+  std::memcpy(&prediction, response.data(), sizeof(prediction));
+  correct_ += prediction == labels_[sample_index];
+  ++count_;
+}
+
+}  // namespace nacc::bench

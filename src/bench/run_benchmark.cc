@@ -1,0 +1,128 @@
+#include <spdlog/spdlog.h>
+
+#include "bench/bench.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "onnx/onnx.h"
+#include "report/html.h"
+
+namespace nacc::bench {
+
+namespace {
+
+constexpr size_t kGeneratedSampleCount = 1024;
+constexpr int kWarmUpBatchesPerStream = 2;
+
+int64_t choose_batch(const BenchConfig& config) {
+  const loadgen::TestSettings& settings = config.settings;
+  if (config.batch < 0) fail("expected --batch >= 1, but found {}", config.batch);
+  if (settings.scenario == loadgen::Scenario::SingleStream && config.batch > 1) {
+    fail("expected --batch 1 for SingleStream (one sample per query), but found {}; use Offline or MultiStream for "
+         "batches",
+         config.batch);
+  }
+  if (config.batch > 0) return config.batch;
+  return settings.scenario == loadgen::Scenario::MultiStream ? settings.samples_per_query : 1;
+}
+
+}  // namespace
+
+loadgen::TestResult run_benchmark(const BenchConfig& config) {
+  config.settings.validate();
+  if (config.precision != "fp32") {
+    fail("expected --precision fp32, but found '{}': INT8 runs need the compiler and oneDNN runtime, which this "
+         "build of nacc does not have yet",
+         config.precision);
+  }
+  if (config.streams < 1) fail("expected --streams >= 1, but found {}", config.streams);
+  if (config.threads < 1) fail("expected --threads >= 1, but found {}", config.threads);
+  if (config.threads > 1) {
+    spdlog::warn("the reference executor runs each inference on one thread; use --streams for parallel inferences "
+                 "(--threads applies to the compiled runtime)");
+  }
+  check_writable(config.output / "mlperf_log_summary.txt");
+  int64_t batch = choose_batch(config);
+  Graph graph = import_onnx_file(config.model, ImportOptions{.batch = batch, .constant_inputs = {}});
+  if (graph.inputs.size() != 1) {
+    fail("expected a model with one input, but '{}' has {}", config.model.string(), graph.inputs.size());
+  }
+  const Shape& input_shape = graph.value(graph.inputs[0]).shape;
+  Shape sample_shape(input_shape.begin() + 1, input_shape.end());
+
+  std::unique_ptr<ModelQsl> qsl;
+  if (config.data.empty()) {
+    if (config.settings.mode != loadgen::TestMode::Performance) {
+      fail("expected labelled data for accuracy mode (e.g. --data fashion-mnist:test), but none was given");
+    }
+    qsl = std::make_unique<ModelQsl>(sample_shape, kGeneratedSampleCount, config.seed);
+  } else {
+    data::ImageDataset dataset = data::load_dataset(config.data);
+    std::string stored = graph.get_metadata("nacc.preprocess");
+    data::Preprocess preprocess = stored.empty() ? data::fashion_mnist_preprocess() : data::Preprocess::from_json(stored);
+    if (dataset.sample_shape() != sample_shape) {
+      fail("expected data of the model's input shape {}, but {} has samples of shape {}", shape_to_string(sample_shape),
+           config.data, shape_to_string(dataset.sample_shape()));
+    }
+    qsl = std::make_unique<ModelQsl>(std::move(dataset), preprocess);
+  }
+
+  ModelSut sut(graph, *qsl, SutOptions{batch, config.streams});
+  std::vector<size_t> first = {0};
+  qsl->load_samples(first);
+  sut.warm_up(0, kWarmUpBatchesPerStream);
+  qsl->unload_samples(first);
+
+  std::optional<Top1Metric> metric;
+  if (qsl->labels() != nullptr) metric.emplace(*qsl->labels());
+  loadgen::TestResult result = loadgen::run_test(sut, *qsl, config.settings, metric ? &*metric : nullptr,
+                                                 loadgen::RunOptions{.show_progress = config.show_progress});
+  result.extra = {{"model", config.model.string()},
+                  {"precision", config.precision},
+                  {"executor", "reference"},
+                  {"batch", batch},
+                  {"streams", config.streams},
+                  {"threads", config.threads},
+                  {"data", config.data.empty() ? qsl->name() : config.data},
+                  {"data_seed", config.seed},
+                  {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
+  loadgen::write_result_files(result, config.output);
+  write_file(config.output / "report.html", benchmark_report_html(result));
+  return result;
+}
+
+std::string benchmark_report_html(const loadgen::TestResult& result) {
+  report::HtmlPage page(fmt::format("nacc bench: {} {}", loadgen::scenario_name(result.settings.scenario),
+                                    result.extra.value("model", std::string("model"))));
+  std::vector<std::vector<std::string>> rows;
+  if (result.accuracy) {
+    rows.push_back({"accuracy (" + result.accuracy->metric_name + ")", fmt::format("{:.2f}%", result.accuracy->value * 100)});
+  }
+  if (const auto& performance = result.performance) {
+    rows.push_back({performance->metric_name, fmt::format("{:.2f}", performance->metric_value)});
+    rows.push_back({"result", performance->valid() ? "VALID" : "INVALID"});
+    rows.push_back({"samples completed", std::to_string(performance->samples_completed)});
+    for (const auto& entry : performance->sample_statistics.percentiles) {
+      rows.push_back({fmt::format("p{:.1f} sample latency", entry.percentile * 100),
+                      fmt::format("{:.3f} ms", entry.latency_ns * 1e-6)});
+    }
+  }
+  page.add_table({"figure", "value"}, rows);
+  if (const auto& performance = result.performance) {
+    std::vector<double> latencies_ms;
+    for (int64_t latency : performance->sample_latencies_ns) latencies_ms.push_back(latency * 1e-6);
+    page.add_svg(report::svg_histogram(latencies_ms, 40,
+                                       {"Sample latency distribution", "latency (ms)", "samples", 720, 300}));
+    std::vector<double> times_s, query_latencies_ms;
+    for (const loadgen::QueryRecord& query : performance->queries) {
+      times_s.push_back(query.scheduled_ns * 1e-9);
+      query_latencies_ms.push_back((query.completed_ns - query.scheduled_ns) * 1e-6);
+    }
+    page.add_svg(report::svg_scatter(times_s, query_latencies_ms,
+                                     {"Query latency over the run", "time since start (s)", "latency (ms)", 720, 300}));
+  }
+  page.add_heading("Summary");
+  page.add_preformatted(loadgen::format_summary(result));
+  return page.render();
+}
+
+}  // namespace nacc::bench

@@ -1,0 +1,55 @@
+// The data part: labelled image data sets held in memory as u8 pixels (NCHW), and the preprocessing that turns a
+// sample into the f32 tensor a model expects. Fashion-MNIST (the default, from the Debian package
+// dataset-fashion-mnist) is read from its IDX .gz files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cstddef>
+
+namespace nacc::data {
+
+struct ImageDataset {
+  std::string name;  // e.g. "fashion-mnist:test"
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t classes = 0;
+  std::vector<uint8_t> pixels;  // size() x channels x height x width
+  std::vector<int64_t> labels;  // one per sample
+
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t sample_elements() const { return channels * height * width; }
+  std::vector<int64_t> sample_shape() const { return {channels, height, width}; }
+};
+
+// x -> (x * scale - mean[c]) / std[c], per channel.
+struct Preprocess {
+  float scale = 1.0f / 255.0f;
+  std::vector<float> mean = {0.0f};
+  std::vector<float> std = {1.0f};
+
+  // Parses the JSON stored in a model's `nacc.preprocess` metadata; throws nacc::Error if malformed.
+  static Preprocess from_json(std::string_view text);
+  std::string to_json() const;
+};
+
+// Fashion-MNIST's statistics over its training images.
+Preprocess fashion_mnist_preprocess();
+
+// Writes sample `index` preprocessed into `out` (sample_elements() floats).
+void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preprocess& preprocess, float* out);
+
+// A data set by name: "fashion-mnist:train" (55,000 images), "fashion-mnist:val" (5,000 held out of train with a
+// fixed seed), "fashion-mnist:test" (10,000). The files are looked up in `folder`, or in $NACC_FASHION_MNIST_DIR,
+// or in /usr/share/datasets/fashion-mnist. Throws nacc::Error naming the package or layout when missing.
+ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& folder = {});
+
+// Reads an IDX images file (magic 0x803) and labels file (magic 0x801), gzip-compressed or not.
+ImageDataset read_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels);
+
+}  // namespace nacc::data
