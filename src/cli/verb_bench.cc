@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "bench/bench.h"
 #include "cli/verbs.h"
 #include "core/files.h"
@@ -15,12 +17,13 @@ struct BenchOptions {
   std::string scenario = "SingleStream";
   bool quick = false;
   std::vector<std::string> configs;
-  int64_t duration_ms = -1;
-  int64_t max_duration_ms = -1;
-  int64_t min_queries = -1;
-  double target_qps = -1;
-  double target_latency_ms = -1;
-  int64_t samples_per_query = -1;
+  // Unset options keep the scenario's defaults (or the config files' values).
+  std::optional<int64_t> duration_ms;
+  std::optional<int64_t> max_duration_ms;
+  std::optional<int64_t> min_queries;
+  std::optional<double> target_qps;
+  std::optional<double> target_latency_ms;
+  std::optional<int64_t> samples_per_query;
   int64_t batch = 0;
   int64_t streams = 1;
   int64_t threads = 1;
@@ -39,12 +42,12 @@ void run(const BenchOptions& options) {
   std::string model_name = std::filesystem::path(options.model).stem().string();
   for (const std::string& path : options.configs) loadgen::apply_config(config.settings, read_file(path), model_name, path);
   loadgen::TestSettings& settings = config.settings;
-  if (options.duration_ms >= 0) settings.min_duration_ms = options.duration_ms;
-  if (options.max_duration_ms >= 0) settings.max_duration_ms = options.max_duration_ms;
-  if (options.min_queries >= 0) settings.min_query_count = options.min_queries;
-  if (options.target_qps != -1) settings.target_qps = options.target_qps;
-  if (options.target_latency_ms != -1) settings.target_latency_ns = static_cast<int64_t>(options.target_latency_ms * 1e6);
-  if (options.samples_per_query != -1) settings.samples_per_query = options.samples_per_query;
+  if (options.duration_ms) settings.min_duration_ms = *options.duration_ms;
+  if (options.max_duration_ms) settings.max_duration_ms = *options.max_duration_ms;
+  if (options.min_queries) settings.min_query_count = *options.min_queries;
+  if (options.target_qps) settings.target_qps = *options.target_qps;
+  if (options.target_latency_ms) settings.target_latency_ns = static_cast<int64_t>(*options.target_latency_ms * 1e6);
+  if (options.samples_per_query) settings.samples_per_query = *options.samples_per_query;
   if (options.accuracy && options.accuracy_only) fail("expected --accuracy or --accuracy-only, but found both");
   settings.mode = options.accuracy_only ? loadgen::TestMode::Accuracy
                   : options.accuracy    ? loadgen::TestMode::Both

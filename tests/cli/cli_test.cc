@@ -133,6 +133,31 @@ TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   expect_user_error("--log-level loud zoo list", "expected a log level");
 }
 
+TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {
+  CommandResult result = nacc("bench " + model() + " --quick --duration-ms 100 --min-queries 5 -o " + path("bench"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("Scenario : SingleStream"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("90.0th percentile latency (ns)"), std::string::npos) << result.output;
+  for (const char* name : {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "results.json", "report.html"}) {
+    EXPECT_TRUE(fs::exists(folder_ / "bench" / name)) << name;
+  }
+  nlohmann::json json = nlohmann::json::parse(read_file(folder_ / "bench" / "results.json"));
+  EXPECT_GE(json["performance"]["queries_issued"].get<int64_t>(), 5);
+  EXPECT_EQ(json["context"]["model"], model());
+}
+
+TEST_F(Cli, BenchBadInput) {
+  expect_user_error("bench " + model() + " --scenario Batch", "expected a scenario SingleStream");
+  expect_user_error("bench " + model() + " --quick --duration-ms -5", "expected min_duration_ms >= 0");
+  expect_user_error("bench " + model() + " --quick -s Server --target-qps 0", "expected target_qps > 0");
+  expect_user_error("bench " + model() + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
+  expect_user_error("bench " + model() + " --quick --accuracy", "expected labelled data");
+  expect_user_error("bench " + model() + " --quick --precision int8", "expected --precision fp32");
+  expect_user_error("bench " + model() + " --quick -o /proc/nacc/bench", "cannot");
+  write_file(path("user.conf"), "*.*.no_such_key = 3\n");
+  expect_user_error("bench " + model() + " --quick --config " + path("user.conf"), "user.conf:1");
+}
+
 TEST_F(Cli, BadFlagsAreParseErrors) {
   expect_user_error("--no-such-flag", "--no-such-flag", 2);
   expect_user_error("inspect", "model is required", 2);

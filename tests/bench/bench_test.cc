@@ -1,0 +1,139 @@
+// The model SUT and sample library against the reference executor called directly, and run_benchmark end to end.
+#include "bench/bench.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "ir/zoo/builder.h"
+#include "onnx/onnx.h"
+
+namespace nacc::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+// input [batch, 1, 4, 4] -> Flatten -> Gemm(10): a tiny classifier with seeded weights.
+Graph tiny_classifier(int64_t batch) {
+  zoo::GraphBuilder builder("tiny", 5);
+  std::string x = builder.input("input", DataType::f32, {batch, 1, 4, 4});
+  builder.mark_output(builder.linear("fc", builder.flatten("flatten", x), 10));
+  return builder.finish();
+}
+
+data::ImageDataset tiny_dataset(int64_t count) {
+  data::ImageDataset dataset;
+  dataset.name = "tiny";
+  dataset.channels = 1;
+  dataset.height = dataset.width = 4;
+  dataset.classes = 10;
+  for (int64_t i = 0; i < count; ++i) {
+    for (int64_t p = 0; p < 16; ++p) dataset.pixels.push_back(static_cast<uint8_t>((i * 37 + p * 11) % 256));
+    dataset.labels.push_back(i % 10);
+  }
+  return dataset;
+}
+
+// The class the model predicts for sample i, computed without the SUT.
+int64_t direct_prediction(const data::ImageDataset& dataset, int64_t i) {
+  Graph graph = tiny_classifier(1);
+  Tensor input(DataType::f32, {1, 1, 4, 4});
+  data::preprocess_sample(dataset, i, data::fashion_mnist_preprocess(), input.data<float>());
+  Tensor output = ReferenceExecutor(graph).run({{"input", input}}).at("fc");
+  const float* row = output.data<float>();
+  return std::max_element(row, row + 10) - row;
+}
+
+TEST(ModelQsl, GeneratedSamplesDoNotDependOnLoadOrder) {
+  ModelQsl a({1, 4, 4}, 50, 9), b({1, 4, 4}, 50, 9);
+  std::vector<size_t> one = {7}, many = {3, 7, 11};
+  a.load_samples(one);
+  b.load_samples(many);
+  EXPECT_TRUE(std::equal(a.sample(7), a.sample(7) + 16, b.sample(7)));
+  EXPECT_EQ(a.total_sample_count(), 50u);
+  EXPECT_EQ(a.labels(), nullptr);
+}
+
+TEST(ModelSut, AccuracyRunMatchesDirectPredictions) {
+  data::ImageDataset dataset = tiny_dataset(23);
+  // Make labels equal to the model's own prediction for even samples, so top-1 is known exactly.
+  int64_t expected_correct = 0;
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    int64_t prediction = direct_prediction(dataset, i);
+    dataset.labels[static_cast<size_t>(i)] = i % 2 == 0 ? prediction : (prediction + 1) % 10;
+    expected_correct += i % 2 == 0;
+  }
+  for (loadgen::Scenario scenario : {loadgen::Scenario::Offline, loadgen::Scenario::MultiStream}) {
+    ModelQsl qsl(dataset, data::fashion_mnist_preprocess());
+    Graph graph = tiny_classifier(3);  // batches of 3 leave a padded partial batch
+    ModelSut sut(graph, qsl, SutOptions{3, 2});
+    Top1Metric metric(*qsl.labels());
+    loadgen::TestSettings settings = loadgen::quick_settings(scenario);
+    settings.mode = loadgen::TestMode::Accuracy;
+    settings.performance_sample_count = 10;
+    loadgen::TestResult result = loadgen::run_test(sut, qsl, settings, &metric, {.show_progress = false});
+    EXPECT_NEAR(result.accuracy->value, static_cast<double>(expected_correct) / 23.0, 1e-12);
+  }
+}
+
+TEST(ModelSut, InputShapeMustMatchTheData) {
+  ModelQsl qsl({3, 4, 4}, 4, 0);
+  Graph graph = tiny_classifier(1);
+  EXPECT_THROW(ModelSut(graph, qsl, SutOptions{1, 1}), Error);
+  ModelQsl matching({1, 4, 4}, 4, 0);
+  EXPECT_THROW(ModelSut(graph, matching, SutOptions{2, 1}), Error) << "graph has batch 1, SUT asks for 2";
+  EXPECT_THROW(ModelSut(graph, matching, SutOptions{1, 0}), Error);
+}
+
+class RunBenchmark : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = fs::temp_directory_path() / ("nacc_bench_test_" + std::to_string(getpid()));
+    fs::create_directories(folder_);
+    export_onnx_file(tiny_classifier(1), folder_ / "tiny.onnx");
+    config_.model = folder_ / "tiny.onnx";
+    config_.settings = loadgen::quick_settings(loadgen::Scenario::SingleStream);
+    config_.settings.min_duration_ms = 20;
+    config_.output = folder_ / "out";
+    config_.show_progress = false;
+  }
+  void TearDown() override { fs::remove_all(folder_); }
+  fs::path folder_;
+  BenchConfig config_;
+};
+
+TEST_F(RunBenchmark, WritesAllResultFiles) {
+  loadgen::TestResult result = run_benchmark(config_);
+  ASSERT_TRUE(result.performance.has_value());
+  EXPECT_GE(result.performance->queries.size(), 64u);
+  for (const char* name : {"mlperf_log_summary.txt", "mlperf_log_detail.txt", "results.json", "report.html"}) {
+    EXPECT_TRUE(fs::exists(config_.output / name)) << name;
+  }
+  std::string html = read_file(config_.output / "report.html");
+  EXPECT_NE(html.find("Sample latency distribution"), std::string::npos);
+  EXPECT_NE(html.find("Query latency over the run"), std::string::npos);
+  EXPECT_EQ(result.extra["executor"], "reference");
+}
+
+TEST_F(RunBenchmark, BadConfigurationsAreErrorsBeforeRunning) {
+  BenchConfig config = config_;
+  config.precision = "int8";
+  EXPECT_THROW(run_benchmark(config), Error);
+  config = config_;
+  config.settings.mode = loadgen::TestMode::Accuracy;
+  EXPECT_THROW(run_benchmark(config), Error) << "accuracy needs labelled data";
+  config = config_;
+  config.batch = 4;
+  EXPECT_THROW(run_benchmark(config), Error) << "SingleStream takes batch 1";
+  config = config_;
+  config.output = "/proc/nacc-bench";
+  EXPECT_THROW(run_benchmark(config), Error);
+  config = config_;
+  config.data = "fashion-mnist:test";  // 1x28x28, the model wants 1x4x4
+  EXPECT_THROW(run_benchmark(config), Error);
+  EXPECT_FALSE(fs::exists(config_.output / "mlperf_log_summary.txt")) << "nothing ran";
+}
+
+}  // namespace
+}  // namespace nacc::bench
