@@ -119,7 +119,7 @@ TestSettings quick_settings(Scenario scenario) {
 }
 
 void TestSettings::validate() const {
-  if (min_duration_ms < 0) fail("expected min_duration_ms >= 0, but found {}", min_duration_ms);
+  if (min_duration_ms <= 0) fail("expected min_duration_ms > 0, but found {}", min_duration_ms);
   if (max_duration_ms < 0) fail("expected max_duration_ms >= 0 (0: no limit), but found {}", max_duration_ms);
   if (max_duration_ms > 0 && max_duration_ms < min_duration_ms) {
     fail("expected max_duration_ms >= min_duration_ms ({}), but found {}", min_duration_ms, max_duration_ms);

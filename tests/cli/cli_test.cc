@@ -148,7 +148,7 @@ TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {
 
 TEST_F(Cli, BenchBadInput) {
   expect_user_error("bench " + model() + " --scenario Batch", "expected a scenario SingleStream");
-  expect_user_error("bench " + model() + " --quick --duration-ms -5", "expected min_duration_ms >= 0");
+  expect_user_error("bench " + model() + " --quick --duration-ms -5", "expected min_duration_ms > 0");
   expect_user_error("bench " + model() + " --quick -s Server --target-qps 0", "expected target_qps > 0");
   expect_user_error("bench " + model() + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
   expect_user_error("bench " + model() + " --quick --accuracy", "expected labelled data");

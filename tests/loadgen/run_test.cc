@@ -113,9 +113,24 @@ TEST(Run, OfflineIssuesOneQuerySizedByDurationAndQps) {
 TEST(Run, OfflineSizedByMinQueryCountWhenLarger) {
   MockQsl qsl(8, 8);
   MockSut sut(qsl, 10);
-  TestSettings settings = short_settings(Scenario::Offline, 0, 300);
+  TestSettings settings = short_settings(Scenario::Offline, 1, 300);
   TestResult result = run_test(sut, qsl, settings, nullptr, kQuiet);
   EXPECT_EQ(result.performance->samples_completed, 300);
+}
+
+TEST(Statistics, PercentilesAsMlperfReportsThem) {
+  std::vector<int64_t> values(1000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<int64_t>(1000 - i);  // unsorted on purpose
+  LatencyStatistics statistics = latency_statistics(values);
+  EXPECT_EQ(statistics.count, 1000);
+  EXPECT_EQ(statistics.min_ns, 1);
+  EXPECT_EQ(statistics.max_ns, 1000);
+  EXPECT_DOUBLE_EQ(statistics.mean_ns, 500.5);
+  // Index floor(n * p) of the sorted values 1..1000.
+  std::vector<int64_t> expected = {501, 901, 951, 971, 991, 1000};
+  ASSERT_EQ(statistics.percentiles.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(statistics.percentiles[i].latency_ns, expected[i]);
+  EXPECT_EQ(latency_statistics({}).count, 0);
 }
 
 TEST(Run, PoissonScheduleHasTheTargetRate) {
@@ -166,7 +181,7 @@ TEST(Run, AccuracyModeTouchesEverySampleExactlyOnce) {
     MockQsl qsl(37, 10);
     MockSut sut(qsl, 0);
     CountingMetric metric(37);
-    TestSettings settings = short_settings(scenario, 0, 1);
+    TestSettings settings = short_settings(scenario, 1, 1);
     settings.mode = TestMode::Accuracy;
     TestResult result = run_test(sut, qsl, settings, &metric, kQuiet);
     ASSERT_TRUE(result.accuracy.has_value());
@@ -193,7 +208,7 @@ TEST(Run, BothModesRunAccuracyThenPerformance) {
 TEST(Run, AccuracyWithoutMetricOrEmptyLibraryIsAnError) {
   MockQsl qsl(4, 4);
   MockSut sut(qsl, 0);
-  TestSettings settings = short_settings(Scenario::SingleStream, 0, 1);
+  TestSettings settings = short_settings(Scenario::SingleStream, 1, 1);
   settings.mode = TestMode::Accuracy;
   EXPECT_THROW(run_test(sut, qsl, settings, nullptr, kQuiet), Error);
   MockQsl empty(0, 0);

@@ -71,6 +71,7 @@ TEST(Settings, ValidateRejectsOutOfRangeValues) {
     return error_of([&] { settings.validate(); });
   };
   EXPECT_NE(invalid([](TestSettings& s) { s.min_duration_ms = -1; }).find("min_duration_ms"), std::string::npos);
+  EXPECT_NE(invalid([](TestSettings& s) { s.min_duration_ms = 0; }).find("min_duration_ms > 0"), std::string::npos);
   EXPECT_NE(invalid([](TestSettings& s) { s.target_qps = 0; }).find("target_qps > 0"), std::string::npos);
   EXPECT_NE(invalid([](TestSettings& s) { s.min_query_count = 0; }).find("min_query_count"), std::string::npos);
   EXPECT_NE(invalid([](TestSettings& s) { s.target_latency_percentile = 1.5; }).find("percentile"), std::string::npos);
