@@ -42,7 +42,21 @@ std::optional<OpKind> op_kind_from_name(std::string_view onnx_name) {
   return std::nullopt;
 }
 
-std::string supported_op_names() { return fmt::format("{}", fmt::join(kOpNames, ", ")); }
+bool is_internal_op(OpKind op) { return op_name(op).starts_with("nacc."); }
+
+std::optional<OpKind> onnx_op_kind(std::string_view onnx_name) {
+  std::optional<OpKind> op = op_kind_from_name(onnx_name);
+  if (op && is_internal_op(*op)) return std::nullopt;
+  return op;
+}
+
+std::string supported_op_names() {
+  std::vector<std::string_view> names;
+  for (std::string_view name : kOpNames) {
+    if (!name.starts_with("nacc.")) names.push_back(name);
+  }
+  return fmt::format("{}", fmt::join(names, ", "));
+}
 
 int64_t Node::attribute_int(const std::string& key, int64_t default_value) const {
   return get_attribute<int64_t>(*this, key, default_value, "an int");

@@ -26,8 +26,12 @@ inline constexpr int kOpKindCount = 0
 // The ONNX op type, e.g. "Conv".
 std::string_view op_name(OpKind op);
 std::optional<OpKind> op_kind_from_name(std::string_view onnx_name);
-// All op names, comma-separated (for error messages).
+// Like op_kind_from_name, but only ops that exist in ONNX (what an ONNX file may contain).
+std::optional<OpKind> onnx_op_kind(std::string_view onnx_name);
+// All ONNX op names nacc supports, comma-separated (for error messages).
 std::string supported_op_names();
+// nacc's own ops (fused by the compiler), which have no ONNX form.
+bool is_internal_op(OpKind op);
 
 using Attribute = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>>;
 

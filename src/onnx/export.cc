@@ -75,6 +75,11 @@ std::string export_onnx_bytes(const Graph& graph) {
   for (const std::string& input : graph.inputs) set_value_info(graph, input, *proto->add_input());
   for (const std::string& output : graph.outputs) set_value_info(graph, output, *proto->add_output());
   for (const Node& node : graph.nodes) {
+    if (is_internal_op(node.op)) {
+      fail("expected a graph of ONNX ops, but {} is one of nacc's fused ops, which has no ONNX form; export the model "
+           "before compiling it",
+           node.describe());
+    }
     onnx::NodeProto* node_proto = proto->add_node();
     node_proto->set_name(node.name);
     node_proto->set_op_type(std::string(op_name(node.op)));

@@ -193,7 +193,7 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
       graph.add_initializer(node_proto.output(0), constant_value(node_proto));
       continue;
     }
-    std::optional<OpKind> op = op_kind_from_name(node_proto.op_type());
+    std::optional<OpKind> op = onnx_op_kind(node_proto.op_type());
     if (!op) {
       fail("unsupported op: '{}' (node {}, opset {}) is not one nacc supports; supported: {}", node_proto.op_type(),
            label, graph.opset_version, supported_op_names());

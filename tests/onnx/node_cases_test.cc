@@ -68,7 +68,7 @@ CaseModel describe_case(const fs::path& model_path) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") result.opset = opset.version();
   }
   for (const auto& node : model.graph().node()) {
-    bool known = node.op_type() == "Constant" || op_kind_from_name(node.op_type()).has_value();
+    bool known = node.op_type() == "Constant" || onnx_op_kind(node.op_type()).has_value();
     if (!known || !(node.domain().empty() || node.domain() == "ai.onnx")) {
       result.unsupported_ops.insert(node.op_type());
     } else if (node.op_type() != "Constant" && op_schema(*op_kind_from_name(node.op_type())).min_opset > result.opset) {

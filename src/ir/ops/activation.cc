@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/ops/common.h"
+#include "ir/ops/shared.h"
 
 namespace nacc {
 namespace {
@@ -82,6 +83,49 @@ void run_hard_swish(const KernelContext& context) {
 }
 
 }  // namespace
+
+namespace ops {
+
+std::string_view activation_name(Activation kind) {
+  switch (kind) {
+    case Activation::None: return "";
+    case Activation::Relu: return "Relu";
+    case Activation::Clip: return "Clip";
+    case Activation::LeakyRelu: return "LeakyRelu";
+    case Activation::HardSwish: return "HardSwish";
+    case Activation::Sigmoid: return "Sigmoid";
+  }
+  return "";
+}
+
+ActivationParameters activation_of(const Node& node) {
+  std::string name = node.attribute_string("activation", "");
+  ActivationParameters parameters;
+  parameters.alpha = node.attribute_float("activation_alpha", 0.0f);
+  parameters.beta = node.attribute_float("activation_beta", 0.0f);
+  for (Activation kind : {Activation::None, Activation::Relu, Activation::Clip, Activation::LeakyRelu,
+                          Activation::HardSwish, Activation::Sigmoid}) {
+    if (activation_name(kind) == name) {
+      parameters.kind = kind;
+      return parameters;
+    }
+  }
+  fail_node(node, "expected activation Relu, Clip, LeakyRelu, HardSwish, Sigmoid or none, but found '{}'", name);
+}
+
+float apply_activation(const ActivationParameters& activation, float x) {
+  switch (activation.kind) {
+    case Activation::None: return x;
+    case Activation::Relu: return std::max(x, 0.0f);
+    case Activation::Clip: return std::min(std::max(x, activation.alpha), activation.beta);
+    case Activation::LeakyRelu: return x >= 0 ? x : activation.alpha * x;
+    case Activation::HardSwish: return x * std::clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case Activation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+  }
+  return x;
+}
+
+}  // namespace ops
 
 extern const OpSchema kReluSchema{OpKind::Relu, 6, 1, 1, 1, 1, infer_relu, run_relu};
 extern const OpSchema kClipSchema{OpKind::Clip, 11, 1, 3, 1, 1, infer_clip, run_clip};

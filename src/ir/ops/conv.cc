@@ -1,6 +1,7 @@
 // Conv (N-D with 1 to 3 spatial dimensions, groups including depthwise, dilations, strides, explicit and automatic
 // padding, optional bias), NCHW layout, f32. The reference every compiled convolution is tested against.
 #include "ir/ops/common.h"
+#include "ir/ops/shared.h"
 #include "ir/ops/window.h"
 
 namespace nacc {
@@ -37,6 +38,10 @@ ConvShapes conv_shapes(const Node& node, const Shape& x, const Shape& w) {
   shapes.geometry = ops::window_geometry(node, std::vector<int64_t>(x.begin() + 2, x.end()), kernel, false);
   return shapes;
 }
+
+}  // namespace
+
+namespace ops {
 
 std::vector<ValueInfo> infer_conv(const InferContext& context) {
   const ValueInfo& x = context.input(0);
@@ -109,8 +114,8 @@ void run_conv(const KernelContext& context) {
   }
 }
 
-}  // namespace
+}  // namespace ops
 
-extern const OpSchema kConvSchema{OpKind::Conv, 1, 2, 3, 1, 1, infer_conv, run_conv};
+extern const OpSchema kConvSchema{OpKind::Conv, 1, 2, 3, 1, 1, ops::infer_conv, ops::run_conv};
 
 }  // namespace nacc

@@ -1,6 +1,7 @@
 // Gemm (Y = alpha * op(A) * op(B) + beta * C, C broadcast to [M, N]) and MatMul (numpy semantics: batched,
 // broadcast batch dimensions, 1-D operands promoted and the added dimension removed), f32.
 #include "ir/ops/common.h"
+#include "ir/ops/shared.h"
 
 namespace nacc {
 namespace {
@@ -27,6 +28,10 @@ GemmShapes gemm_shapes(const Node& node, const Shape& a, const Shape& b) {
   }
   return shapes;
 }
+
+}  // namespace
+
+namespace ops {
 
 std::vector<ValueInfo> infer_gemm(const InferContext& context) {
   const Node& node = context.node;
@@ -72,6 +77,10 @@ void run_gemm(const KernelContext& context) {
     }
   }
 }
+
+}  // namespace ops
+
+namespace {
 
 struct MatMulShapes {
   Shape a, b;      // operands promoted to rank >= 2
@@ -138,7 +147,7 @@ void run_matmul(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kGemmSchema{OpKind::Gemm, 7, 2, 3, 1, 1, infer_gemm, run_gemm};
+extern const OpSchema kGemmSchema{OpKind::Gemm, 7, 2, 3, 1, 1, ops::infer_gemm, ops::run_gemm};
 extern const OpSchema kMatMulSchema{OpKind::MatMul, 1, 2, 2, 1, 1, infer_matmul, run_matmul};
 
 }  // namespace nacc

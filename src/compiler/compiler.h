@@ -1,0 +1,33 @@
+// The compiler part: graph passes (src/compiler/passes/) run as an explicit ordered pipeline per precision.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace nacc::compiler {
+
+enum class Precision { fp32, int8 };
+
+struct PassRecord {
+  std::string name;
+  int rewrites;
+};
+
+struct CompileOptions {
+  Precision precision = Precision::fp32;
+  // When set, the graph after each pass is written to DIR/NN-pass_name.txt (src/ir/printer.h).
+  std::filesystem::path dump_ir;
+};
+
+// The FP32 pipeline, in order: remove_identity, fold_constants, fold_batchnorm, fuse_bias, fold_flatten_into_gemm,
+// fuse_residual_add, fuse_activation. Each pass is followed by shape inference and verify().
+std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options = {});
+
+// The names of the passes of a precision's pipeline, in order.
+std::vector<std::string> pipeline_pass_names(Precision precision);
+
+}  // namespace nacc::compiler

@@ -1,0 +1,18 @@
+// The graph passes, one per file in this folder. Each takes a verified graph, first collects its matches, then
+// rewrites them, and returns how many it rewrote; the pipeline (src/compiler/pipeline.cc) re-infers and verifies
+// after each. A pass leaves alone anything it cannot rewrite exactly.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace nacc::compiler {
+
+int remove_identity(Graph& graph);
+int fold_constants(Graph& graph);
+int fold_batchnorm(Graph& graph);
+int fuse_bias(Graph& graph);
+int fold_flatten_into_gemm(Graph& graph);
+int fuse_residual_add(Graph& graph);
+int fuse_activation(Graph& graph);
+
+}  // namespace nacc::compiler

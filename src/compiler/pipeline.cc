@@ -1,0 +1,63 @@
+// The pass pipeline of each precision: an explicit ordered list. Order matters: BatchNorm folds before bias and
+// activation fusion (it needs a bare Conv), and residual adds fuse before activations, so that
+// Conv -> Add -> Relu becomes one FusedConv with the sum first and the Relu after it.
+#include <fmt/format.h>
+
+#include "compiler/compiler.h"
+#include "compiler/passes/passes.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "ir/printer.h"
+
+namespace nacc::compiler {
+
+namespace {
+
+struct Pass {
+  const char* name;
+  int (*run)(Graph& graph);
+};
+
+const std::vector<Pass>& pipeline(Precision precision) {
+  static const std::vector<Pass> kFp32 = {
+      {"remove_identity", remove_identity},
+      {"fold_constants", fold_constants},
+      {"fold_batchnorm", fold_batchnorm},
+      {"fuse_bias", fuse_bias},
+      {"fold_flatten_into_gemm", fold_flatten_into_gemm},
+      {"fuse_residual_add", fuse_residual_add},
+      {"fuse_activation", fuse_activation},
+  };
+  switch (precision) {
+    case Precision::fp32: return kFp32;
+    case Precision::int8: fail("expected precision fp32: the INT8 pipeline is not built yet");
+  }
+  return kFp32;
+}
+
+}  // namespace
+
+std::vector<std::string> pipeline_pass_names(Precision precision) {
+  std::vector<std::string> names;
+  for (const Pass& pass : pipeline(precision)) names.emplace_back(pass.name);
+  return names;
+}
+
+std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options) {
+  verify(graph);
+  std::vector<PassRecord> records;
+  int step = 0;
+  if (!options.dump_ir.empty()) write_file(options.dump_ir / "00-input.txt", format_graph(graph));
+  for (const Pass& pass : pipeline(options.precision)) {
+    int rewrites = pass.run(graph);
+    infer_shapes(graph);
+    verify(graph);
+    records.push_back({pass.name, rewrites});
+    if (!options.dump_ir.empty()) {
+      write_file(options.dump_ir / fmt::format("{:02}-{}.txt", ++step, pass.name), format_graph(graph));
+    }
+  }
+  return records;
+}
+
+}  // namespace nacc::compiler
