@@ -16,6 +16,7 @@
 #include "ir/executor.h"
 #include "ir/graph.h"
 #include "loadgen/loadgen.h"
+#include "runtime/runtime.h"
 
 namespace nacc::bench {
 
@@ -49,12 +50,18 @@ class ModelQsl : public loadgen::QuerySampleLibrary {
   std::unordered_map<size_t, std::vector<float>> loaded_;
 };
 
+enum class Executor { compiled, reference };
+
 struct SutOptions {
   int64_t batch = 1;    // samples per inference; partial batches are padded with zeros
   int64_t streams = 1;  // inferences running at once, one worker thread each
+  int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
+  Executor executor = Executor::compiled;
+  bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
 };
 
-// Runs the model on the reference executor. Each response is the arg-max class of the sample's output, as int64.
+// Runs the model on the compiled runtime (the graph is optimized and lowered to oneDNN once) or on the reference
+// executor. Each response is the arg-max class of the sample's output, as int64.
 class ModelSut : public loadgen::SystemUnderTest {
  public:
   // `graph` must have batch options.batch and one input matching the library's sample shape (throws nacc::Error
@@ -67,19 +74,25 @@ class ModelSut : public loadgen::SystemUnderTest {
 
   // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test.
   void warm_up(size_t index, int batches);
+  // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).
+  runtime::Profile profile(size_t index, int runs);
+  // The compiled plan, or nullptr on the reference executor.
+  const runtime::CompiledPlan* plan() const { return compiled_ ? &compiled_->plan() : nullptr; }
 
  private:
   struct Job {
     std::vector<loadgen::QuerySample> samples;
     loadgen::ResponseDelegate* responses;
   };
-  void work();
-  void run_job(const Job& job);
+  void work(int64_t stream);
+  void run_job(const Job& job, runtime::ExecutionContext* context);
+  Tensor gather_batch(const std::vector<loadgen::QuerySample>& samples) const;
 
   const Graph& graph_;
   const ModelQsl& qsl_;
   SutOptions options_;
-  ReferenceExecutor executor_;
+  std::optional<ReferenceExecutor> reference_;
+  std::optional<runtime::CompiledModel> compiled_;
   std::string input_name_;
   std::string output_name_;
   std::mutex mutex_;
@@ -109,8 +122,10 @@ struct BenchConfig {
   std::string data;  // "" for generated data, else a data set spec (data::load_dataset)
   int64_t batch = 0;  // 0: 1, or samples_per_query for MultiStream
   int64_t streams = 1;
-  int64_t threads = 1;
+  int64_t threads = 0;  // per inference; 0: cores / streams
   std::string precision = "fp32";
+  Executor executor = Executor::compiled;
+  int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences
   uint64_t seed = 0;  // generated data
   std::filesystem::path output;
   bool show_progress = true;
@@ -120,7 +135,11 @@ struct BenchConfig {
 // mlperf_log_detail.txt, results.json, report.html (and mlperf_log_accuracy.json) into config.output.
 loadgen::TestResult run_benchmark(const BenchConfig& config);
 
-// The HTML page for a result: summary, latency histogram and latency over the run.
+// The HTML page for a result: summary, latency histogram and latency over the run (and the profile, if any).
 std::string benchmark_report_html(const loadgen::TestResult& result);
+
+// A per-layer profile as JSON ([{name, op, implementation, mean_ms, share}]) and as a table sorted by time.
+nlohmann::json profile_to_json(const runtime::Profile& profile);
+std::string format_profile(const nlohmann::json& profile);
 
 }  // namespace nacc::bench

@@ -4,12 +4,13 @@
 #include <cstring>
 
 #include "bench/bench.h"
+#include "compiler/compiler.h"
 #include "core/error.h"
 
 namespace nacc::bench {
 
 ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
-    : graph_(graph), qsl_(qsl), options_(options), executor_(graph) {
+    : graph_(graph), qsl_(qsl), options_(options) {
   if (options.batch < 1) fail("expected a batch size >= 1, but found {}", options.batch);
   if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
   if (graph.inputs.size() != 1 || graph.outputs.empty()) {
@@ -31,7 +32,18 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
     fail("expected the model output '{}' to be f32 with the batch {} first, but it is {} {}", output_name_,
          options.batch, dtype_name(output.dtype), shape_to_string(output.shape));
   }
-  for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this] { work(); });
+  if (options.threads < 0) fail("expected threads >= 0, but found {}", options.threads);
+  if (options_.threads == 0) {
+    options_.threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / options.streams);
+  }
+  if (options.executor == Executor::reference) {
+    reference_.emplace(graph);
+  } else {
+    Graph optimized = graph;
+    compiler::optimize(optimized);
+    compiled_.emplace(std::move(optimized), runtime::RuntimeOptions{.threads = options_.threads, .first_core = -1});
+  }
+  for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
 }
 
 ModelSut::~ModelSut() {
@@ -44,6 +56,11 @@ ModelSut::~ModelSut() {
 }
 
 std::string ModelSut::name() const {
+  if (compiled_) {
+    return fmt::format("nacc compiled fp32 on oneDNN (batch {}, {} stream{} x {} thread{})", options_.batch,
+                       options_.streams, options_.streams == 1 ? "" : "s", options_.threads,
+                       options_.threads == 1 ? "" : "s");
+  }
   return fmt::format("nacc reference executor (batch {}, {} stream{})", options_.batch, options_.streams,
                      options_.streams == 1 ? "" : "s");
 }
@@ -62,7 +79,13 @@ void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadge
   condition_.notify_all();
 }
 
-void ModelSut::work() {
+void ModelSut::work(int64_t stream) {
+  runtime::ExecutionContextPtr context;
+  if (compiled_) {
+    int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+    bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
+    context = compiled_->create_context(pin ? stream * options_.threads : -1);
+  }
   for (;;) {
     Job job;
     {
@@ -72,19 +95,23 @@ void ModelSut::work() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    run_job(job);
+    run_job(job, context.get());
   }
 }
 
-void ModelSut::run_job(const Job& job) {
-  const ValueInfo& input_info = graph_.value(input_name_);
-  Tensor input(DataType::f32, input_info.shape);
+Tensor ModelSut::gather_batch(const std::vector<loadgen::QuerySample>& samples) const {
+  Tensor input(DataType::f32, graph_.value(input_name_).shape);
   size_t sample_elements = static_cast<size_t>(shape_elements(qsl_.sample_shape()));
-  for (size_t i = 0; i < job.samples.size(); ++i) {
-    std::memcpy(input.data<float>() + i * sample_elements, qsl_.sample(job.samples[i].index),
-                sample_elements * sizeof(float));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    std::memcpy(input.data<float>() + i * sample_elements, qsl_.sample(samples[i].index), sample_elements * sizeof(float));
   }
-  std::map<std::string, Tensor> outputs = executor_.run({{input_name_, std::move(input)}});
+  return input;
+}
+
+void ModelSut::run_job(const Job& job, runtime::ExecutionContext* context) {
+  std::map<std::string, Tensor> inputs;
+  inputs.emplace(input_name_, gather_batch(job.samples));
+  std::map<std::string, Tensor> outputs = compiled_ ? compiled_->run(*context, inputs) : reference_->run(inputs);
   const Tensor& output = outputs.at(output_name_);
   size_t per_sample = static_cast<size_t>(output.elements() / options_.batch);
   std::vector<int64_t> predictions(job.samples.size());
@@ -95,6 +122,17 @@ void ModelSut::run_job(const Job& job) {
     responses[i] = {job.samples[i].id, std::as_bytes(std::span(&predictions[i], 1))};
   }
   if (job.responses != nullptr) job.responses->complete(responses);
+}
+
+runtime::Profile ModelSut::profile(size_t index, int runs) {
+  runtime::Profile result;
+  if (!compiled_) return result;
+  std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
+  std::map<std::string, Tensor> inputs;
+  inputs.emplace(input_name_, gather_batch(samples));
+  runtime::ExecutionContextPtr context = compiled_->create_context(options_.pin_threads ? 0 : -1);
+  for (int i = 0; i < runs; ++i) compiled_->run(*context, inputs, &result);
+  return result;
 }
 
 void ModelSut::warm_up(size_t index, int batches) {

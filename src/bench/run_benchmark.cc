@@ -35,10 +35,9 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
          config.precision);
   }
   if (config.streams < 1) fail("expected --streams >= 1, but found {}", config.streams);
-  if (config.threads < 1) fail("expected --threads >= 1, but found {}", config.threads);
-  if (config.threads > 1) {
-    spdlog::warn("the reference executor runs each inference on one thread; use --streams for parallel inferences "
-                 "(--threads applies to the compiled runtime)");
+  if (config.threads < 0) fail("expected --threads >= 0 (0: cores / streams), but found {}", config.threads);
+  if (config.threads > 0 && config.executor == Executor::reference) {
+    spdlog::warn("the reference executor runs each inference on one thread; --threads applies to the compiled runtime");
   }
   check_writable(config.output / "mlperf_log_summary.txt");
   int64_t batch = choose_batch(config);
@@ -66,7 +65,9 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
     qsl = std::make_unique<ModelQsl>(std::move(dataset), preprocess);
   }
 
-  ModelSut sut(graph, *qsl, SutOptions{batch, config.streams});
+  ModelSut sut(graph, *qsl,
+               SutOptions{.batch = batch, .streams = config.streams, .threads = config.threads,
+                          .executor = config.executor, .pin_threads = true});
   std::vector<size_t> first = {0};
   qsl->load_samples(first);
   sut.warm_up(0, kWarmUpBatchesPerStream);
@@ -78,16 +79,50 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                                                  loadgen::RunOptions{.show_progress = config.show_progress});
   result.extra = {{"model", config.model.string()},
                   {"precision", config.precision},
-                  {"executor", "reference"},
+                  {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
                   {"batch", batch},
                   {"streams", config.streams},
                   {"threads", config.threads},
                   {"data", config.data.empty() ? qsl->name() : config.data},
                   {"data_seed", config.seed},
                   {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
+  if (config.profile_runs > 0) {
+    qsl->load_samples(first);
+    runtime::Profile profile = sut.profile(0, config.profile_runs);
+    qsl->unload_samples(first);
+    result.extra["profile"] = profile_to_json(profile);
+  }
   loadgen::write_result_files(result, config.output);
   write_file(config.output / "report.html", benchmark_report_html(result));
   return result;
+}
+
+nlohmann::json profile_to_json(const runtime::Profile& profile) {
+  int64_t total_ns = 0;
+  for (const runtime::LayerTime& layer : profile) total_ns += layer.total_ns;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const runtime::LayerTime& layer : profile) {
+    double mean_ms = layer.runs > 0 ? static_cast<double>(layer.total_ns) / static_cast<double>(layer.runs) * 1e-6 : 0;
+    layers.push_back({{"name", layer.name},
+                      {"op", layer.op},
+                      {"implementation", layer.implementation},
+                      {"mean_ms", mean_ms},
+                      {"share", total_ns > 0 ? static_cast<double>(layer.total_ns) / static_cast<double>(total_ns) : 0.0}});
+  }
+  return layers;
+}
+
+std::string format_profile(const nlohmann::json& profile) {
+  std::vector<nlohmann::json> layers(profile.begin(), profile.end());
+  std::stable_sort(layers.begin(), layers.end(),
+                   [](const nlohmann::json& a, const nlohmann::json& b) { return a["mean_ms"] > b["mean_ms"]; });
+  std::string text = fmt::format("{:<34} {:<18} {:<26} {:>10} {:>7}\n", "layer", "op", "implementation", "ms", "share");
+  for (const nlohmann::json& layer : layers) {
+    text += fmt::format("{:<34} {:<18} {:<26} {:>10.3f} {:>6.1f}%\n", layer["name"].get<std::string>(),
+                        layer["op"].get<std::string>(), layer["implementation"].get<std::string>(),
+                        layer["mean_ms"].get<double>(), layer["share"].get<double>() * 100);
+  }
+  return text;
 }
 
 std::string benchmark_report_html(const loadgen::TestResult& result) {
@@ -122,6 +157,10 @@ std::string benchmark_report_html(const loadgen::TestResult& result) {
   }
   page.add_heading("Summary");
   page.add_preformatted(loadgen::format_summary(result));
+  if (result.extra.contains("profile")) {
+    page.add_heading("Time per layer");
+    page.add_preformatted(format_profile(result.extra["profile"]));
+  }
   return page.render();
 }
 

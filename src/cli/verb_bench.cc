@@ -26,7 +26,9 @@ struct BenchOptions {
   std::optional<int64_t> samples_per_query;
   int64_t batch = 0;
   int64_t streams = 1;
-  int64_t threads = 1;
+  int64_t threads = 0;
+  bool reference = false;
+  bool profile = false;
   std::string precision = "fp32";
   std::string data;
   bool accuracy = false;
@@ -58,11 +60,17 @@ void run(const BenchOptions& options) {
   config.batch = options.batch;
   config.streams = options.streams;
   config.threads = options.threads;
+  config.executor = options.reference ? bench::Executor::reference : bench::Executor::compiled;
+  config.profile_runs = options.profile ? 20 : 0;
   config.precision = options.precision;
   config.seed = options.seed;
   config.output = options.output;
   loadgen::TestResult result = bench::run_benchmark(config);
   fmt::print("{}", loadgen::format_summary(result));
+  if (result.extra.contains("profile")) {
+    fmt::print("\nTime per layer (mean of {} runs, batch {}):\n{}", config.profile_runs, result.extra["batch"].dump(),
+               bench::format_profile(result.extra["profile"]));
+  }
   spdlog::info("wrote mlperf_log_summary.txt, mlperf_log_detail.txt, results.json and report.html to {}/",
                options.output);
 }
@@ -86,7 +94,9 @@ void add_bench_verb(CLI::App& app) {
   verb->add_option("--samples-per-query", options->samples_per_query, "MultiStream: samples per query (8)");
   verb->add_option("--batch", options->batch, "Samples per inference (default 1; MultiStream: samples per query)");
   verb->add_option("--streams", options->streams, "Inferences in flight at once")->capture_default_str();
-  verb->add_option("--threads", options->threads, "Threads per inference")->capture_default_str();
+  verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
+  verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
+  verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
   verb->add_option("--precision", options->precision, "fp32 (int8 comes with the compiler)")->capture_default_str();
   verb->add_option("--data", options->data, "Data set, e.g. fashion-mnist:test (default: generated inputs)");
   verb->add_flag("--accuracy", options->accuracy, "Also run accuracy mode: every sample once, top-1");

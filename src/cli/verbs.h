@@ -10,5 +10,6 @@ void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);
 void add_run_verb(CLI::App& app);
 void add_bench_verb(CLI::App& app);
+void add_compile_verb(CLI::App& app);
 
 }  // namespace nacc::cli

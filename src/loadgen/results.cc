@@ -246,7 +246,9 @@ std::string format_summary(const TestResult& result) {
   line("================================================");
   const nlohmann::json settings_json = settings_to_json(settings);
   for (const auto& [key, value] : settings_json.items()) line(fmt::format("{} : {}", key, value.dump()));
-  for (const auto& [key, value] : result.extra.items()) line(fmt::format("{} : {}", key, value.dump()));
+  for (const auto& [key, value] : result.extra.items()) {
+    if (!value.is_array() && !value.is_object()) line(fmt::format("{} : {}", key, value.dump()));
+  }
   return text;
 }
 

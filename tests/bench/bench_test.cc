@@ -113,7 +113,20 @@ TEST_F(RunBenchmark, WritesAllResultFiles) {
   std::string html = read_file(config_.output / "report.html");
   EXPECT_NE(html.find("Sample latency distribution"), std::string::npos);
   EXPECT_NE(html.find("Query latency over the run"), std::string::npos);
-  EXPECT_EQ(result.extra["executor"], "reference");
+  EXPECT_EQ(result.extra["executor"], "compiled (oneDNN)");
+}
+
+TEST_F(RunBenchmark, ReferenceExecutorAndProfile) {
+  config_.executor = Executor::reference;
+  EXPECT_EQ(run_benchmark(config_).extra["executor"], "reference");
+  config_.executor = Executor::compiled;
+  config_.profile_runs = 3;
+  loadgen::TestResult result = run_benchmark(config_);
+  ASSERT_TRUE(result.extra.contains("profile"));
+  double share = 0;
+  for (const auto& layer : result.extra["profile"]) share += layer["share"].get<double>();
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  EXPECT_NE(read_file(config_.output / "report.html").find("Time per layer"), std::string::npos);
 }
 
 TEST_F(RunBenchmark, BadConfigurationsAreErrorsBeforeRunning) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -101,7 +102,7 @@ TEST_F(Cli, RunMatchesTheLibraryBitForBit) {
   Tensor input(DataType::f32, {1, 3, 32, 32});
   for (int64_t i = 0; i < input.elements(); ++i) input.data<float>()[i] = static_cast<float>(i % 17) / 17.0f - 0.5f;
   write_npy_file(input, path("input.npy"));
-  CommandResult result = nacc("run " + model() + " --input " + path("input.npy") + " -o " + path("output.npy"));
+  CommandResult result = nacc("run " + model() + " --reference --input " + path("input.npy") + " -o " + path("output.npy"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("output fc f32 [1, 10]"), std::string::npos) << result.output;
   Graph graph = import_onnx_file(model());
@@ -110,8 +111,17 @@ TEST_F(Cli, RunMatchesTheLibraryBitForBit) {
 
   // The same input as an onnx.TensorProto file.
   write_file(path("input.pb"), tensor_to_proto_bytes(input, "input"));
-  ASSERT_EQ(nacc("run " + model() + " --input input=" + path("input.pb") + " -o " + path("output2.npy")).exit_code, 0);
+  ASSERT_EQ(nacc("run " + model() + " --reference --input input=" + path("input.pb") + " -o " + path("output2.npy")).exit_code, 0);
   EXPECT_TRUE(read_npy_file(path("output2.npy")).bitwise_equal(expected));
+
+  // The compiled runtime (the default) agrees within 1e-4 of the output's scale.
+  ASSERT_EQ(nacc("run " + model() + " --input " + path("input.npy") + " -o " + path("compiled.npy")).exit_code, 0);
+  Tensor compiled = read_npy_file(path("compiled.npy"));
+  double scale = 0;
+  for (float value : expected.values<float>()) scale = std::max(scale, static_cast<double>(std::fabs(value)));
+  for (int64_t i = 0; i < expected.elements(); ++i) {
+    EXPECT_NEAR(compiled.data<float>()[i], expected.data<float>()[i], 1e-4 * scale) << i;
+  }
 }
 
 TEST_F(Cli, RunWithRandomInputAndBatch) {

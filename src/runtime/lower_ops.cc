@@ -1,0 +1,411 @@
+// Each op kind's lowering to oneDNN 2.6 primitives. Layouts: convolutions and inner products ask for
+// format_tag::any and get oneDNN's choice (NHWC or blocked); a residual sum writes in place into the shortcut's
+// buffer, so that convolution's destination takes the shortcut's layout. Other primitives take their input's
+// layout as it is. A function returns false to leave the node to its reference kernel.
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "ir/ops/common.h"
+#include "ir/ops/window.h"
+#include "runtime/lowering.h"
+
+namespace nacc::runtime {
+
+using dnnl::memory;
+
+namespace {
+
+std::string node_name(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
+
+void append_activation(const Node& node, dnnl::post_ops& post_ops, std::string& fused) {
+  ops::ActivationParameters activation = ops::activation_of(node);
+  if (activation.kind == ops::Activation::None) return;
+  EltwiseAlgorithm eltwise = eltwise_for(activation);
+  post_ops.append_eltwise(1.0f, eltwise.algorithm, eltwise.alpha, eltwise.beta);
+  fused += (fused.empty() ? "" : " + ") + std::string(ops::activation_name(activation.kind));
+}
+
+int64_t output_elements(Lowerer& lowerer, const Node& node) { return shape_elements(lowerer.info(node.outputs[0]).shape); }
+
+}  // namespace
+
+bool lower_conv(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const Graph& graph = lowerer.graph();
+  const Tensor* weights = graph.initializer(node.inputs[1]);
+  const Tensor* bias = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (weights == nullptr || (node.has_input(2) && bias == nullptr) || x.dtype != DataType::f32) return false;
+  if (x.shape.size() < 3 || x.shape.size() > 5) return false;
+  const Shape& w = weights->shape();
+  std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  ops::WindowGeometry geometry =
+      ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()), kernel, false);
+  int64_t groups = node.attribute_int("group", 1);
+  memory::dims weight_dims = to_dims(w);
+  if (groups > 1) {
+    weight_dims = {groups, w[0] / groups};
+    weight_dims.insert(weight_dims.end(), w.begin() + 1, w.end());
+  }
+  memory::dims strides(geometry.stride.begin(), geometry.stride.end());
+  memory::dims dilations, padding_left(geometry.pad_begin.begin(), geometry.pad_begin.end()),
+      padding_right(geometry.pad_end.begin(), geometry.pad_end.end());
+  for (int64_t dilation : geometry.dilation) dilations.push_back(dilation - 1);
+
+  std::string fused = bias != nullptr ? "bias" : "";
+  dnnl::post_ops post_ops;
+  bool sum = node.op == OpKind::FusedConv && node.has_input(3);
+  if (sum) {
+    post_ops.append_sum(1.0f);
+    fused += std::string(fused.empty() ? "" : " + ") + "sum";
+  }
+  if (node.op == OpKind::FusedConv) append_activation(node, post_ops, fused);
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_post_ops(post_ops);
+
+  memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::f32, {y.shape[1]}) : memory::desc();
+  auto make = [&](const memory::desc& destination) {
+    dnnl::convolution_forward::desc descriptor(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(DataType::f32, x.shape),
+        memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_desc, destination, strides,
+        dilations, padding_left, padding_right);
+    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, lowerer.engine());
+  };
+  dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(DataType::f32, y.shape));
+  int output_slot;
+  if (sum) {
+    // The sum post-op accumulates into the destination: write in place into (a copy of) the shortcut.
+    const std::string& shortcut = node.inputs[3];
+    memory::desc shortcut_desc = lowerer.placement(shortcut).desc;
+    try {
+      descriptor = make(shortcut_desc);
+    } catch (const dnnl::error&) {
+      // Keep oneDNN's own choice and bring the shortcut to it.
+    }
+    Placement placed = lowerer.place_as(shortcut, descriptor.dst_desc());
+    output_slot = placed.slot;
+    if (!lowerer.may_overwrite(placed.slot)) {
+      output_slot = lowerer.new_slot(descriptor.dst_desc());
+      Step copy;
+      copy.name = "copy " + shortcut;
+      copy.op = "Reorder";
+      dnnl::reorder::primitive_desc copy_descriptor(lowerer.engine(), placed.desc, lowerer.engine(), placed.desc);
+      copy.primitive = dnnl::reorder(copy_descriptor);
+      copy.bindings = {{DNNL_ARG_FROM, placed.slot, placed.desc, std::nullopt},
+                       {DNNL_ARG_TO, output_slot, placed.desc, std::nullopt}};
+      lowerer.add_step(std::move(copy), copy_descriptor.impl_info_str(), "", placed.desc, 0);
+    }
+  } else {
+    output_slot = -1;
+  }
+  std::string implementation = lowerer.prefer_optimized(descriptor);
+  Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
+  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
+
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::convolution_forward(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, descriptor.weights_desc())});
+  if (bias != nullptr) {
+    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
+  }
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
+  int64_t macs = output_elements(lowerer, node) * (weights->elements() / w[0]);
+  lowerer.add_step(std::move(step), implementation, fused, descriptor.dst_desc(), macs);
+  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_inner_product(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const Graph& graph = lowerer.graph();
+  const Tensor* b = graph.initializer(node.inputs[1]);
+  const Tensor* c = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  const ValueInfo& a = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (b == nullptr || (node.has_input(2) && c == nullptr) || a.dtype != DataType::f32) return false;
+  if (node.attribute_int("transA", 0) != 0 || a.shape.size() < 2 || a.shape.size() > 5) return false;
+  int64_t n = y.shape[1];
+  if (c != nullptr && c->elements() != 1 && c->elements() != n) return false;  // only a per-feature bias
+  float alpha = node.attribute_float("alpha", 1.0f);
+  float beta = node.attribute_float("beta", 1.0f);
+  bool trans_b = node.attribute_int("transB", 0) != 0;
+  int64_t k = b->elements() / n;
+
+  // Weights as [N, K] scaled by alpha, viewed as [N, A's dims after the batch].
+  Tensor weights(DataType::f32, {n, k});
+  for (int64_t row = 0; row < n; ++row) {
+    for (int64_t column = 0; column < k; ++column) {
+      float value = trans_b ? b->data<float>()[row * k + column] : b->data<float>()[column * n + row];
+      weights.data<float>()[row * k + column] = alpha * value;
+    }
+  }
+  memory::dims weight_dims = {n};
+  weight_dims.insert(weight_dims.end(), a.shape.begin() + 1, a.shape.end());
+  Tensor bias(DataType::f32, {n});
+  for (int64_t i = 0; i < n && c != nullptr; ++i) bias.data<float>()[i] = beta * c->data<float>()[c->elements() == 1 ? 0 : i];
+
+  std::string fused = "bias";
+  dnnl::post_ops post_ops;
+  if (node.op == OpKind::FusedGemm) append_activation(node, post_ops, fused);
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_post_ops(post_ops);
+  dnnl::inner_product_forward::desc descriptor(
+      dnnl::prop_kind::forward_inference, any_desc(DataType::f32, a.shape),
+      memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
+      plain_desc(DataType::f32, {n}), any_desc(DataType::f32, y.shape));
+  dnnl::inner_product_forward::primitive_desc primitive_descriptor(descriptor, attributes, lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::inner_product_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
+  step.bindings.push_back(
+      {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, primitive_descriptor.weights_desc())});
+  step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(bias, {n}, primitive_descriptor.bias_desc())});
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
+  lowerer.add_step(std::move(step), implementation, fused, primitive_descriptor.dst_desc(), output_elements(lowerer, node) * k);
+  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_pool(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (x.shape.size() < 3 || x.shape.size() > 5 || node.outputs.size() != 1) return false;
+  if (x.dtype != DataType::f32 && !(node.op == OpKind::MaxPool && (x.dtype == DataType::u8 || x.dtype == DataType::s8))) {
+    return false;
+  }
+  size_t spatial = x.shape.size() - 2;
+  memory::dims kernel, strides, dilations, padding_left, padding_right;
+  dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+  if (node.op == OpKind::GlobalAveragePool) {
+    kernel.assign(x.shape.begin() + 2, x.shape.end());
+    strides.assign(spatial, 1);
+    dilations.assign(spatial, 0);
+    padding_left.assign(spatial, 0);
+    padding_right.assign(spatial, 0);
+    algorithm = dnnl::algorithm::pooling_avg_exclude_padding;
+  } else {
+    ops::WindowGeometry geometry = ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()),
+                                                        node.attribute_ints("kernel_shape", {}), true);
+    bool include_padding = node.op == OpKind::AveragePool && node.attribute_int("count_include_pad", 0) != 0;
+    for (size_t i = 0; i < spatial; ++i) {
+      kernel.push_back(geometry.kernel[i]);
+      strides.push_back(geometry.stride[i]);
+      dilations.push_back(geometry.dilation[i] - 1);
+      padding_left.push_back(geometry.pad_begin[i]);
+      // ceil_mode's last window may reach past the end padding: widen the right padding to match the output size.
+      int64_t extent = (geometry.kernel[i] - 1) * geometry.dilation[i] + 1;
+      int64_t right = (geometry.output[i] - 1) * geometry.stride[i] + extent - geometry.input[i] - geometry.pad_begin[i];
+      if (include_padding && right > geometry.pad_end[i]) return false;  // ONNX counts only the real padding
+      padding_right.push_back(std::max(right, geometry.pad_end[i]));
+    }
+    if (node.op == OpKind::AveragePool) {
+      algorithm = include_padding ? dnnl::algorithm::pooling_avg_include_padding
+                                  : dnnl::algorithm::pooling_avg_exclude_padding;
+    }
+  }
+  const Placement& source = lowerer.placement(node.inputs[0]);
+  dnnl::pooling_v2_forward::desc descriptor(dnnl::prop_kind::forward_inference, algorithm, source.desc,
+                                            any_desc(y.dtype, y.shape), strides, kernel, dilations, padding_left,
+                                            padding_right);
+  dnnl::pooling_v2_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(),
+                                                                lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::pooling_v2_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
+  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
+  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_eltwise(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  if (x.dtype != DataType::f32 || lowerer.is_constant(node.inputs[0])) return false;
+  ops::ActivationParameters activation;
+  switch (node.op) {
+    case OpKind::Relu: activation.kind = ops::Activation::Relu; break;
+    case OpKind::Sigmoid: activation.kind = ops::Activation::Sigmoid; break;
+    case OpKind::HardSwish: activation.kind = ops::Activation::HardSwish; break;
+    case OpKind::LeakyRelu:
+      activation.kind = ops::Activation::LeakyRelu;
+      activation.alpha = node.attribute_float("alpha", 0.01f);
+      break;
+    case OpKind::Clip: {
+      activation.kind = ops::Activation::Clip;
+      activation.alpha = -std::numeric_limits<float>::max();
+      activation.beta = std::numeric_limits<float>::max();
+      for (size_t i = 1; i < 3; ++i) {
+        if (!node.has_input(i)) continue;
+        const Tensor* bound = lowerer.graph().initializer(node.inputs[i]);
+        if (bound == nullptr) return false;
+        (i == 1 ? activation.alpha : activation.beta) = bound->data<float>()[0];
+      }
+      break;
+    }
+    default: return false;
+  }
+  EltwiseAlgorithm eltwise = eltwise_for(activation);
+  const Placement& source = lowerer.placement(node.inputs[0]);
+  dnnl::eltwise_forward::desc descriptor(dnnl::prop_kind::forward_inference, eltwise.algorithm, source.desc,
+                                         eltwise.alpha, eltwise.beta);
+  dnnl::eltwise_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(), lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::eltwise_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
+  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
+  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_binary(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (y.dtype != DataType::f32) return false;
+  std::string first = node.inputs[0], second = node.inputs[1];
+  bool commutative = node.op == OpKind::Add || node.op == OpKind::Mul;
+  // oneDNN broadcasts only its second source: put the full-shaped, computed operand first.
+  if (commutative && (lowerer.info(first).shape != y.shape || lowerer.is_constant(first)) &&
+      lowerer.info(second).shape == y.shape && !lowerer.is_constant(second)) {
+    std::swap(first, second);
+  }
+  if (lowerer.info(first).shape != y.shape || lowerer.is_constant(first)) return false;
+  dnnl::algorithm algorithm = node.op == OpKind::Add   ? dnnl::algorithm::binary_add
+                              : node.op == OpKind::Sub ? dnnl::algorithm::binary_sub
+                              : node.op == OpKind::Mul ? dnnl::algorithm::binary_mul
+                                                       : dnnl::algorithm::binary_div;
+  const Placement& source0 = lowerer.placement(first);
+  // The second operand with the output's rank (leading 1s) in plain layout, or in the first's layout if equal shape.
+  Shape second_shape = lowerer.info(second).shape;
+  second_shape.insert(second_shape.begin(), y.shape.size() - second_shape.size(), 1);
+  bool same_shape = second_shape == y.shape;
+  memory::desc second_desc = same_shape ? source0.desc : plain_desc(DataType::f32, second_shape);
+  dnnl::binary::desc descriptor(algorithm, source0.desc, second_desc, any_desc(DataType::f32, y.shape));
+  dnnl::binary::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(), lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  Binding second_binding{DNNL_ARG_SRC_1, -1, {}, std::nullopt};
+  if (const Tensor* constant = lowerer.graph().initializer(second)) {
+    second_binding.constant = lowerer.constant(*constant, to_dims(second_shape), second_desc);
+  } else if (same_shape) {
+    Placement placed = lowerer.place_as(second, second_desc);
+    second_binding.slot = placed.slot;
+    second_binding.desc = placed.desc;
+  } else {
+    // A computed, broadcast operand: plain layout of its own shape, viewed with the output's rank.
+    const ValueInfo& info = lowerer.info(second);
+    Placement placed = lowerer.place_as(second, plain_desc(info.dtype, info.shape));
+    second_binding.slot = placed.slot;
+    second_binding.desc = second_desc;
+  }
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::binary(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC_0, source0.slot, source0.desc, std::nullopt},
+                   second_binding,
+                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
+  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
+  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_concat(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (y.dtype != DataType::f32) return false;
+  std::vector<memory::desc> sources;
+  std::vector<Placement> placements;
+  for (const std::string& input : node.inputs) {
+    if (lowerer.is_constant(input)) return false;
+    placements.push_back(lowerer.placement(input));
+    sources.push_back(placements.back().desc);
+  }
+  int axis = static_cast<int>(ops::normalize_axis(node, node.attribute_int("axis", 0), static_cast<int64_t>(y.shape.size())));
+  dnnl::concat::primitive_desc descriptor(axis, sources, lowerer.engine(), Lowerer::default_attributes());
+  int output_slot = lowerer.new_slot(descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = "Concat";
+  step.primitive = dnnl::concat(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  for (size_t i = 0; i < placements.size(); ++i) {
+    step.bindings.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), placements[i].slot, placements[i].desc, std::nullopt});
+  }
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
+  lowerer.add_step(std::move(step), descriptor.impl_info_str(), "", descriptor.dst_desc(), 0);
+  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_softmax(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  if (x.dtype != DataType::f32 || x.shape.empty() || lowerer.is_constant(node.inputs[0])) return false;
+  int64_t rank = static_cast<int64_t>(x.shape.size());
+  int64_t axis = ops::normalize_axis(node, node.attribute_int("axis", lowerer.graph().opset_version >= 13 ? -1 : 1), rank);
+  Shape view_shape = x.shape;
+  if (lowerer.graph().opset_version < 13) {
+    // Before opset 13 Softmax normalises the flattened [outer, inner] rows.
+    view_shape = {shape_elements(Shape(x.shape.begin(), x.shape.begin() + axis)),
+                  shape_elements(Shape(x.shape.begin() + axis, x.shape.end()))};
+    axis = 1;
+  }
+  Placement source = lowerer.place_as(node.inputs[0], plain_desc(x.dtype, x.shape));
+  memory::desc view = plain_desc(x.dtype, view_shape);
+  dnnl::softmax_forward::desc descriptor(dnnl::prop_kind::forward_inference, view, static_cast<int>(axis));
+  dnnl::softmax_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(), lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  memory::desc output_desc = plain_desc(x.dtype, x.shape);
+  int output_slot = lowerer.new_slot(output_desc);
+  Step step;
+  step.name = node_name(node);
+  step.op = "Softmax";
+  step.primitive = dnnl::softmax_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC, source.slot, view, std::nullopt}, {DNNL_ARG_DST, output_slot, view, std::nullopt}};
+  lowerer.add_step(std::move(step), implementation, "", output_desc, 0);
+  lowerer.set_placement(node.outputs[0], {output_slot, output_desc});
+  return true;
+}
+
+bool lower_copy(Lowerer& lowerer) {
+  // Flatten, Reshape, Identity and Dropout move no data: once the input is in plain layout, the output is the
+  // same bytes viewed with the output's shape.
+  const Node& node = lowerer.node();
+  if (node.outputs.size() != 1 || lowerer.is_constant(node.inputs[0])) return false;
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (x.dtype == DataType::s64) return false;
+  Placement source = lowerer.place_as(node.inputs[0], plain_desc(x.dtype, x.shape));
+  lowerer.set_placement(node.outputs[0], {source.slot, plain_desc(y.dtype, y.shape)});
+  return true;
+}
+
+}  // namespace nacc::runtime

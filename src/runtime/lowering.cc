@@ -1,0 +1,235 @@
+#include "runtime/lowering.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <oneapi/dnnl/dnnl_debug.h>
+
+#include <climits>
+#include <cstring>
+
+#include "core/error.h"
+#include "ir/analysis.h"
+
+namespace nacc::runtime {
+
+using dnnl::memory;
+
+namespace {
+
+std::string layout_key(const memory::desc& desc) {
+  return fmt::format("{}:{}:{}", static_cast<int>(desc.data_type()), fmt::join(desc.dims(), "x"), layout_name(desc));
+}
+
+}  // namespace
+
+Lowerer::Lowerer(Plan& plan) : plan_(plan) {}
+
+dnnl::primitive_attr Lowerer::default_attributes() {
+  dnnl::primitive_attr attributes;
+  attributes.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attributes;
+}
+
+void Lowerer::run() {
+  const Graph& graph = plan_.graph;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const std::string& input : graph.nodes[i].inputs) {
+      if (!input.empty()) last_reader_[input] = static_cast<int>(i);
+    }
+  }
+  for (const std::string& output : graph.outputs) last_reader_[output] = INT_MAX;
+  for (const std::string& input : graph.inputs) {
+    const ValueInfo& info = graph.value(input);
+    memory::desc desc = plain_desc(info.dtype, info.shape);
+    int slot = new_slot(desc);
+    plan_.slots[static_cast<size_t>(slot)].input_name = input;
+    plan_.slots[static_cast<size_t>(slot)].first_step = -1;
+    set_placement(input, {slot, desc});
+  }
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    node_ = &graph.nodes[i];
+    node_index_ = static_cast<int>(i);
+    lower_node();
+  }
+  node_index_ = static_cast<int>(graph.nodes.size());
+  place_graph_outputs();
+}
+
+void Lowerer::lower_node() {
+  const Node& node = *node_;
+  bool lowered = false;
+  try {
+    switch (node.op) {
+      case OpKind::Conv:
+      case OpKind::FusedConv: lowered = lower_conv(*this); break;
+      case OpKind::Gemm:
+      case OpKind::FusedGemm: lowered = lower_inner_product(*this); break;
+      case OpKind::MaxPool:
+      case OpKind::AveragePool:
+      case OpKind::GlobalAveragePool: lowered = lower_pool(*this); break;
+      case OpKind::Relu:
+      case OpKind::Clip:
+      case OpKind::LeakyRelu:
+      case OpKind::Sigmoid:
+      case OpKind::HardSwish: lowered = lower_eltwise(*this); break;
+      case OpKind::Add:
+      case OpKind::Sub:
+      case OpKind::Mul:
+      case OpKind::Div: lowered = lower_binary(*this); break;
+      case OpKind::Concat: lowered = lower_concat(*this); break;
+      case OpKind::Softmax: lowered = lower_softmax(*this); break;
+      case OpKind::Flatten:
+      case OpKind::Reshape:
+      case OpKind::Identity:
+      case OpKind::Dropout: lowered = lower_copy(*this); break;
+      default: break;
+    }
+  } catch (const dnnl::error& error) {
+    spdlog::debug("{}: oneDNN refused it ({}), using the reference kernel", node.describe(), error.what());
+    lowered = false;
+  }
+  if (!lowered) lower_reference(fmt::format("no oneDNN lowering for {}", op_name(node.op)));
+}
+
+Placement Lowerer::place_as(const std::string& value, const memory::desc& desc) {
+  const Placement& current = placements_.at(value);
+  if (current.desc == desc) return current;
+  auto key = std::make_pair(value, layout_key(desc));
+  auto cached = reordered_.find(key);
+  if (cached != reordered_.end()) return cached->second;
+  Placement placement{new_slot(desc), desc};
+  Step step;
+  step.name = "reorder " + value;
+  step.op = "Reorder";
+  dnnl::reorder::primitive_desc descriptor(plan_.engine, current.desc, plan_.engine, desc, default_attributes());
+  step.primitive = dnnl::reorder(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_FROM, current.slot, current.desc, std::nullopt},
+                   {DNNL_ARG_TO, placement.slot, desc, std::nullopt}};
+  std::string implementation = descriptor.impl_info_str();
+  ++plan_.summary.reorders;
+  add_step(std::move(step), implementation, "", desc, 0);
+  reordered_[key] = placement;
+  slot_values_[placement.slot].push_back(value);
+  return placement;
+}
+
+int Lowerer::new_slot(const memory::desc& desc) {
+  Slot slot;
+  slot.desc = desc;
+  slot.size_bytes = static_cast<int64_t>(desc.get_size());
+  slot.first_step = INT_MAX;
+  plan_.slots.push_back(slot);
+  return static_cast<int>(plan_.slots.size() - 1);
+}
+
+void Lowerer::set_placement(const std::string& value, Placement placement) {
+  slot_values_[placement.slot].push_back(value);
+  placements_.insert_or_assign(value, std::move(placement));
+}
+
+memory Lowerer::constant(const Tensor& tensor, const memory::dims& dims, const memory::desc& desc) {
+  memory::desc source_desc = plain_desc(tensor.dtype(), Shape(dims.begin(), dims.end()));
+  NACC_CHECK(source_desc.get_size() == tensor.size_bytes(), "constant of {} bytes viewed as {} bytes",
+             tensor.size_bytes(), source_desc.get_size());
+  memory source(source_desc, plan_.engine, const_cast<std::byte*>(tensor.raw()));
+  memory result(desc, plan_.engine);
+  dnnl::stream stream(plan_.engine);
+  dnnl::reorder(source, result).execute(stream, source, result);
+  stream.wait();
+  plan_.summary.weight_bytes += static_cast<int64_t>(desc.get_size());
+  return result;
+}
+
+bool Lowerer::may_overwrite(int slot) const {
+  if (plan_.slots[static_cast<size_t>(slot)].first_step == -1) return false;  // the caller's input buffer
+  auto found = slot_values_.find(slot);
+  if (found == slot_values_.end()) return true;
+  for (const std::string& value : found->second) {
+    auto reader = last_reader_.find(value);
+    if (reader != last_reader_.end() && reader->second > node_index_) return false;
+  }
+  return true;
+}
+
+void Lowerer::add_step(Step step, const std::string& implementation, const std::string& fused,
+                       const memory::desc& output_desc, int64_t macs) {
+  int index = static_cast<int>(plan_.steps.size());
+  for (const Binding& binding : step.bindings) {
+    if (binding.slot < 0) continue;
+    Slot& slot = plan_.slots[static_cast<size_t>(binding.slot)];
+    slot.first_step = std::min(slot.first_step, index);
+    slot.last_step = std::max(slot.last_step, index);
+  }
+  for (int slot_index : step.reference_inputs) {
+    if (slot_index < 0) continue;
+    Slot& slot = plan_.slots[static_cast<size_t>(slot_index)];
+    slot.last_step = std::max(slot.last_step, index);
+  }
+  for (int slot_index : step.reference_outputs) {
+    Slot& slot = plan_.slots[static_cast<size_t>(slot_index)];
+    slot.first_step = std::min(slot.first_step, index);
+    slot.last_step = std::max(slot.last_step, index);
+  }
+  plan_.scratchpad_bytes = std::max(plan_.scratchpad_bytes, step.scratchpad_bytes);
+  memory::dims dims = output_desc.dims();
+  LayerPlan layer{step.name,
+                  step.op,
+                  step.primitive ? implementation : "reference",
+                  fmt::format("{} [{}] {}", dnnl_dt2str(static_cast<dnnl_data_type_t>(output_desc.data_type())),
+                              fmt::join(dims, ", "), layout_name(output_desc)),
+                  fused,
+                  macs};
+  plan_.summary.layers.push_back(std::move(layer));
+  plan_.steps.push_back(std::move(step));
+}
+
+void Lowerer::lower_reference(const std::string& reason) {
+  const Node& node = *node_;
+  for (const std::string& output : node.outputs) {
+    if (info(output).dtype == DataType::s64) {
+      fail("expected {} to compute tensors the runtime can hold, but its output '{}' is s64; fold it into a constant",
+           node.describe(), output);
+    }
+  }
+  Step step;
+  step.name = node.name.empty() ? node.outputs[0] : node.name;
+  step.op = std::string(op_name(node.op));
+  step.reference_node = &node;
+  for (const std::string& input : node.inputs) {
+    if (input.empty() || is_constant(input)) {
+      step.reference_inputs.push_back(-1);
+      continue;
+    }
+    const ValueInfo& value = info(input);
+    step.reference_inputs.push_back(place_as(input, plain_desc(value.dtype, value.shape)).slot);
+  }
+  memory::desc first_output;
+  for (const std::string& output : node.outputs) {
+    const ValueInfo& value = info(output);
+    memory::desc desc = plain_desc(value.dtype, value.shape);
+    int slot = new_slot(desc);
+    step.reference_outputs.push_back(slot);
+    set_placement(output, {slot, desc});
+    if (!first_output) first_output = desc;
+  }
+  plan_.summary.fallbacks.push_back(fmt::format("{}: {}", node.describe(), reason));
+  add_step(std::move(step), "reference", "", first_output, 0);
+}
+
+void Lowerer::place_graph_outputs() {
+  for (const std::string& output : plan_.graph.outputs) {
+    if (is_constant(output)) continue;  // copied from the initializer at run time
+    const ValueInfo& value = info(output);
+    Placement placement = place_as(output, plain_desc(value.dtype, value.shape));
+    plan_.output_slots[output] = placement.slot;
+    Slot& slot = plan_.slots[static_cast<size_t>(placement.slot)];
+    slot.last_step = static_cast<int>(plan_.steps.size());  // alive until read after the last step
+  }
+}
+
+void lower(Plan& plan) { Lowerer(plan).run(); }
+
+}  // namespace nacc::runtime

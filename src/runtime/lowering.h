@@ -1,0 +1,79 @@
+// Internal: the state of lowering one graph. lowering.cc holds the framework (placements of values, reorders,
+// constants, reference fallback); lower_ops.cc maps each op kind to oneDNN primitives.
+#pragma once
+
+#include <map>
+#include <unordered_map>
+
+#include "runtime/dnnl_util.h"
+#include "runtime/plan.h"
+
+namespace nacc::runtime {
+
+// Where a value lives: a slot and the layout it has there.
+struct Placement {
+  int slot;
+  dnnl::memory::desc desc;
+};
+
+class Lowerer {
+ public:
+  explicit Lowerer(Plan& plan);
+  void run();
+
+  // --- used by the per-op lowering functions (lower_ops.cc) ---
+  const Graph& graph() const { return plan_.graph; }
+  dnnl::engine& engine() { return plan_.engine; }
+  const ValueInfo& info(const std::string& value) const { return plan_.graph.value(value); }
+  const Placement& placement(const std::string& value) const { return placements_.at(value); }
+  bool is_constant(const std::string& value) const { return plan_.graph.initializer(value) != nullptr; }
+
+  // A slot holding `value` in layout `desc`: its own, or a reorder of it (cached).
+  Placement place_as(const std::string& value, const dnnl::memory::desc& desc);
+  // A new slot for a node output.
+  int new_slot(const dnnl::memory::desc& desc);
+  void set_placement(const std::string& value, Placement placement);
+  // A constant in layout `desc`, reordered once now (`tensor` is read in plain layout, reshaped to `dims`).
+  dnnl::memory constant(const Tensor& tensor, const dnnl::memory::dims& dims, const dnnl::memory::desc& desc);
+  // Whether the slot's current contents may be overwritten by the node being lowered (no later reader).
+  bool may_overwrite(int slot) const;
+  // Adds a step; `slots_read` / `slots_written` drive liveness.
+  void add_step(Step step, const std::string& implementation, const std::string& fused,
+                const dnnl::memory::desc& output_desc, int64_t macs);
+  // The node being lowered, and its index.
+  const Node& node() const { return *node_; }
+  // Makes the primitive descriptor avoid reference implementations when another exists; returns the name.
+  template <typename PrimitiveDesc>
+  std::string prefer_optimized(PrimitiveDesc& descriptor) {
+    while (std::string(descriptor.impl_info_str()).rfind("ref", 0) == 0 && descriptor.next_impl()) {
+    }
+    return descriptor.impl_info_str();
+  }
+  static dnnl::primitive_attr default_attributes();
+
+ private:
+  void lower_node();
+  void lower_reference(const std::string& reason);
+  void place_graph_outputs();
+
+  Plan& plan_;
+  const Node* node_ = nullptr;
+  int node_index_ = 0;
+  std::unordered_map<std::string, Placement> placements_;
+  std::map<std::pair<std::string, std::string>, Placement> reordered_;  // (value, layout key) -> placement
+  std::unordered_map<std::string, int> last_reader_;                    // value -> last node index reading it
+  std::unordered_map<int, std::vector<std::string>> slot_values_;       // slot -> values placed in it
+};
+
+// The per-op lowering functions: each returns false (leaving no trace) when oneDNN cannot run the node, in which
+// case it runs on its reference kernel.
+bool lower_conv(Lowerer& lowerer);
+bool lower_inner_product(Lowerer& lowerer);
+bool lower_pool(Lowerer& lowerer);
+bool lower_eltwise(Lowerer& lowerer);
+bool lower_binary(Lowerer& lowerer);
+bool lower_concat(Lowerer& lowerer);
+bool lower_softmax(Lowerer& lowerer);
+bool lower_copy(Lowerer& lowerer);
+
+}  // namespace nacc::runtime

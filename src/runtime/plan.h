@@ -1,0 +1,59 @@
+// Internal: what lowering produces and execution consumes. A slot is a region of the activation arena (or a
+// graph input bound per run); a step is one primitive, reorder or reference kernel reading and writing slots.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <optional>
+
+#include "runtime/runtime.h"
+
+namespace nacc::runtime {
+
+struct Slot {
+  dnnl::memory::desc desc;
+  int64_t size_bytes = 0;
+  int64_t offset_bytes = -1;  // in the arena; -1 for graph inputs (bound to the caller's buffer)
+  int first_step = -1;        // first step writing it (-1: before the first step)
+  int last_step = -1;         // last step reading or writing it
+  std::string input_name;     // graph input bound to this slot, if any
+};
+
+struct Binding {
+  int argument;                          // DNNL_ARG_*
+  int slot = -1;                         // activation slot (viewed with `desc`), or
+  dnnl::memory::desc desc;
+  std::optional<dnnl::memory> constant;  // a weight or bias made at compile time
+};
+
+struct Step {
+  std::string name;
+  std::string op;
+  dnnl::primitive primitive;  // empty for reference steps
+  std::vector<Binding> bindings;
+  int64_t scratchpad_bytes = 0;
+  // Reference fallback: the node and, per node input, the slot (or constant tensor) it reads; per output the slot.
+  const Node* reference_node = nullptr;
+  std::vector<int> reference_inputs;  // slot per input, -1 for constants / omitted
+  std::vector<int> reference_outputs;
+};
+
+struct Plan {
+  Graph graph;
+  RuntimeOptions options;
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::map<std::string, int> output_slots;  // graph output -> plain slot
+  int64_t arena_bytes = 0;
+  int64_t scratchpad_bytes = 0;  // the largest any step needs
+  CompiledPlan summary;
+};
+
+// Builds steps and slots from the graph (src/runtime/lowering.cc), then assigns arena offsets
+// (src/runtime/memory_plan.cc).
+void lower(Plan& plan);
+void assign_offsets(Plan& plan);
+
+}  // namespace nacc::runtime

@@ -1,0 +1,91 @@
+// The runtime part: a graph (optimized by src/compiler/) lowered to oneDNN 2.6 primitives with a static memory
+// plan, run on user buffers. Primitives and reordered weights are made once, at compile time; each execution
+// context (one per concurrent stream) owns its activation arena and scratchpads. Ops oneDNN cannot run fall back
+// to the reference kernels (the plan says which).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace nacc::runtime {
+
+struct RuntimeOptions {
+  int64_t threads = 0;  // threads per inference (OpenMP); 0: one per core
+  // Pin each inference's threads to cores first_core, first_core + 1, ... (-1: no pinning).
+  int64_t first_core = -1;
+};
+
+// One layer of the compiled plan, as `nacc compile` prints it.
+struct LayerPlan {
+  std::string name;            // node name, or "reorder <value>"
+  std::string op;              // ONNX / nacc op, or "Reorder"
+  std::string implementation;  // oneDNN's implementation name, or "reference" for a fallback
+  std::string output_layout;   // e.g. "f32 [1, 64, 56, 56] acdb"
+  std::string fused;           // e.g. "sum + Relu"
+  int64_t macs = 0;
+};
+
+struct CompiledPlan {
+  std::vector<LayerPlan> layers;
+  int64_t peak_activation_bytes = 0;  // the arena each execution context allocates
+  int64_t weight_bytes = 0;
+  int64_t reorders = 0;
+  std::vector<std::string> fallbacks;  // nodes run by the reference kernels, with the reason
+};
+
+// Time per layer, summed over runs (nacc bench --profile).
+struct LayerTime {
+  std::string name;
+  std::string op;
+  std::string implementation;
+  int64_t total_ns = 0;
+  int64_t runs = 0;
+};
+using Profile = std::vector<LayerTime>;
+
+class ExecutionContext;
+struct Plan;
+// Contexts are opaque: their deleter lives in the library.
+struct ExecutionContextDeleter {
+  void operator()(ExecutionContext* context) const;
+};
+using ExecutionContextPtr = std::unique_ptr<ExecutionContext, ExecutionContextDeleter>;
+
+class CompiledModel {
+ public:
+  // `graph` is usually the output of compiler::optimize(); its shapes (batch included) are fixed.
+  // Throws nacc::Error when a node can be neither lowered nor run by a reference kernel.
+  CompiledModel(Graph graph, const RuntimeOptions& options);
+  ~CompiledModel();
+  CompiledModel(CompiledModel&&) noexcept;
+  CompiledModel& operator=(CompiledModel&&) noexcept;
+
+  const Graph& graph() const;
+  const CompiledPlan& plan() const;
+  const RuntimeOptions& options() const;
+
+  // A context for one stream: its own arena, scratchpads and oneDNN stream. first_core overrides the options'
+  // pinning for runs on this context (streams pin their threads to different cores).
+  ExecutionContextPtr create_context(int64_t first_core = -2) const;
+
+  // Runs one inference. inputs: one plain (NCHW, C order) tensor per graph input, of the graph's dtype and shape
+  // (throws nacc::Error otherwise); outputs: plain tensors, allocated here. Thread-safety: concurrent calls are
+  // allowed with different contexts. profile, if given, accumulates time per layer (which slows the run down).
+  std::map<std::string, Tensor> run(ExecutionContext& context, const std::map<std::string, Tensor>& inputs,
+                                    Profile* profile = nullptr) const;
+  // Convenience: a fresh context per call.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+
+ private:
+  std::unique_ptr<Plan> plan_;
+};
+
+// The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.
+std::string format_plan(const CompiledPlan& plan);
+
+}  // namespace nacc::runtime

@@ -1,0 +1,163 @@
+// The compiled FP32 runtime against the reference executor (relative error <= 1e-4 of the output's scale), on the
+// zoo models and on single ops with shapes that cross oneDNN's blocking (channels 3, 13, 16, 24, 64; odd spatial
+// sizes; batch 1 and 7).
+#include "runtime/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "compiler/compiler.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "ir/executor.h"
+#include "ir/zoo/builder.h"
+#include "ir/zoo/zoo.h"
+
+namespace nacc::runtime {
+namespace {
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Tensor tensor(DataType::f32, shape);
+  Rng rng(seed);
+  for (float& value : tensor.values<float>()) value = static_cast<float>(rng.normal());
+  return tensor;
+}
+
+// max |a - e| / max |e|
+double relative_error(const Tensor& actual, const Tensor& expected) {
+  double scale = 1e-12, worst = 0;
+  for (int64_t i = 0; i < expected.elements(); ++i) scale = std::max(scale, std::fabs(expected.value_as_double(i)));
+  for (int64_t i = 0; i < expected.elements(); ++i) {
+    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
+  }
+  return worst / scale;
+}
+
+// Compiles (optimized or not) and compares every output with the reference executor on the original graph.
+void expect_matches_reference(const Graph& original, bool optimize_first, double tolerance = 1e-4) {
+  Graph graph = original;
+  if (optimize_first) compiler::optimize(graph);
+  CompiledModel model(graph, RuntimeOptions{});
+  std::map<std::string, Tensor> inputs;
+  uint64_t seed = 11;
+  for (const std::string& input : original.inputs) inputs[input] = random_tensor(original.value(input).shape, seed++);
+  auto expected = ReferenceExecutor(original).run(inputs);
+  auto context = model.create_context();
+  for (int repeat = 0; repeat < 2; ++repeat) {  // a second run on the same context must give the same result
+    auto actual = model.run(*context, inputs);
+    for (const auto& [name, tensor] : expected) {
+      ASSERT_EQ(actual.at(name).shape(), tensor.shape()) << name;
+      EXPECT_LE(relative_error(actual.at(name), tensor), tolerance) << name << "\n" << format_plan(model.plan());
+    }
+  }
+}
+
+TEST(Runtime, ZooModelsMatchTheReference) {
+  for (const char* name : {"resnet20", "resnet50-fmnist", "mobilenetv2", "resnet18"}) {
+    SCOPED_TRACE(name);
+    Graph graph = zoo::build_zoo_model(name, {.batch = 1, .seed = 4});
+    expect_matches_reference(graph, true);
+  }
+  expect_matches_reference(zoo::build_zoo_model("resnet20", {.batch = 7, .seed = 5}), true);
+}
+
+TEST(Runtime, UnoptimizedGraphsRunToo) {
+  expect_matches_reference(zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 6}), false);
+}
+
+TEST(Runtime, ConvolutionsAcrossBlockingBoundaries) {
+  struct Case {
+    int64_t batch, in, out, groups, size, kernel, stride, pad;
+  };
+  for (const Case& c : std::vector<Case>{{1, 3, 16, 1, 13, 3, 1, 1},
+                                         {7, 13, 24, 1, 9, 3, 2, 1},
+                                         {1, 24, 24, 24, 11, 3, 1, 1},
+                                         {2, 16, 64, 1, 7, 1, 1, 0},
+                                         {1, 64, 13, 1, 5, 3, 2, 0},
+                                         {1, 3, 64, 1, 15, 7, 2, 3}}) {
+    SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " groups " << c.groups << " batch " << c.batch);
+    zoo::GraphBuilder builder("conv", 1);
+    std::string x = builder.input("x", DataType::f32, {c.batch, c.in, c.size, c.size});
+    std::string y = builder.conv("conv", x, c.out, c.kernel, c.stride, c.pad, c.groups, true);
+    builder.mark_output(builder.relu("relu", y));
+    expect_matches_reference(builder.finish(), true);
+  }
+}
+
+TEST(Runtime, PoolsEltwiseBinaryConcatSoftmax) {
+  zoo::GraphBuilder builder("mix", 2);
+  std::string x = builder.input("x", DataType::f32, {2, 13, 9, 9});
+  std::string a = builder.max_pool("max", x, 3, 2, 1);
+  std::string b = builder.add_node(OpKind::AveragePool, "avg", {x},
+                                   {{"kernel_shape", std::vector<int64_t>{3, 3}},
+                                    {"strides", std::vector<int64_t>{2, 2}},
+                                    {"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                                    {"count_include_pad", int64_t{1}}});
+  std::string c = builder.add_node(OpKind::AveragePool, "avg_ceil", {x},
+                                   {{"kernel_shape", std::vector<int64_t>{2, 2}},
+                                    {"strides", std::vector<int64_t>{2, 2}},
+                                    {"ceil_mode", int64_t{1}}});
+  std::string sum = builder.add("sum", a, b);
+  std::string product = builder.add_node(OpKind::Mul, "mul", {sum, c});
+  std::string sigmoid = builder.add_node(OpKind::Sigmoid, "sigmoid", {product});
+  builder.add_initializer("scale", Tensor::from_values<float>({13, 1, 1}, std::vector<float>(13, 0.5f)));
+  std::string scaled = builder.add_node(OpKind::Mul, "scale_mul", {"scale", sigmoid});
+  std::string joined = builder.add_node(OpKind::Concat, "concat", {scaled, a}, {{"axis", int64_t{1}}});
+  std::string pooled = builder.flatten("flatten", builder.global_average_pool("gap", joined));
+  builder.mark_output(builder.add_node(OpKind::Softmax, "softmax", {pooled}, {{"axis", int64_t{-1}}}));
+  builder.mark_output(builder.add_node(OpKind::HardSwish, "hswish", {c}));
+  expect_matches_reference(builder.finish(), false, 2e-4);
+}
+
+TEST(Runtime, UnsupportedOpsFallBackToReferenceKernelsAndSayWhich) {
+  zoo::GraphBuilder builder("fallback", 3);
+  std::string x = builder.input("x", DataType::f32, {1, 4, 5, 5});
+  builder.add_initializer("pads", Tensor::from_values<int64_t>({8}, {0, 0, 1, 1, 0, 0, 1, 1}));
+  std::string padded = builder.add_node(OpKind::Pad, "pad", {x, "pads"}, {{"mode", std::string("reflect")}});
+  std::string y = builder.conv("conv", padded, 8, 3, 1, 0);
+  builder.mark_output(builder.add_node(OpKind::HardSigmoid, "hsig", {y}));
+  Graph graph = builder.finish();
+  expect_matches_reference(graph, true);
+  CompiledModel model(graph, RuntimeOptions{});
+  EXPECT_EQ(model.plan().fallbacks.size(), 2u) << format_plan(model.plan());
+}
+
+TEST(Runtime, InPlaceResidualSumKeepsAShortcutThatIsReadLater) {
+  // The shortcut x is read by the fused conv's sum and again by the last Add: the sum must not clobber it.
+  zoo::GraphBuilder builder("residual", 4);
+  std::string x = builder.input("x", DataType::f32, {1, 16, 6, 6});
+  std::string y = builder.conv("conv", x, 16, 3, 1, 1);
+  std::string z = builder.add("residual", y, x);
+  builder.mark_output(builder.add("again", z, x));
+  expect_matches_reference(builder.finish(), true);
+}
+
+TEST(Runtime, PlanReportsMemoryAndReusesBuffers) {
+  Graph graph = zoo::build_zoo_model("resnet50-fmnist", {});
+  compiler::optimize(graph);
+  CompiledModel model(graph, RuntimeOptions{});
+  const CompiledPlan& plan = model.plan();
+  EXPECT_TRUE(plan.fallbacks.empty()) << format_plan(plan);
+  int64_t total_activation_bytes = 0;
+  for (const Node& node : graph.nodes) {
+    total_activation_bytes += static_cast<int64_t>(shape_elements(graph.value(node.outputs[0]).shape) * 4);
+  }
+  EXPECT_GT(plan.peak_activation_bytes, 0);
+  EXPECT_LT(plan.peak_activation_bytes, total_activation_bytes / 4) << "liveness must let buffers be reused";
+  for (const LayerPlan& layer : plan.layers) {
+    EXPECT_NE(layer.implementation.rfind("ref", 0), 0u) << layer.name << " runs a reference oneDNN kernel";
+  }
+  std::string text = format_plan(plan);
+  EXPECT_NE(text.find("peak activation memory"), std::string::npos);
+}
+
+TEST(Runtime, WrongInputIsAnError) {
+  Graph graph = zoo::build_zoo_model("resnet20", {});
+  CompiledModel model(graph, RuntimeOptions{});
+  EXPECT_THROW(model.run({{"input", Tensor(DataType::f32, {2, 3, 32, 32})}}), Error);
+  EXPECT_THROW(model.run({}), Error);
+}
+
+}  // namespace
+}  // namespace nacc::runtime
