@@ -1,5 +1,5 @@
 // The outside judge: every case of ONNX's own backend node tests (Debian package libonnx-testdata) whose ops nacc
-// supports is imported and run by the reference executor, and its outputs compared with ONNX's expected outputs
+// supports is imported and run by the reference executor and by the compiled runtime, and its outputs compared with ONNX's expected outputs
 // (|actual - expected| <= 1e-5 + 1e-4 * |expected|; integers exactly). Cases with an op nacc does not support, or
 // an opset older than the op's definition nacc implements, are skipped with the reason printed; a case with only supported ops may be skipped only for
 // a feature listed in kUnsupportedFeatures below, with its reason.
@@ -14,7 +14,9 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "compiler/compiler.h"
 #include "ir/executor.h"
+#include "runtime/runtime.h"
 #include "ir/ops/schema.h"
 #include "onnx/onnx.h"
 
@@ -128,14 +130,21 @@ std::string run_case(const fs::path& folder, const CaseModel& description) {
       }
     }
     Graph graph = import_onnx_file(folder / "model.onnx", options);
-    std::map<std::string, Tensor> outputs = ReferenceExecutor(graph).run(inputs);
     if (output_files.size() != graph.outputs.size()) {
       return fmt::format("{} expected outputs for {} graph outputs", output_files.size(), graph.outputs.size());
     }
-    for (size_t i = 0; i < output_files.size(); ++i) {
-      std::string difference = compare(outputs.at(graph.outputs[i]), read_tensor_proto_file(output_files[i]));
-      if (!difference.empty()) {
-        return fmt::format("{} output '{}': {}", entry.path().filename().string(), graph.outputs[i], difference);
+    // The reference executor, then the compiled runtime on the optimized graph, against ONNX's outputs.
+    Graph optimized = graph;
+    compiler::optimize(optimized);
+    runtime::CompiledModel compiled(optimized, runtime::RuntimeOptions{});
+    std::map<std::string, Tensor> results[2] = {ReferenceExecutor(graph).run(inputs), compiled.run(inputs)};
+    for (int path = 0; path < 2; ++path) {
+      for (size_t i = 0; i < output_files.size(); ++i) {
+        std::string difference = compare(results[path].at(graph.outputs[i]), read_tensor_proto_file(output_files[i]));
+        if (!difference.empty()) {
+          return fmt::format("{} ({}) output '{}': {}", entry.path().filename().string(),
+                             path == 0 ? "reference executor" : "compiled runtime", graph.outputs[i], difference);
+        }
       }
     }
   }
