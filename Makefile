@@ -13,7 +13,7 @@ endif
 NACC := $(BUILD_DIR)/nacc
 DEMO_DIR := $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo clean
+.PHONY: all deps configure build test demo bench clean
 
 all: build
 
@@ -36,6 +36,10 @@ demo: build
 	$(NACC) inspect $(DEMO_DIR)/resnet50.onnx --top 10
 	$(NACC) zoo export resnet50-fmnist -o $(DEMO_DIR)/resnet50-fmnist.onnx
 	$(NACC) run $(DEMO_DIR)/resnet50-fmnist.onnx --random-input --seed 1 -o $(DEMO_DIR)/resnet50-fmnist-output.npy
+
+# Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder). Not a test.
+bench: build
+	@bash bench/compare-ort.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,0 +1,69 @@
+// The peer's side of bench/compare-ort.sh: runs an ONNX model on ONNX Runtime's CPU build (npm package
+// onnxruntime-node) back to back for a duration and prints one JSON line with throughput and latency percentiles.
+// Usage: node ort_bench.js MODEL --threads T --duration-ms D [--seed S]
+'use strict';
+const ort = require('onnxruntime-node');
+
+function parseArguments(argv) {
+  const options = { model: argv[0], threads: 2, durationMs: 10000, seed: 1 };
+  for (let i = 1; i < argv.length; i += 2) {
+    const value = argv[i + 1];
+    if (argv[i] === '--threads') options.threads = Number(value);
+    else if (argv[i] === '--duration-ms') options.durationMs = Number(value);
+    else if (argv[i] === '--seed') options.seed = Number(value);
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  return options;
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+async function main() {
+  const options = parseArguments(process.argv.slice(2));
+  const session = await ort.InferenceSession.create(options.model, {
+    intraOpNumThreads: options.threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const inputName = session.inputNames[0];
+  const metadata = session.inputMetadata ? session.inputMetadata[0] : undefined;
+  const dims = metadata && metadata.shape ? metadata.shape.map((d) => (typeof d === 'number' ? d : 1)) : null;
+  if (!dims) throw new Error('cannot read the input shape from the model');
+  const count = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(count);
+  let state = options.seed >>> 0;
+  for (let i = 0; i < count; ++i) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    data[i] = state / 4294967296 - 0.5;
+  }
+  const feeds = { [inputName]: new ort.Tensor('float32', data, dims) };
+  for (let i = 0; i < 3; ++i) await session.run(feeds);  // warm-up
+  const latencies = [];
+  const start = process.hrtime.bigint();
+  let elapsedMs = 0;
+  while (elapsedMs < options.durationMs) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    const t1 = process.hrtime.bigint();
+    latencies.push(Number(t1 - t0) / 1e6);
+    elapsedMs = Number(t1 - start) / 1e6;
+  }
+  latencies.sort((a, b) => a - b);
+  const batch = dims[0];
+  console.log(JSON.stringify({
+    runtime: `onnxruntime-node ${require('onnxruntime-node/package.json').version}`,
+    batch,
+    runs: latencies.length,
+    throughput_ips: (latencies.length * batch) / (elapsedMs / 1000),
+    p50_ms: percentile(latencies, 0.5),
+    p90_ms: percentile(latencies, 0.9),
+  }));
+}
+
+main().catch((error) => {
+  console.error(`ort_bench: ${error.message}`);
+  process.exit(1);
+});
