@@ -39,6 +39,7 @@ demo: build
 
 # Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder). Not a test.
 bench: build
+	@bash scripts/install-deps.sh --bench
 	@bash bench/compare-ort.sh
 
 clean:

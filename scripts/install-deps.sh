@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian packages nacc needs that are not installed yet.
 # Idempotent and non-interactive: a machine that has everything is left untouched.
+# --bench also installs what `make bench` needs (Node.js and npm, to fetch ONNX Runtime from the npm registry).
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
+  libdnnl-dev
   libprotobuf-dev libonnx-dev libonnx-testdata
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev zlib1g-dev
   dataset-fashion-mnist
 )
+
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
