@@ -14,7 +14,9 @@ packages=(
 )
 
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(nodejs npm)
+  # Only when the commands are missing: a machine may have Node.js from elsewhere, which Debian's npm conflicts with.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()
