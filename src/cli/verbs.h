@@ -11,5 +11,6 @@ void add_inspect_verb(CLI::App& app);
 void add_run_verb(CLI::App& app);
 void add_bench_verb(CLI::App& app);
 void add_compile_verb(CLI::App& app);
+void add_quantize_verb(CLI::App& app);
 
 }  // namespace nacc::cli

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,5 +88,16 @@ class CompiledModel {
 
 // The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.
 std::string format_plan(const CompiledPlan& plan);
+
+}  // namespace nacc::runtime
+
+namespace nacc::compiler {
+class GraphRunner;
+}
+
+namespace nacc::runtime {
+
+// For compiler::quantize(): runs calibration on the compiled FP32 runtime (src/runtime/calibration_runner.cc).
+std::function<std::unique_ptr<compiler::GraphRunner>(const Graph&)> compiled_runner_factory();
 
 }  // namespace nacc::runtime

@@ -168,6 +168,27 @@ TEST_F(Cli, BenchBadInput) {
   expect_user_error("bench " + model() + " --quick --config " + path("user.conf"), "user.conf:1");
 }
 
+TEST_F(Cli, QuantizeWritesAQdqModelThatReimportsAndRuns) {
+  CommandResult result = nacc("quantize " + model() + " --calib random --calib-samples 16 -o " + path("int8.onnx"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  Graph quantized = import_onnx_file(path("int8.onnx"));
+  int quantize_nodes = 0;
+  for (const Node& node : quantized.nodes) quantize_nodes += node.op == OpKind::QuantizeLinear;
+  EXPECT_GE(quantize_nodes, 20);
+  EXPECT_NE(quantized.get_metadata("nacc.quantization"), "");
+  EXPECT_EQ(quantized.value("input").shape, (Shape{1, 3, 32, 32})) << "the declared batch is kept";
+  CommandResult run = nacc("run " + path("int8.onnx") + " --random-input --reference");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+}
+
+TEST_F(Cli, QuantizeBadInput) {
+  expect_user_error("quantize " + model() + " --calib fashion-mnist:train -o " + path("q.onnx"),
+                    "expected calibration data of the model's input shape");
+  expect_user_error("quantize " + model() + " --observer median -o " + path("q.onnx"), "expected --observer");
+  expect_user_error("quantize " + model() + " --calib-samples 0 -o " + path("q.onnx"), "expected --calib-samples >= 1");
+  expect_user_error("quantize " + model() + " --calib imagenet:val -o " + path("q.onnx"), "expected a data set");
+}
+
 TEST_F(Cli, BadFlagsAreParseErrors) {
   expect_user_error("--no-such-flag", "--no-such-flag", 2);
   expect_user_error("inspect", "model is required", 2);

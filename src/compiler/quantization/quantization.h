@@ -1,0 +1,60 @@
+// Post-training INT8 quantization: calibrate activation ranges on sample inputs, then rewrite the graph into the
+// standard QDQ form (QuantizeLinear / DequantizeLinear around each quantized tensor) that ONNX Runtime and other
+// tools load, with per-channel symmetric s8 weights, s32 biases and u8 (non-negative) or s8 activations.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace nacc::compiler {
+
+enum class Observer { minmax, percentile, entropy };
+
+struct QuantizeOptions {
+  Observer observer = Observer::minmax;
+  double percentile = 99.999;  // Observer::percentile: the share of |x| values kept inside the range
+  bool bias_correction = true;  // shift each bias by the mean error its quantized weights cause
+};
+
+// Runs a graph on inputs and returns the values named in its outputs. The quantizer runs the model through one of
+// these: the reference executor by default, the compiled runtime when the caller provides it.
+class GraphRunner {
+ public:
+  virtual ~GraphRunner() = default;
+  virtual std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) = 0;
+};
+using GraphRunnerFactory = std::function<std::unique_ptr<GraphRunner>(const Graph& graph)>;
+std::unique_ptr<GraphRunner> reference_runner(const Graph& graph);
+
+// The activation tensors the QDQ graph quantizes: the data input of every Conv / Gemm with constant weights, the
+// input of every MaxPool, and the operands of residual Adds except the one a Conv will absorb as its sum.
+// `graph` must be prepared (prepare_for_quantization).
+std::vector<std::string> quantization_targets(const Graph& graph);
+
+// What calibration measured for one tensor.
+struct TensorRange {
+  float low = 0;
+  float high = 0;
+  std::vector<double> channel_means;  // per channel (axis 1), for bias correction
+};
+
+// Observes every tensor the quantized graph will quantize, over the calibration batches (each a map of graph
+// inputs). Throws nacc::Error for an empty calibration set or batches of the wrong shape.
+std::map<std::string, TensorRange> calibrate(const Graph& graph, const std::vector<std::map<std::string, Tensor>>& batches,
+                                             const QuantizeOptions& options, const GraphRunnerFactory& runner_factory);
+
+// The QDQ graph: the graph is first simplified (identity removal, constant folding, BatchNorm folding, bias
+// fusion), then every Conv and Gemm with constant weights is quantized. The result verifies, exports to ONNX and
+// runs on the reference executor.
+Graph quantize(const Graph& graph, const std::vector<std::map<std::string, Tensor>>& batches,
+               const QuantizeOptions& options = {}, const GraphRunnerFactory& runner_factory = reference_runner);
+
+// The passes quantize() runs before inserting QDQ (no fusion into nacc's own ops, so the result stays ONNX).
+void prepare_for_quantization(Graph& graph);
+
+}  // namespace nacc::compiler

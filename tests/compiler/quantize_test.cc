@@ -1,0 +1,158 @@
+// Post-training quantization: the QDQ graph is valid ONNX, quantizes what it should (per-channel s8 weights, s32
+// biases, u8 after ReLU), and computes close to the FP32 graph; the observers and bias correction do their jobs.
+#include "compiler/quantization/quantization.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "compiler/quantization/observer.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "ir/analysis.h"
+#include "ir/executor.h"
+#include "ir/zoo/builder.h"
+#include "ir/zoo/zoo.h"
+
+namespace nacc::compiler {
+namespace {
+
+std::vector<std::map<std::string, Tensor>> random_batches(const Graph& graph, int count, uint64_t seed, float mean = 0) {
+  std::vector<std::map<std::string, Tensor>> batches;
+  Rng rng(seed);
+  for (int b = 0; b < count; ++b) {
+    std::map<std::string, Tensor> batch;
+    for (const std::string& input : graph.inputs) {
+      Tensor tensor(DataType::f32, graph.value(input).shape);
+      for (float& value : tensor.values<float>()) value = mean + static_cast<float>(rng.normal());
+      batch[input] = std::move(tensor);
+    }
+    batches.push_back(std::move(batch));
+  }
+  return batches;
+}
+
+double cosine(const Tensor& a, const Tensor& b) {
+  double dot = 0, norm_a = 0, norm_b = 0;
+  for (int64_t i = 0; i < a.elements(); ++i) {
+    dot += a.value_as_double(i) * b.value_as_double(i);
+    norm_a += a.value_as_double(i) * a.value_as_double(i);
+    norm_b += b.value_as_double(i) * b.value_as_double(i);
+  }
+  return dot / std::sqrt(norm_a * norm_b);
+}
+
+TEST(Quantize, ResNet20BecomesAValidQdqGraphCloseToFp32) {
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 3});
+  Graph quantized = quantize(model, random_batches(model, 4, 1));
+  GraphStats stats = analyze_graph(quantized);
+  // 21 convs and the fc: weights and biases dequantized per layer; activations quantized once each.
+  EXPECT_EQ(stats.op_counts.at("Conv"), 21);
+  EXPECT_EQ(stats.op_counts.count("BatchNormalization"), 0u);
+  EXPECT_GE(stats.op_counts.at("QuantizeLinear"), 20);
+  EXPECT_EQ(stats.op_counts.at("DequantizeLinear"), stats.op_counts.at("QuantizeLinear") + 2 * 22);
+  for (const Node& node : quantized.nodes) {
+    if (node.op == OpKind::Conv) {
+      EXPECT_NE(node.inputs[0].find("_dequantized"), std::string::npos) << node.name;
+      EXPECT_NE(node.inputs[1].find("weight_dequantized"), std::string::npos) << node.name;
+      EXPECT_NE(node.inputs[2].find("bias_dequantized"), std::string::npos) << node.name;
+    }
+    if (node.op == OpKind::QuantizeLinear && quantized.initializer(node.inputs[0]) == nullptr) {
+      // After a ReLU the activation is u8; every zero point is 0.
+      const Tensor& zero = *quantized.initializer(node.inputs[2]);
+      EXPECT_EQ(zero.value_as_int(0), 0);
+      if (node.inputs[0].ends_with(".relu") || node.inputs[0] == "relu") {
+        EXPECT_EQ(zero.dtype(), DataType::u8) << node.inputs[0];
+      }
+    }
+  }
+  std::map<std::string, Tensor> input = random_batches(model, 1, 99)[0];
+  Tensor expected = ReferenceExecutor(model).run(input).at("fc");
+  Tensor actual = ReferenceExecutor(quantized).run(input).at("fc");
+  EXPECT_GT(cosine(actual, expected), 0.99);
+}
+
+TEST(Quantize, WeightsArePerChannelSymmetricS8AndBiasesS32) {
+  zoo::GraphBuilder builder("one", 5);
+  std::string x = builder.input("x", DataType::f32, {1, 3, 6, 6});
+  builder.mark_output(builder.conv("conv", x, 4, 3, 1, 1, 1, true));
+  Graph model = builder.finish();
+  Graph quantized = quantize(model, random_batches(model, 2, 2));
+  const Tensor& weights = *quantized.initializer("conv.weight_quantized");
+  const Tensor& scales = *quantized.initializer("conv.weight_scale");
+  const Tensor& original = *model.initializer("conv.weight");
+  EXPECT_EQ(weights.dtype(), DataType::s8);
+  EXPECT_EQ(scales.shape(), (Shape{4}));
+  EXPECT_EQ(quantized.initializer("conv.bias_quantized")->dtype(), DataType::s32);
+  for (int64_t oc = 0; oc < 4; ++oc) {
+    float max_abs = 0;
+    int max_q = 0;
+    for (int64_t i = 0; i < 27; ++i) {
+      max_abs = std::max(max_abs, std::fabs(original.data<float>()[oc * 27 + i]));
+      max_q = std::max(max_q, std::abs(static_cast<int>(weights.data<int8_t>()[oc * 27 + i])));
+    }
+    EXPECT_FLOAT_EQ(scales.data<float>()[oc], max_abs / 127.0f);
+    EXPECT_EQ(max_q, 127) << "the largest weight of each channel maps to 127";
+  }
+}
+
+TEST(Quantize, BiasCorrectionRemovesTheMeanError) {
+  // Inputs with a large mean make the weight rounding error show up as an output offset.
+  zoo::GraphBuilder builder("biased", 7);
+  std::string x = builder.input("x", DataType::f32, {4, 8, 5, 5});
+  builder.mark_output(builder.conv("conv", x, 8, 3, 1, 0, 1, true));
+  Graph model = builder.finish();
+  auto batches = random_batches(model, 4, 3, 4.0f);
+  auto mean_error = [&](bool correction) {
+    QuantizeOptions options;
+    options.bias_correction = correction;
+    Graph quantized = quantize(model, batches, options);
+    double total = 0;
+    int64_t count = 0;
+    for (const auto& batch : batches) {
+      Tensor expected = ReferenceExecutor(model).run(batch).at("conv");
+      Tensor actual = ReferenceExecutor(quantized).run(batch).at("conv");
+      for (int64_t i = 0; i < expected.elements(); ++i) total += actual.data<float>()[i] - expected.data<float>()[i];
+      count += expected.elements();
+    }
+    return std::fabs(total / static_cast<double>(count));
+  };
+  EXPECT_LT(mean_error(true), mean_error(false) * 0.5);
+}
+
+TEST(Quantize, ObserversClipOutliers) {
+  std::vector<float> values(100000, 0.0f);
+  Rng rng(4);
+  for (float& value : values) value = static_cast<float>(rng.normal());
+  values[0] = 100.0f;  // one outlier
+  Histogram histogram(100.0f);
+  histogram.add(values);
+  float percentile = histogram.percentile(99.99);
+  EXPECT_GT(percentile, 2.0f);
+  EXPECT_LT(percentile, 10.0f);
+  float entropy = histogram.entropy_threshold(127);
+  EXPECT_LT(entropy, 50.0f);
+  EXPECT_GT(entropy, 1.0f);
+
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 2});
+  auto batches = random_batches(model, 2, 5);
+  Graph prepared = model;
+  prepare_for_quantization(prepared);
+  auto minmax = calibrate(prepared, batches, {.observer = Observer::minmax}, reference_runner);
+  auto clipped = calibrate(prepared, batches, {.observer = Observer::percentile, .percentile = 99.0}, reference_runner);
+  ASSERT_EQ(minmax.size(), clipped.size());
+  for (const auto& [name, range] : minmax) EXPECT_LE(clipped.at(name).high, range.high) << name;
+}
+
+TEST(Quantize, BadCalibrationDataIsAnError) {
+  Graph model = zoo::build_zoo_model("resnet20", {});
+  EXPECT_THROW(quantize(model, {}), Error);
+  std::map<std::string, Tensor> wrong = {{"input", Tensor(DataType::f32, {1, 1, 28, 28})}};
+  EXPECT_THROW(quantize(model, {wrong}), Error);
+  Graph old = model;
+  old.opset_version = 11;
+  EXPECT_THROW(quantize(old, random_batches(model, 1, 1)), Error);
+}
+
+}  // namespace
+}  // namespace nacc::compiler
