@@ -2,6 +2,7 @@
 // oneDNN lowering, and prints the compiled plan (fused layers, implementations, layouts, memory).
 #include <fmt/format.h>
 
+#include "cli/precision.h"
 #include "cli/verbs.h"
 #include "compiler/compiler.h"
 #include "core/error.h"
@@ -14,21 +15,19 @@ namespace {
 
 struct CompileOptions {
   std::string model;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   int64_t batch = 0;
   int64_t threads = 0;
   std::string dump_ir;
 };
 
 void run(const CompileOptions& options) {
-  if (options.precision != "fp32") {
-    fail("expected --precision fp32, but found '{}': INT8 compilation is not available in this build yet",
-         options.precision);
-  }
+  // (precision: see choose_precision in src/cli/precision.cc)
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
+  compiler::Precision precision = choose_precision(options.precision, graph);
   size_t nodes_before = graph.nodes.size();
   std::vector<compiler::PassRecord> records =
-      compiler::optimize(graph, {.precision = compiler::Precision::fp32, .dump_ir = options.dump_ir});
+      compiler::optimize(graph, {.precision = precision, .dump_ir = options.dump_ir});
   fmt::print("passes ({} nodes -> {}):\n", nodes_before, graph.nodes.size());
   for (const compiler::PassRecord& record : records) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
   runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1});
@@ -41,7 +40,7 @@ void add_compile_verb(CLI::App& app) {
   auto options = std::make_shared<CompileOptions>();
   CLI::App* verb = app.add_subcommand("compile", "Optimize and lower a model to oneDNN; print the compiled plan");
   verb->add_option("model", options->model, "ONNX model file")->required();
-  verb->add_option("--precision", options->precision, "fp32 (int8 comes with the quantizer)")->capture_default_str();
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(CLI::NonNegativeNumber);
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(CLI::NonNegativeNumber);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");

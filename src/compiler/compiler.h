@@ -24,8 +24,12 @@ struct CompileOptions {
 };
 
 // The FP32 pipeline, in order: remove_identity, fold_constants, fold_batchnorm, fuse_bias, fold_flatten_into_gemm,
-// fuse_residual_add, fuse_activation. Each pass is followed by shape inference and verify().
+// fuse_residual_add, fuse_activation. The INT8 pipeline (for QDQ graphs) runs fuse_qdq after fold_constants.
+// Each pass is followed by shape inference and verify().
 std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options = {});
+
+// Whether a graph is in QDQ form (has QuantizeLinear nodes on activations), i.e. wants the INT8 pipeline.
+bool is_quantized(const Graph& graph);
 
 // The names of the passes of a precision's pipeline, in order.
 std::vector<std::string> pipeline_pass_names(Precision precision);

@@ -5,7 +5,6 @@
 
 #include "compiler/compiler.h"
 #include "compiler/passes/passes.h"
-#include "core/error.h"
 #include "core/files.h"
 #include "ir/printer.h"
 
@@ -28,14 +27,29 @@ const std::vector<Pass>& pipeline(Precision precision) {
       {"fuse_residual_add", fuse_residual_add},
       {"fuse_activation", fuse_activation},
   };
-  switch (precision) {
-    case Precision::fp32: return kFp32;
-    case Precision::int8: fail("expected precision fp32: the INT8 pipeline is not built yet");
-  }
-  return kFp32;
+  // INT8 takes a QDQ graph (from compiler::quantize or another tool): QDQ patterns become INT8 layers first, then
+  // the FP32 passes fuse what remains in float.
+  static const std::vector<Pass> kInt8 = {
+      {"remove_identity", remove_identity},
+      {"fold_constants", fold_constants},
+      {"fuse_qdq", fuse_qdq},
+      {"fold_batchnorm", fold_batchnorm},
+      {"fuse_bias", fuse_bias},
+      {"fold_flatten_into_gemm", fold_flatten_into_gemm},
+      {"fuse_residual_add", fuse_residual_add},
+      {"fuse_activation", fuse_activation},
+  };
+  return precision == Precision::int8 ? kInt8 : kFp32;
 }
 
 }  // namespace
+
+bool is_quantized(const Graph& graph) {
+  for (const Node& node : graph.nodes) {
+    if (node.op == OpKind::QuantizeLinear && graph.initializer(node.inputs[0]) == nullptr) return true;
+  }
+  return false;
+}
 
 std::vector<std::string> pipeline_pass_names(Precision precision) {
   std::vector<std::string> names;

@@ -223,10 +223,12 @@ void Lowerer::place_graph_outputs() {
   for (const std::string& output : plan_.graph.outputs) {
     if (is_constant(output)) continue;  // copied from the initializer at run time
     const ValueInfo& value = info(output);
-    Placement placement = place_as(output, plain_desc(value.dtype, value.shape));
-    plan_.output_slots[output] = placement.slot;
-    Slot& slot = plan_.slots[static_cast<size_t>(placement.slot)];
-    slot.last_step = static_cast<int>(plan_.steps.size());  // alive until read after the last step
+    plan_.output_slots[output] = place_as(output, plain_desc(value.dtype, value.shape)).slot;
+  }
+  // Every output slot stays alive until the caller reads it, after the last step (placing a later output may add
+  // reorder steps, so this comes after all of them).
+  for (const auto& [output, slot] : plan_.output_slots) {
+    plan_.slots[static_cast<size_t>(slot)].last_step = static_cast<int>(plan_.steps.size());
   }
 }
 

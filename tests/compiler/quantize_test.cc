@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "compiler/compiler.h"
 #include "compiler/quantization/observer.h"
 #include "core/error.h"
 #include "core/rng.h"
@@ -70,6 +71,30 @@ TEST(Quantize, ResNet20BecomesAValidQdqGraphCloseToFp32) {
   Tensor expected = ReferenceExecutor(model).run(input).at("fc");
   Tensor actual = ReferenceExecutor(quantized).run(input).at("fc");
   EXPECT_GT(cosine(actual, expected), 0.99);
+}
+
+TEST(Quantize, Int8PipelineFusesQdqIntoInt8LayersWithTheSameResult) {
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 8});
+  Graph quantized = quantize(model, random_batches(model, 2, 6));
+  EXPECT_TRUE(is_quantized(quantized));
+  EXPECT_FALSE(is_quantized(model));
+  Graph compiled = quantized;
+  std::vector<PassRecord> records = optimize(compiled, {.precision = Precision::int8, .dump_ir = {}});
+  EXPECT_EQ(records[2].name, "fuse_qdq");
+  GraphStats stats = analyze_graph(compiled);
+  EXPECT_EQ(stats.op_counts.at("nacc.QConv"), 21);
+  EXPECT_EQ(stats.op_counts.at("nacc.QGemm"), 1);
+  EXPECT_EQ(stats.op_counts.count("Conv"), 0u);
+  EXPECT_EQ(stats.op_counts.count("Relu"), 0u);
+  EXPECT_EQ(stats.op_counts.count("Add"), 0u) << "residual adds become QConv sums";
+  // Activations stay INT8 between layers: only the network input is quantized, only the pooled features dequantized.
+  EXPECT_EQ(stats.op_counts.at("QuantizeLinear"), 2);
+  EXPECT_EQ(stats.op_counts.count("DequantizeLinear"), 0u);
+  std::map<std::string, Tensor> input = random_batches(model, 1, 7)[0];
+  Tensor expected = ReferenceExecutor(quantized).run(input).at("fc");
+  Tensor actual = ReferenceExecutor(compiled).run(input).at("fc");
+  // The fused form skips the rounding of each conv output before its residual sum: a few quantization steps at most.
+  EXPECT_GT(cosine(actual, expected), 0.999);
 }
 
 TEST(Quantize, WeightsArePerChannelSymmetricS8AndBiasesS32) {

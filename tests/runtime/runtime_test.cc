@@ -133,6 +133,15 @@ TEST(Runtime, InPlaceResidualSumKeepsAShortcutThatIsReadLater) {
   expect_matches_reference(builder.finish(), true);
 }
 
+TEST(Runtime, IntermediateValuesCanBeGraphOutputs) {
+  // Calibration makes inner tensors outputs: fusion and in-place sums must leave their values intact.
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 9});
+  for (const char* name : {"layer2.0.downsample.1", "layer2.0.bn2", "layer1.2.relu", "relu", "layer3.2.relu1"}) {
+    graph.outputs.push_back(name);
+  }
+  expect_matches_reference(graph, true);
+}
+
 TEST(Runtime, PlanReportsMemoryAndReusesBuffers) {
   Graph graph = zoo::build_zoo_model("resnet50-fmnist", {});
   compiler::optimize(graph);

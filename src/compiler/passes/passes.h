@@ -14,5 +14,6 @@ int fuse_bias(Graph& graph);
 int fold_flatten_into_gemm(Graph& graph);
 int fuse_residual_add(Graph& graph);
 int fuse_activation(Graph& graph);
+int fuse_qdq(Graph& graph);
 
 }  // namespace nacc::compiler
