@@ -16,6 +16,7 @@
 #include "ir/executor.h"
 #include "ir/graph.h"
 #include "loadgen/loadgen.h"
+#include "compiler/compiler.h"
 #include "runtime/runtime.h"
 
 namespace nacc::bench {
@@ -58,6 +59,7 @@ struct SutOptions {
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
+  std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32 or int8
 };
 
 // Runs the model on the compiled runtime (the graph is optimized and lowered to oneDNN once) or on the reference
@@ -76,6 +78,10 @@ class ModelSut : public loadgen::SystemUnderTest {
   void warm_up(size_t index, int batches);
   // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).
   runtime::Profile profile(size_t index, int runs);
+  // "int8" or "fp32" (what the compiled runtime runs), or "reference".
+  std::string precision() const {
+    return !compiled_ ? "reference" : precision_ == compiler::Precision::int8 ? "int8" : "fp32";
+  }
   // The compiled plan, or nullptr on the reference executor.
   const runtime::CompiledPlan* plan() const { return compiled_ ? &compiled_->plan() : nullptr; }
 
@@ -93,6 +99,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   SutOptions options_;
   std::optional<ReferenceExecutor> reference_;
   std::optional<runtime::CompiledModel> compiled_;
+  compiler::Precision precision_ = compiler::Precision::fp32;
   std::string input_name_;
   std::string output_name_;
   std::mutex mutex_;
@@ -123,7 +130,7 @@ struct BenchConfig {
   int64_t batch = 0;  // 0: 1, or samples_per_query for MultiStream
   int64_t streams = 1;
   int64_t threads = 0;  // per inference; 0: cores / streams
-  std::string precision = "fp32";
+  std::string precision = "auto";
   Executor executor = Executor::compiled;
   int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences
   uint64_t seed = 0;  // generated data

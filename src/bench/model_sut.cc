@@ -40,7 +40,8 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
     reference_.emplace(graph);
   } else {
     Graph optimized = graph;
-    compiler::optimize(optimized);
+    precision_ = compiler::choose_precision(options.precision, graph);
+    compiler::optimize(optimized, {.precision = precision_, .dump_ir = {}});
     compiled_.emplace(std::move(optimized), runtime::RuntimeOptions{.threads = options_.threads, .first_core = -1});
   }
   for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
@@ -57,7 +58,8 @@ ModelSut::~ModelSut() {
 
 std::string ModelSut::name() const {
   if (compiled_) {
-    return fmt::format("nacc compiled fp32 on oneDNN (batch {}, {} stream{} x {} thread{})", options_.batch,
+    return fmt::format("nacc compiled {} on oneDNN (batch {}, {} stream{} x {} thread{})",
+                       precision_ == compiler::Precision::int8 ? "int8" : "fp32", options_.batch,
                        options_.streams, options_.streams == 1 ? "" : "s", options_.threads,
                        options_.threads == 1 ? "" : "s");
   }

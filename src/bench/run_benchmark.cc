@@ -29,11 +29,6 @@ int64_t choose_batch(const BenchConfig& config) {
 
 loadgen::TestResult run_benchmark(const BenchConfig& config) {
   config.settings.validate();
-  if (config.precision != "fp32") {
-    fail("expected --precision fp32, but found '{}': INT8 runs need the compiler and oneDNN runtime, which this "
-         "build of nacc does not have yet",
-         config.precision);
-  }
   if (config.streams < 1) fail("expected --streams >= 1, but found {}", config.streams);
   if (config.threads < 0) fail("expected --threads >= 0 (0: cores / streams), but found {}", config.threads);
   if (config.threads > 0 && config.executor == Executor::reference) {
@@ -67,7 +62,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
 
   ModelSut sut(graph, *qsl,
                SutOptions{.batch = batch, .streams = config.streams, .threads = config.threads,
-                          .executor = config.executor, .pin_threads = true});
+                          .executor = config.executor, .pin_threads = true, .precision = config.precision});
   std::vector<size_t> first = {0};
   qsl->load_samples(first);
   sut.warm_up(0, kWarmUpBatchesPerStream);
@@ -78,7 +73,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   loadgen::TestResult result = loadgen::run_test(sut, *qsl, config.settings, metric ? &*metric : nullptr,
                                                  loadgen::RunOptions{.show_progress = config.show_progress});
   result.extra = {{"model", config.model.string()},
-                  {"precision", config.precision},
+                  {"precision", sut.precision()},
                   {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
                   {"batch", batch},
                   {"streams", config.streams},

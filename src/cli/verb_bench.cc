@@ -29,7 +29,7 @@ struct BenchOptions {
   int64_t threads = 0;
   bool reference = false;
   bool profile = false;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   std::string data;
   bool accuracy = false;
   bool accuracy_only = false;
@@ -97,7 +97,7 @@ void add_bench_verb(CLI::App& app) {
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
-  verb->add_option("--precision", options->precision, "fp32 (int8 comes with the compiler)")->capture_default_str();
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->add_option("--data", options->data, "Data set, e.g. fashion-mnist:test (default: generated inputs)");
   verb->add_flag("--accuracy", options->accuracy, "Also run accuracy mode: every sample once, top-1");
   verb->add_flag("--accuracy-only", options->accuracy_only, "Run only accuracy mode");

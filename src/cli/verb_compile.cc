@@ -2,7 +2,6 @@
 // oneDNN lowering, and prints the compiled plan (fused layers, implementations, layouts, memory).
 #include <fmt/format.h>
 
-#include "cli/precision.h"
 #include "cli/verbs.h"
 #include "compiler/compiler.h"
 #include "core/error.h"
@@ -22,9 +21,8 @@ struct CompileOptions {
 };
 
 void run(const CompileOptions& options) {
-  // (precision: see choose_precision in src/cli/precision.cc)
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-  compiler::Precision precision = choose_precision(options.precision, graph);
+  compiler::Precision precision = compiler::choose_precision(options.precision, graph);
   size_t nodes_before = graph.nodes.size();
   std::vector<compiler::PassRecord> records =
       compiler::optimize(graph, {.precision = precision, .dump_ir = options.dump_ir});

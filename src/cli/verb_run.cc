@@ -32,6 +32,7 @@ struct RunOptions {
   int64_t batch = 0;
   bool reference = false;
   int64_t threads = 0;
+  std::string precision = "auto";
 };
 
 Tensor read_input_file(const std::string& path) {
@@ -115,7 +116,7 @@ void run(const RunOptions& options) {
     spdlog::info("ran {} nodes with the reference executor in {:.1f} ms", graph.nodes.size(), elapsed_ms);
   } else {
     auto start = std::chrono::steady_clock::now();
-    compiler::optimize(graph);
+    compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
     runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
@@ -156,6 +157,7 @@ void add_run_verb(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(CLI::NonNegativeNumber);
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->callback([options] { run(*options); });
 }
 

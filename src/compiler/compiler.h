@@ -31,6 +31,10 @@ std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options = {
 // Whether a graph is in QDQ form (has QuantizeLinear nodes on activations), i.e. wants the INT8 pipeline.
 bool is_quantized(const Graph& graph);
 
+// --precision as users give it: "auto" (INT8 for a QDQ model, FP32 otherwise), "fp32" or "int8". Throws nacc::Error
+// for another name, or for "int8" on a model without QDQ nodes (saying to run `nacc quantize` first).
+Precision choose_precision(const std::string& flag, const Graph& graph);
+
 // The names of the passes of a precision's pipeline, in order.
 std::vector<std::string> pipeline_pass_names(Precision precision);
 

@@ -5,6 +5,7 @@
 
 #include "compiler/compiler.h"
 #include "compiler/passes/passes.h"
+#include "core/error.h"
 #include "core/files.h"
 #include "ir/printer.h"
 
@@ -49,6 +50,20 @@ bool is_quantized(const Graph& graph) {
     if (node.op == OpKind::QuantizeLinear && graph.initializer(node.inputs[0]) == nullptr) return true;
   }
   return false;
+}
+
+Precision choose_precision(const std::string& flag, const Graph& graph) {
+  bool quantized = is_quantized(graph);
+  if (flag == "auto") return quantized ? Precision::int8 : Precision::fp32;
+  if (flag == "fp32") return Precision::fp32;
+  if (flag == "int8") {
+    if (!quantized) {
+      fail("expected a QDQ model for --precision int8, but this one has no QuantizeLinear nodes; make one with "
+           "`nacc quantize model.onnx --calib ... -o model-int8.onnx`");
+    }
+    return Precision::int8;
+  }
+  fail("expected --precision auto, fp32 or int8, but found '{}'", flag);
 }
 
 std::vector<std::string> pipeline_pass_names(Precision precision) {

@@ -84,6 +84,10 @@ void Lowerer::lower_node() {
       case OpKind::Reshape:
       case OpKind::Identity:
       case OpKind::Dropout: lowered = lower_copy(*this); break;
+      case OpKind::QConv: lowered = lower_qconv(*this); break;
+      case OpKind::QGemm: lowered = lower_qgemm(*this); break;
+      case OpKind::QuantizeLinear:
+      case OpKind::DequantizeLinear: lowered = lower_quantize(*this); break;
       default: break;
     }
   } catch (const dnnl::error& error) {

@@ -75,5 +75,8 @@ bool lower_binary(Lowerer& lowerer);
 bool lower_concat(Lowerer& lowerer);
 bool lower_softmax(Lowerer& lowerer);
 bool lower_copy(Lowerer& lowerer);
+bool lower_qconv(Lowerer& lowerer);
+bool lower_qgemm(Lowerer& lowerer);
+bool lower_quantize(Lowerer& lowerer);
 
 }  // namespace nacc::runtime

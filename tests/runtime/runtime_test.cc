@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "compiler/compiler.h"
+#include "compiler/quantization/quantization.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "ir/executor.h"
@@ -160,6 +161,34 @@ TEST(Runtime, PlanReportsMemoryAndReusesBuffers) {
   std::string text = format_plan(plan);
   EXPECT_NE(text.find("peak activation memory"), std::string::npos);
 }
+
+// INT8: the compiled int8 layers against the reference kernels of the same fused graph. Each u8 / s8 tensor may
+// differ by one quantization step where float rounding differs, so the float output is compared at 1% of its scale.
+void expect_int8_matches_reference(const std::string& name) {
+  Graph model = zoo::build_zoo_model(name, {.batch = 2, .seed = 12});
+  std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_tensor(model.value("input").shape, 1)}},
+                                                        {{"input", random_tensor(model.value("input").shape, 2)}}};
+  Graph graph = compiler::quantize(model, batches);
+  compiler::optimize(graph, {.precision = compiler::Precision::int8, .dump_ir = {}});
+  CompiledModel compiled(graph, RuntimeOptions{});
+  EXPECT_TRUE(compiled.plan().fallbacks.empty()) << format_plan(compiled.plan());
+  int qconv = 0;
+  for (const LayerPlan& layer : compiled.plan().layers) {
+    if (layer.op == "nacc.QConv") {
+      ++qconv;
+      EXPECT_NE(layer.implementation.find("vnni"), std::string::npos) << layer.name << " " << layer.implementation;
+    }
+  }
+  EXPECT_GT(qconv, 0);
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(model.value("input").shape, 3)}};
+  Tensor expected = ReferenceExecutor(graph).run(inputs).begin()->second;
+  Tensor actual = compiled.run(inputs).begin()->second;
+  EXPECT_LE(relative_error(actual, expected), 1e-2) << name;
+}
+
+TEST(Runtime, Int8ResNet20MatchesItsReferenceKernels) { expect_int8_matches_reference("resnet20"); }
+
+TEST(Runtime, Int8FashionMnistResNet50MatchesItsReferenceKernels) { expect_int8_matches_reference("resnet50-fmnist"); }
 
 TEST(Runtime, WrongInputIsAnError) {
   Graph graph = zoo::build_zoo_model("resnet20", {});

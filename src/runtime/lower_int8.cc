@@ -1,0 +1,234 @@
+// INT8 lowering: nacc.QConv and nacc.QGemm become oneDNN int8 convolutions / inner products with per-channel
+// output scales (oneDNN 2.x: dst = scale[c] * (accumulator + bias_s32), then post-ops), residual sums and ReLU as
+// post-ops, u8 / s8 / f32 destinations; QuantizeLinear and DequantizeLinear on activations become scaled reorders.
+// All zero points are 0 (the quantizer is symmetric; fuse_qdq leaves anything else in float).
+#include <fmt/format.h>
+
+#include "ir/ops/common.h"
+#include "ir/ops/window.h"
+#include "runtime/lowering.h"
+
+namespace nacc::runtime {
+
+using dnnl::memory;
+
+namespace {
+
+std::string node_name(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
+
+memory::desc with_type(const memory::desc& desc, memory::data_type type) {
+  memory::desc result = desc;
+  result.data.data_type = static_cast<dnnl_data_type_t>(type);
+  return result;
+}
+
+// A scaled copy of `value` in layout `desc` (its data type included): the dequantizing or quantizing reorder.
+Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc& desc, float scale) {
+  const Placement& source = lowerer.placement(value);
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_output_scales(0, {scale});
+  dnnl::reorder::primitive_desc descriptor(lowerer.engine(), source.desc, lowerer.engine(), desc, attributes);
+  Placement result{lowerer.new_slot(desc), desc};
+  Step step;
+  step.name = "convert " + value;
+  step.op = "Reorder";
+  step.primitive = dnnl::reorder(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_FROM, source.slot, source.desc, std::nullopt}, {DNNL_ARG_TO, result.slot, desc, std::nullopt}};
+  lowerer.add_step(std::move(step), descriptor.impl_info_str(), fmt::format("scale {:.6g}", scale), desc, 0);
+  return result;
+}
+
+// The activation post-op of a quantized layer: Relu commutes with the output scale; Clip's bounds are rescaled.
+bool append_quantized_activation(const Node& node, float output_scale, dnnl::post_ops& post_ops, std::string& fused) {
+  ops::ActivationParameters activation = ops::activation_of(node);
+  switch (activation.kind) {
+    case ops::Activation::None: return true;
+    case ops::Activation::Relu: post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+    case ops::Activation::Clip:
+      post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, activation.alpha / output_scale,
+                              activation.beta / output_scale);
+      break;
+    default: return false;
+  }
+  fused += std::string(fused.empty() ? "" : " + ") + std::string(ops::activation_name(activation.kind));
+  return true;
+}
+
+struct QuantizedLayer {
+  memory::data_type output_type;
+  float output_scale;  // 1 for an f32 output
+  std::vector<float> scales;
+};
+
+QuantizedLayer layer_scales(const Node& node, const ValueInfo& output) {
+  QuantizedLayer layer;
+  layer.output_type = to_dnnl(output.dtype);
+  layer.output_scale = output.dtype == DataType::f32 ? 1.0f : node.attribute_float("y_scale", 1.0f);
+  float x_scale = node.attribute_float("x_scale", 1.0f);
+  for (float w_scale : node.attribute_floats("w_scales", {})) layer.scales.push_back(x_scale * w_scale / layer.output_scale);
+  return layer;
+}
+
+}  // namespace
+
+bool lower_qconv(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const Graph& graph = lowerer.graph();
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  const Tensor* weights = graph.initializer(node.inputs[1]);
+  const Tensor* bias = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  if (weights == nullptr || (node.has_input(2) && bias == nullptr) || lowerer.is_constant(node.inputs[0])) return false;
+  if (x.shape.size() < 3 || x.shape.size() > 5) return false;
+  const Shape& w = weights->shape();
+  ops::WindowGeometry geometry = ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()),
+                                                      std::vector<int64_t>(w.begin() + 2, w.end()), false);
+  int64_t groups = node.attribute_int("group", 1);
+  memory::dims weight_dims = to_dims(w);
+  if (groups > 1) {
+    weight_dims = {groups, w[0] / groups};
+    weight_dims.insert(weight_dims.end(), w.begin() + 1, w.end());
+  }
+  memory::dims strides(geometry.stride.begin(), geometry.stride.end());
+  memory::dims dilations, padding_left(geometry.pad_begin.begin(), geometry.pad_begin.end()),
+      padding_right(geometry.pad_end.begin(), geometry.pad_end.end());
+  for (int64_t dilation : geometry.dilation) dilations.push_back(dilation - 1);
+  QuantizedLayer layer = layer_scales(node, y);
+
+  std::string fused = bias != nullptr ? "bias" : "";
+  dnnl::post_ops post_ops;
+  bool sum = node.has_input(3);
+  std::string sum_value;
+  float sum_scale = 1.0f;
+  if (sum) {
+    sum_value = node.inputs[3];
+    const ValueInfo& addend = lowerer.info(sum_value);
+    float addend_scale = addend.dtype == DataType::f32 ? 1.0f : node.attribute_float("sum_scale", 1.0f);
+    sum_scale = addend_scale / layer.output_scale;
+    if (dtype_size(addend.dtype) == dtype_size(y.dtype)) {
+      post_ops.append_sum(sum_scale, 0, to_dnnl(addend.dtype));
+    } else {
+      post_ops.append_sum(1.0f);  // the addend is converted into the destination's type first (below)
+    }
+    fused += std::string(fused.empty() ? "" : " + ") + "sum";
+  }
+  if (!append_quantized_activation(node, layer.output_scale, post_ops, fused)) return false;
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_output_scales(1 << 1, layer.scales);
+  attributes.set_post_ops(post_ops);
+
+  memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::s32, {y.shape[1]}) : memory::desc();
+  auto make = [&](const memory::desc& destination) {
+    dnnl::convolution_forward::desc descriptor(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
+        memory::desc(weight_dims, memory::data_type::s8, memory::format_tag::any), bias_desc, destination, strides,
+        dilations, padding_left, padding_right);
+    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, lowerer.engine());
+  };
+  dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(y.dtype, y.shape));
+  int output_slot = -1;
+  if (sum) {
+    const ValueInfo& addend = lowerer.info(sum_value);
+    if (dtype_size(addend.dtype) == dtype_size(y.dtype)) {
+      // In place into (a copy of) the addend, viewed with the destination's type.
+      memory::desc addend_desc = lowerer.placement(sum_value).desc;
+      try {
+        descriptor = make(with_type(addend_desc, layer.output_type));
+      } catch (const dnnl::error&) {
+      }
+      Placement placed = lowerer.place_as(sum_value, with_type(descriptor.dst_desc(), to_dnnl(addend.dtype)));
+      output_slot = placed.slot;
+      if (!lowerer.may_overwrite(placed.slot)) output_slot = convert(lowerer, sum_value, placed.desc, 1.0f).slot;
+    } else {
+      // Different sizes (e.g. a u8 shortcut into an f32 destination): a scaled conversion into a fresh buffer.
+      output_slot = convert(lowerer, sum_value, descriptor.dst_desc(), sum_scale * 1.0f).slot;
+    }
+  }
+  std::string implementation = lowerer.prefer_optimized(descriptor);
+  Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
+  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::convolution_forward(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, descriptor.weights_desc())});
+  if (bias != nullptr) {
+    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
+  }
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
+  int64_t macs = shape_elements(y.shape) * (weights->elements() / w[0]);
+  lowerer.add_step(std::move(step), implementation, fused, descriptor.dst_desc(), macs);
+  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_qgemm(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const Graph& graph = lowerer.graph();
+  const ValueInfo& a = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  const Tensor* weights = graph.initializer(node.inputs[1]);
+  const Tensor* bias = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  if (weights == nullptr || (node.has_input(2) && bias == nullptr) || lowerer.is_constant(node.inputs[0])) return false;
+  if (a.shape.size() < 2 || a.shape.size() > 5) return false;
+  int64_t n = weights->shape()[0];
+  QuantizedLayer layer = layer_scales(node, y);
+  std::string fused = bias != nullptr ? "bias" : "";
+  dnnl::post_ops post_ops;
+  if (!append_quantized_activation(node, layer.output_scale, post_ops, fused)) return false;
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_output_scales(1 << 1, layer.scales);
+  attributes.set_post_ops(post_ops);
+  memory::dims weight_dims = {n};
+  weight_dims.insert(weight_dims.end(), a.shape.begin() + 1, a.shape.end());
+  dnnl::inner_product_forward::desc descriptor(
+      dnnl::prop_kind::forward_inference, any_desc(a.dtype, a.shape),
+      memory::desc(weight_dims, memory::data_type::s8, memory::format_tag::any),
+      bias != nullptr ? plain_desc(DataType::s32, {n}) : memory::desc(), any_desc(y.dtype, y.shape));
+  dnnl::inner_product_forward::primitive_desc primitive_descriptor(descriptor, attributes, lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.name = node_name(node);
+  step.op = std::string(op_name(node.op));
+  step.primitive = dnnl::inner_product_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, primitive_descriptor.weights_desc())});
+  if (bias != nullptr) {
+    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {n}, primitive_descriptor.bias_desc())});
+  }
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
+  lowerer.add_step(std::move(step), implementation, fused, primitive_descriptor.dst_desc(), shape_elements(y.shape) * weights->shape()[1]);
+  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  return true;
+}
+
+bool lower_quantize(Lowerer& lowerer) {
+  // QuantizeLinear / DequantizeLinear of an activation with one scale and a zero point of 0.
+  const Node& node = lowerer.node();
+  const Graph& graph = lowerer.graph();
+  const Tensor* scale = graph.initializer(node.inputs[1]);
+  const Tensor* zero = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
+  if (lowerer.is_constant(node.inputs[0]) || scale == nullptr || scale->elements() != 1 || !(scale->data<float>()[0] > 0)) return false;
+  if (node.has_input(2) && (zero == nullptr || zero->value_as_int(0) != 0)) return false;
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  const ValueInfo& y = lowerer.info(node.outputs[0]);
+  if (x.dtype == DataType::s32 || y.dtype == DataType::s32 || x.shape.empty()) return false;
+  bool quantize = node.op == OpKind::QuantizeLinear;
+  memory::desc source = lowerer.placement(node.inputs[0]).desc;
+  // A plain 4-D input (the network's) is written channels-last, the layout int8 convolutions read.
+  memory::desc target = quantize && x.shape.size() == 4 && is_plain(source)
+                            ? memory::desc(to_dims(x.shape), to_dnnl(y.dtype), memory::format_tag::acdb)
+                            : with_type(source, to_dnnl(y.dtype));
+  float value = scale->data<float>()[0];
+  Placement result = convert(lowerer, node.inputs[0], target, quantize ? 1.0f / value : value);
+  lowerer.set_placement(node.outputs[0], result);
+  return true;
+}
+
+}  // namespace nacc::runtime
