@@ -131,7 +131,7 @@ TEST_F(RunBenchmark, ReferenceExecutorAndProfile) {
 
 TEST_F(RunBenchmark, BadConfigurationsAreErrorsBeforeRunning) {
   BenchConfig config = config_;
-  config.precision = "int8";
+  config.precision = "int8";  // the model is not quantized
   EXPECT_THROW(run_benchmark(config), Error);
   config = config_;
   config.settings.mode = loadgen::TestMode::Accuracy;

@@ -162,7 +162,8 @@ TEST_F(Cli, BenchBadInput) {
   expect_user_error("bench " + model() + " --quick -s Server --target-qps 0", "expected target_qps > 0");
   expect_user_error("bench " + model() + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
   expect_user_error("bench " + model() + " --quick --accuracy", "expected labelled data");
-  expect_user_error("bench " + model() + " --quick --precision int8", "expected --precision fp32");
+  expect_user_error("bench " + model() + " --quick --precision int8", "expected a QDQ model for --precision int8");
+  expect_user_error("bench " + model() + " --quick --precision fp16", "expected --precision auto, fp32 or int8");
   expect_user_error("bench " + model() + " --quick -o /proc/nacc/bench", "cannot");
   write_file(path("user.conf"), "*.*.no_such_key = 3\n");
   expect_user_error("bench " + model() + " --quick --config " + path("user.conf"), "user.conf:1");
