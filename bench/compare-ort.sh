@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nacc against ONNX Runtime (CPU build from npm) on the zoo ResNet-50 v1.5, in the same run, alternating rounds,
-# reporting medians and ratios. Usage: bench/compare-ort.sh [ROUNDS] (environment: DURATION_MS, THREADS).
-# The INT8 rows need nacc's quantizer and say so until it exists.
+# reporting medians and ratios, FP32 and INT8 (nacc's own QDQ export, which ONNX Runtime also runs), plus the top-1
+# agreement of the two on the QDQ model. Usage: bench/compare-ort.sh [ROUNDS] (environment: DURATION_MS, THREADS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,54 +26,101 @@ export NODE_PATH="$ORT_DIR/node_modules"
 mkdir -p "$WORK"
 "$NACC" --log-level warn zoo export resnet50 --batch 1 -o "$WORK/resnet50-b1.onnx"
 "$NACC" --log-level warn zoo export resnet50 --batch 64 -o "$WORK/resnet50-b64.onnx"
+# INT8: nacc's own QDQ export, calibrated on generated inputs (the weights are random, there is no data set).
+for batch in 1 64; do
+  "$NACC" --log-level warn quantize "$WORK/resnet50-b$batch.onnx" --calib random --calib-samples 64 \
+    -o "$WORK/resnet50-int8-b$batch.onnx"
+done
 
 json_value() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
+# nacc_offline MODEL_PREFIX: images/s at batch 64. A whole number of batches (64 images per second of DURATION_MS,
+# 4x that for INT8), so that no padded batch is counted.
 nacc_offline() {
-  # A whole number of batches (64 images per second of DURATION_MS), so that no padded batch is counted.
-  local samples=$(( (DURATION_MS / 1000 > 0 ? DURATION_MS / 1000 : 1) * 64 ))
-  "$NACC" --log-level warn bench "$WORK/resnet50-b64.onnx" -s Offline --batch 64 --threads "$THREADS" \
+  local per_second=$([[ "$1" == *int8* ]] && echo 256 || echo 64)
+  local samples=$(( (DURATION_MS / 1000 > 0 ? DURATION_MS / 1000 : 1) * per_second ))
+  "$NACC" --log-level warn bench "$WORK/$1-b64.onnx" -s Offline --batch 64 --threads "$THREADS" \
     --duration-ms 1 --min-queries "$samples" -o "$WORK/nacc-offline" >/dev/null 2>&1
   json_value "$WORK/nacc-offline/results.json" "d['performance']['value']"
 }
+# nacc_single MODEL_PREFIX: SingleStream p90 in ms.
 nacc_single() {
-  "$NACC" --log-level warn bench "$WORK/resnet50-b1.onnx" -s SingleStream --threads "$THREADS" \
+  "$NACC" --log-level warn bench "$WORK/$1-b1.onnx" -s SingleStream --threads "$THREADS" \
     --duration-ms "$DURATION_MS" --min-queries 64 -o "$WORK/nacc-single" >/dev/null 2>&1
   json_value "$WORK/nacc-single/results.json" "d['performance']['value'] / 1e6"
 }
 ort_run() { node bench/ort_bench.js "$1" --threads "$THREADS" --duration-ms "$DURATION_MS"; }
 
-declare -a nacc_b64 ort_b64 nacc_p90 ort_p90
-"$BUILD/nacc_peak" 2 > "$WORK/peak.json"
+declare -A results
+record() { results[$1]="${results[$1]:-} $2"; }
+ort_ips() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
+ort_p90() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p90_ms"])'; }
 for round in $(seq 1 "$ROUNDS"); do
-  nacc_b64+=("$(nacc_offline)")
-  ort_b64+=("$(ort_run "$WORK/resnet50-b64.onnx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])')")
-  ort_p90+=("$(ort_run "$WORK/resnet50-b1.onnx" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p90_ms"])')")
-  nacc_p90+=("$(nacc_single)")
-  echo "round $round/$ROUNDS: FP32 batch 64 nacc ${nacc_b64[-1]} img/s, ORT ${ort_b64[-1]} img/s;" \
-       "batch 1 p90 nacc ${nacc_p90[-1]} ms, ORT ${ort_p90[-1]} ms" >&2
+  record nacc_fp32_b64 "$(nacc_offline resnet50)"
+  record ort_fp32_b64 "$(ort_ips "$WORK/resnet50-b64.onnx")"
+  record nacc_int8_b64 "$(nacc_offline resnet50-int8)"
+  record ort_int8_b64 "$(ort_ips "$WORK/resnet50-int8-b64.onnx")"
+  record ort_fp32_p90 "$(ort_p90 "$WORK/resnet50-b1.onnx")"
+  record nacc_fp32_p90 "$(nacc_single resnet50)"
+  record ort_int8_p90 "$(ort_p90 "$WORK/resnet50-int8-b1.onnx")"
+  record nacc_int8_p90 "$(nacc_single resnet50-int8)"
+  echo "round $round/$ROUNDS done" >&2
 done
 
-python3 - "$WORK/compare-ort.json" "${nacc_b64[*]}" "${ort_b64[*]}" "${nacc_p90[*]}" "${ort_p90[*]}" "$THREADS" "$DURATION_MS" "$WORK/peak.json" <<'PY'
+# Top-1 agreement of nacc and ONNX Runtime on the QDQ model, over one batch of 64 generated images.
+python3 - "$WORK/agreement-input.npy" <<'PY'
+import struct, sys, random
+random.seed(7)
+count = 64 * 3 * 224 * 224
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (64, 3, 224, 224), }"
+header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1"))
+    f.write(struct.pack(f"<{count}f", *(random.gauss(0, 1) for _ in range(count))))
+PY
+"$NACC" --log-level warn run "$WORK/resnet50-int8-b64.onnx" --input "$WORK/agreement-input.npy" -o "$WORK/agreement-nacc.npy" >/dev/null
+node bench/ort_bench.js "$WORK/resnet50-int8-b64.onnx" --threads "$THREADS" --input "$WORK/agreement-input.npy" \
+  --output "$WORK/agreement-ort.f32"
+agreement=$(python3 - "$WORK/agreement-nacc.npy" "$WORK/agreement-ort.f32" <<'PY'
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+start = 10 + struct.unpack("<H", raw[8:10])[0]
+nacc = struct.unpack(f"<{(len(raw) - start) // 4}f", raw[start:])
+ort_raw = open(sys.argv[2], "rb").read()
+ort = struct.unpack(f"<{len(ort_raw) // 4}f", ort_raw)
+rows = [(nacc[i * 1000:(i + 1) * 1000], ort[i * 1000:(i + 1) * 1000]) for i in range(64)]
+same = sum(max(range(1000), key=a.__getitem__) == max(range(1000), key=b.__getitem__) for a, b in rows)
+print(same / 64)
+PY
+)
+
+python3 - "$WORK/compare-ort.json" "$THREADS" "$DURATION_MS" "$WORK/peak.json" "$agreement" \
+  "${results[nacc_fp32_b64]}" "${results[ort_fp32_b64]}" "${results[nacc_int8_b64]}" "${results[ort_int8_b64]}" \
+  "${results[nacc_fp32_p90]}" "${results[ort_fp32_p90]}" "${results[nacc_int8_p90]}" "${results[ort_int8_p90]}" <<'PY'
 import json, statistics, sys
-path, nacc_b64, ort_b64, nacc_p90, ort_p90, threads, duration, peak_path = sys.argv[1:9]
+path, threads, duration, peak_path, agreement = sys.argv[1:6]
+names = ["nacc_fp32_b64", "ort_fp32_b64", "nacc_int8_b64", "ort_int8_b64",
+         "nacc_fp32_p90", "ort_fp32_p90", "nacc_int8_p90", "ort_int8_p90"]
+rounds = {name: [float(x) for x in text.split()] for name, text in zip(names, sys.argv[6:14])}
+m = {name: statistics.median(values) for name, values in rounds.items()}
 peak = json.load(open(peak_path))
-bound_ips = peak["fp32_gmacs"] / 4.089
-values = lambda text: [float(x) for x in text.split()]
-m = {k: statistics.median(values(v)) for k, v in
-     dict(nacc_b64=nacc_b64, ort_b64=ort_b64, nacc_p90=nacc_p90, ort_p90=ort_p90).items()}
+fp32_bound, int8_bound = peak["fp32_gmacs"] / 4.089, peak["int8_vnni_gmacs"] / 4.089
 rows = [
-    ("FP32 Offline batch 64 (img/s)", m["nacc_b64"], m["ort_b64"], m["nacc_b64"] / m["ort_b64"], ">= 1.15x ORT"),
-    ("FP32 SingleStream p90 (ms)", m["nacc_p90"], m["ort_p90"], m["nacc_p90"] / m["ort_p90"], "(no target)"),
+    ("INT8 Offline batch 64 (img/s)", m["nacc_int8_b64"], m["ort_int8_b64"], m["nacc_int8_b64"] / m["ort_int8_b64"], ">= 1.3x"),
+    ("INT8 SingleStream p90 (ms)", m["nacc_int8_p90"], m["ort_int8_p90"], m["nacc_int8_p90"] / m["ort_int8_p90"], "<= 0.8x"),
+    ("FP32 Offline batch 64 (img/s)", m["nacc_fp32_b64"], m["ort_fp32_b64"], m["nacc_fp32_b64"] / m["ort_fp32_b64"], ">= 1.15x"),
+    ("FP32 SingleStream p90 (ms)", m["nacc_fp32_p90"], m["ort_fp32_p90"], m["nacc_fp32_p90"] / m["ort_fp32_p90"], "-"),
 ]
-print(f"ResNet-50 v1.5, {threads} threads, medians of {len(values(nacc_b64))} alternating rounds of {int(duration)/1000:.0f} s")
+print(f"ResNet-50 v1.5, {threads} threads, medians of {len(rounds['nacc_fp32_b64'])} alternating rounds of {int(duration) / 1000:.0f} s")
 print(f"{'configuration':34} {'nacc':>10} {'ORT':>10} {'ratio':>8}  target")
 for name, nacc, ort, ratio, target in rows:
     print(f"{name:34} {nacc:10.2f} {ort:10.2f} {ratio:7.2f}x  {target}")
-print(f"machine peak FP32 {peak['fp32_gflops']:.0f} GFLOP/s -> ResNet-50 bound {bound_ips:.1f} img/s; "
-      f"nacc batch 64 at {100 * m['nacc_b64'] / bound_ips:.0f}% of it, ORT at {100 * m['ort_b64'] / bound_ips:.0f}%")
-print("INT8 rows: not measured yet (nacc's quantizer is not built)")
-json.dump({"medians": m, "rounds": {k: values(v) for k, v in
-           dict(nacc_b64=nacc_b64, ort_b64=ort_b64, nacc_p90=nacc_p90, ort_p90=ort_p90).items()},
+speedup = m["nacc_int8_b64"] / m["nacc_fp32_b64"]
+print(f"nacc INT8 / nacc FP32 at batch 64: {speedup:.2f}x (target >= 3.5x)")
+print(f"top-1 agreement of nacc and ORT on the QDQ model: {100 * float(agreement):.1f}% of 64 images (target >= 99%)")
+print(f"machine peak: FP32 {peak['fp32_gflops']:.0f} GFLOP/s -> {fp32_bound:.1f} img/s; INT8 VNNI {peak['int8_vnni_gmacs']:.0f} GMAC/s "
+      f"-> {int8_bound:.1f} img/s. nacc at {100 * m['nacc_fp32_b64'] / fp32_bound:.0f}% (FP32) and "
+      f"{100 * m['nacc_int8_b64'] / int8_bound:.0f}% (INT8) of them")
+json.dump({"medians": m, "rounds": rounds, "int8_over_fp32": speedup, "top1_agreement": float(agreement),
            "threads": int(threads), "duration_ms": int(duration), "peak": peak}, open(path, "w"), indent=2)
 PY

@@ -1,19 +1,33 @@
 // The peer's side of bench/compare-ort.sh: runs an ONNX model on ONNX Runtime's CPU build (npm package
 // onnxruntime-node) back to back for a duration and prints one JSON line with throughput and latency percentiles.
 // Usage: node ort_bench.js MODEL --threads T --duration-ms D [--seed S]
+//        node ort_bench.js MODEL --threads T --input x.npy --output y.f32   (one run on given data: raw float32 out)
 'use strict';
 const ort = require('onnxruntime-node');
 
 function parseArguments(argv) {
-  const options = { model: argv[0], threads: 2, durationMs: 10000, seed: 1 };
+  const options = { model: argv[0], threads: 2, durationMs: 10000, seed: 1, input: null, output: null };
   for (let i = 1; i < argv.length; i += 2) {
     const value = argv[i + 1];
     if (argv[i] === '--threads') options.threads = Number(value);
     else if (argv[i] === '--duration-ms') options.durationMs = Number(value);
     else if (argv[i] === '--seed') options.seed = Number(value);
+    else if (argv[i] === '--input') options.input = value;
+    else if (argv[i] === '--output') options.output = value;
     else throw new Error(`unknown option ${argv[i]}`);
   }
   return options;
+}
+
+// A little-endian float32, C-order .npy file.
+function readNpy(path) {
+  const bytes = require('fs').readFileSync(path);
+  const headerLength = bytes.readUInt16LE(8);
+  const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
+  if (!header.includes("'<f4'")) throw new Error(`${path}: expected float32 data`);
+  const start = 10 + headerLength;
+  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length));
+  return data;
 }
 
 function percentile(sorted, p) {
@@ -38,6 +52,14 @@ async function main() {
   for (let i = 0; i < count; ++i) {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     data[i] = state / 4294967296 - 0.5;
+  }
+  if (options.input) {
+    const given = readNpy(options.input);
+    if (given.length !== count) throw new Error(`${options.input}: expected ${count} values, found ${given.length}`);
+    const result = await session.run({ [inputName]: new ort.Tensor('float32', given, dims) });
+    const output = result[session.outputNames[0]].data;
+    require('fs').writeFileSync(options.output, Buffer.from(output.buffer, output.byteOffset, output.byteLength));
+    return;
   }
   const feeds = { [inputName]: new ort.Tensor('float32', data, dims) };
   for (let i = 0; i < 3; ++i) await session.run(feeds);  // warm-up
