@@ -51,6 +51,7 @@ nacc_single() {
 }
 ort_run() { node bench/ort_bench.js "$1" --threads "$THREADS" --duration-ms "$DURATION_MS"; }
 
+"$BUILD/nacc_peak" 0.5 8 > "$WORK/peak.json"
 declare -A results
 record() { results[$1]="${results[$1]:-} $2"; }
 ort_ips() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
