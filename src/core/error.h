@@ -6,16 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "nacc/error.h"
+
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace nacc {
-
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
 
 // Throws nacc::Error with a fmt-formatted message.
 template <typename... Args>

@@ -1,0 +1,92 @@
+// nacc's public C++ API: load an ONNX model, compile it for this CPU (FP32, or INT8 for a QDQ model from
+// `nacc quantize`) and run it on your buffers. It plays the role of OpenVINO's ov::Core / ov::CompiledModel /
+// ov::InferRequest. Link with the `nacc::nacc` CMake target (find_package(nacc)); nothing else is needed.
+//
+//   nacc::CompiledModel model = nacc::compile("resnet50-int8.onnx", {.batch = 1, .threads = 2});
+//   nacc::InferRequest request = model.create_request();
+//   request.set_input(model.inputs()[0].name, image.data(), image.size());
+//   request.run();
+//   std::span<const float> scores = request.output(model.outputs()[0].name);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nacc/error.h"
+
+namespace nacc {
+
+// Every error the API reports is a nacc::Error (nacc/error.h): what() says what was expected and what was found.
+
+struct TensorInfo {
+  std::string name;
+  std::string type;           // "f32", "u8", "s8", "s32", "s64"
+  std::vector<int64_t> shape;  // static, batch first
+  int64_t elements() const;
+};
+
+struct CompileOptions {
+  int64_t batch = 0;               // 0: as the model declares (a symbolic batch becomes 1)
+  int64_t threads = 0;             // threads per inference; 0: one per core
+  std::string precision = "auto";  // "auto" (INT8 for a QDQ model), "fp32" or "int8"
+};
+
+class InferRequest;
+
+// A model compiled for this CPU. Thread-safety: const member functions may be called from any thread; each thread
+// that runs inferences should use its own InferRequest.
+class CompiledModel {
+ public:
+  ~CompiledModel();
+  CompiledModel(CompiledModel&&) noexcept;
+  CompiledModel& operator=(CompiledModel&&) noexcept;
+
+  std::vector<TensorInfo> inputs() const;
+  std::vector<TensorInfo> outputs() const;
+  // "int8" or "fp32".
+  std::string precision() const;
+  // The compiled plan as `nacc compile` prints it: layers, oneDNN implementations, layouts, memory.
+  std::string plan() const;
+
+  InferRequest create_request() const;
+
+ private:
+  friend CompiledModel compile(const std::string&, const CompileOptions&);
+  friend class InferRequest;
+  struct State;
+  explicit CompiledModel(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+// Loads and compiles an ONNX file. Throws nacc::Error.
+CompiledModel compile(const std::string& onnx_path, const CompileOptions& options = {});
+
+// One inference's inputs, outputs and buffers. Not thread-safe: one thread at a time.
+class InferRequest {
+ public:
+  ~InferRequest();
+  InferRequest(InferRequest&&) noexcept;
+  InferRequest& operator=(InferRequest&&) noexcept;
+
+  // Copies `count` float values (C order, the input's shape) for input `name`. Throws nacc::Error on a wrong name or
+  // size.
+  void set_input(const std::string& name, const float* data, size_t count);
+  // Runs the model on the inputs set so far (all inputs must have been set).
+  void run();
+  // An output of the last run, valid until the next run().
+  std::span<const float> output(const std::string& name) const;
+
+ private:
+  friend class CompiledModel;
+  struct State;
+  explicit InferRequest(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// The library's version, e.g. "0.1.0".
+std::string version();
+
+}  // namespace nacc

@@ -1,0 +1,65 @@
+// The public API (include/nacc/nacc.h), used as a user would: only the public header.
+#include <nacc/nacc.h>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <numeric>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class Api : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    folder_ = fs::temp_directory_path() / ("nacc_api_test_" + std::to_string(getpid()));
+    fs::create_directories(folder_);
+    std::string command = std::string(NACC_BINARY) + " --log-level warn zoo export resnet20 --seed 2 -o " +
+                          (folder_ / "resnet20.onnx").string();
+    ASSERT_EQ(std::system(command.c_str()), 0);
+  }
+  static void TearDownTestSuite() { fs::remove_all(folder_); }
+  static inline fs::path folder_;
+};
+
+TEST_F(Api, CompileDescribeAndRun) {
+  nacc::CompiledModel model = nacc::compile((folder_ / "resnet20.onnx").string(), {.batch = 2, .threads = 1, .precision = "auto"});
+  ASSERT_EQ(model.inputs().size(), 1u);
+  EXPECT_EQ(model.inputs()[0].shape, (std::vector<int64_t>{2, 3, 32, 32}));
+  EXPECT_EQ(model.outputs()[0].shape, (std::vector<int64_t>{2, 10}));
+  EXPECT_EQ(model.precision(), "fp32");
+  EXPECT_NE(model.plan().find("nacc.FusedConv"), std::string::npos);
+  std::vector<float> input(static_cast<size_t>(model.inputs()[0].elements()));
+  std::iota(input.begin(), input.end(), 0.0f);
+  for (float& value : input) value = std::sin(value);
+  nacc::InferRequest request = model.create_request();
+  request.set_input(model.inputs()[0].name, input.data(), input.size());
+  request.run();
+  std::span<const float> first = request.output("fc");
+  ASSERT_EQ(first.size(), 20u);
+  std::vector<float> kept(first.begin(), first.end());
+  // A second request on the same model gives the same answer.
+  nacc::InferRequest other = model.create_request();
+  other.set_input("input", input.data(), input.size());
+  other.run();
+  std::span<const float> second = other.output("fc");
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_FLOAT_EQ(second[i], kept[i]);
+  EXPECT_FALSE(nacc::version().empty());
+}
+
+TEST_F(Api, ErrorsAreNaccErrors) {
+  EXPECT_THROW(nacc::compile("/nonexistent.onnx"), nacc::Error);
+  EXPECT_THROW(nacc::compile((folder_ / "resnet20.onnx").string(), {.batch = 1, .threads = 0, .precision = "int8"}), nacc::Error);
+  nacc::CompiledModel model = nacc::compile((folder_ / "resnet20.onnx").string());
+  nacc::InferRequest request = model.create_request();
+  std::vector<float> too_small(5);
+  EXPECT_THROW(request.set_input("input", too_small.data(), too_small.size()), nacc::Error);
+  EXPECT_THROW(request.set_input("nope", too_small.data(), too_small.size()), nacc::Error);
+  EXPECT_THROW(request.output("fc"), nacc::Error) << "no run yet";
+}
+
+}  // namespace
