@@ -26,6 +26,7 @@ struct QuantizeCliOptions {
   std::string observer = "minmax";
   double percentile = 99.999;
   bool no_bias_correction = false;
+  bool asymmetric = false;
   bool reference = false;
   uint64_t seed = 0;
 };
@@ -82,6 +83,7 @@ void run(const QuantizeCliOptions& options) {
   quantize_options.observer = parse_observer(options.observer);
   quantize_options.percentile = options.percentile;
   quantize_options.bias_correction = !options.no_bias_correction;
+  quantize_options.symmetric_activations = !options.asymmetric;
   if (!(options.percentile > 0 && options.percentile <= 100)) {
     fail("expected --percentile in (0, 100], but found {}", options.percentile);
   }
@@ -118,6 +120,7 @@ void add_quantize_verb(CLI::App& app) {
   verb->add_option("--percentile", options->percentile, "Share of |x| kept by the percentile observer")
       ->capture_default_str();
   verb->add_flag("--no-bias-correction", options->no_bias_correction, "Do not correct biases for weight rounding");
+  verb->add_flag("--asymmetric", options->asymmetric, "u8 activations with zero points (ONNX Runtime's default scheme)");
   verb->add_flag("--reference", options->reference, "Calibrate on the reference executor (slow)");
   verb->add_option("--seed", options->seed, "Seed of random calibration data")->capture_default_str();
   verb->callback([options] { run(*options); });

@@ -1,7 +1,7 @@
 // INT8 lowering: nacc.QConv and nacc.QGemm become oneDNN int8 convolutions / inner products with per-channel
 // output scales (oneDNN 2.x: dst = scale[c] * (accumulator + bias_s32), then post-ops), residual sums and ReLU as
 // post-ops, u8 / s8 / f32 destinations; QuantizeLinear and DequantizeLinear on activations become scaled reorders.
-// All zero points are 0 (the quantizer is symmetric; fuse_qdq leaves anything else in float).
+// Activations may carry zero points (oneDNN's src / dst zero points and the sum post-op's); weights are symmetric.
 #include <fmt/format.h>
 
 #include "ir/ops/common.h"
@@ -22,11 +22,15 @@ memory::desc with_type(const memory::desc& desc, memory::data_type type) {
   return result;
 }
 
-// A scaled copy of `value` in layout `desc` (its data type included): the dequantizing or quantizing reorder.
-Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc& desc, float scale) {
+// A scaled copy of `value` in layout `desc` (its data type included): the dequantizing or quantizing reorder,
+// dst = (src - source_zero_point) * scale + destination_zero_point.
+Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc& desc, float scale,
+                  int32_t source_zero_point = 0, int32_t destination_zero_point = 0) {
   const Placement& source = lowerer.placement(value);
   dnnl::primitive_attr attributes = Lowerer::default_attributes();
   attributes.set_output_scales(0, {scale});
+  if (source_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {source_zero_point});
+  if (destination_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {destination_zero_point});
   dnnl::reorder::primitive_desc descriptor(lowerer.engine(), source.desc, lowerer.engine(), desc, attributes);
   Placement result{lowerer.new_slot(desc), desc};
   Step step;
@@ -95,6 +99,9 @@ bool lower_qconv(Lowerer& lowerer) {
       padding_right(geometry.pad_end.begin(), geometry.pad_end.end());
   for (int64_t dilation : geometry.dilation) dilations.push_back(dilation - 1);
   QuantizedLayer layer = layer_scales(node, y);
+  int32_t x_zero_point = static_cast<int32_t>(node.attribute_int("x_zero_point", 0));
+  int32_t y_zero_point = y.dtype == DataType::f32 ? 0 : static_cast<int32_t>(node.attribute_int("y_zero_point", 0));
+  int32_t sum_zero_point = static_cast<int32_t>(node.attribute_int("sum_zero_point", 0));
 
   std::string fused = bias != nullptr ? "bias" : "";
   dnnl::post_ops post_ops;
@@ -107,7 +114,7 @@ bool lower_qconv(Lowerer& lowerer) {
     float addend_scale = addend.dtype == DataType::f32 ? 1.0f : node.attribute_float("sum_scale", 1.0f);
     sum_scale = addend_scale / layer.output_scale;
     if (dtype_size(addend.dtype) == dtype_size(y.dtype)) {
-      post_ops.append_sum(sum_scale, 0, to_dnnl(addend.dtype));
+      post_ops.append_sum(sum_scale, sum_zero_point, to_dnnl(addend.dtype));
     } else {
       post_ops.append_sum(1.0f);  // the addend is converted into the destination's type first (below)
     }
@@ -117,6 +124,8 @@ bool lower_qconv(Lowerer& lowerer) {
   dnnl::primitive_attr attributes = Lowerer::default_attributes();
   attributes.set_output_scales(1 << 1, layer.scales);
   attributes.set_post_ops(post_ops);
+  if (x_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {x_zero_point});
+  if (y_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {y_zero_point});
 
   memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::s32, {y.shape[1]}) : memory::desc();
   auto make = [&](const memory::desc& destination) {
@@ -142,7 +151,7 @@ bool lower_qconv(Lowerer& lowerer) {
       if (!lowerer.may_overwrite(placed.slot)) output_slot = convert(lowerer, sum_value, placed.desc, 1.0f).slot;
     } else {
       // Different sizes (e.g. a u8 shortcut into an f32 destination): a scaled conversion into a fresh buffer.
-      output_slot = convert(lowerer, sum_value, descriptor.dst_desc(), sum_scale * 1.0f).slot;
+      output_slot = convert(lowerer, sum_value, descriptor.dst_desc(), sum_scale, sum_zero_point).slot;
     }
   }
   std::string implementation = lowerer.prefer_optimized(descriptor);
@@ -182,6 +191,12 @@ bool lower_qgemm(Lowerer& lowerer) {
   dnnl::primitive_attr attributes = Lowerer::default_attributes();
   attributes.set_output_scales(1 << 1, layer.scales);
   attributes.set_post_ops(post_ops);
+  if (int32_t zero_point = static_cast<int32_t>(node.attribute_int("x_zero_point", 0)); zero_point != 0) {
+    attributes.set_zero_points(DNNL_ARG_SRC, 0, {zero_point});
+  }
+  if (int32_t zero_point = static_cast<int32_t>(node.attribute_int("y_zero_point", 0)); zero_point != 0 && y.dtype != DataType::f32) {
+    attributes.set_zero_points(DNNL_ARG_DST, 0, {zero_point});
+  }
   memory::dims weight_dims = {n};
   weight_dims.insert(weight_dims.end(), a.shape.begin() + 1, a.shape.end());
   dnnl::inner_product_forward::desc descriptor(
@@ -209,13 +224,14 @@ bool lower_qgemm(Lowerer& lowerer) {
 }
 
 bool lower_quantize(Lowerer& lowerer) {
-  // QuantizeLinear / DequantizeLinear of an activation with one scale and a zero point of 0.
+  // QuantizeLinear / DequantizeLinear of an activation with one scale and one zero point.
   const Node& node = lowerer.node();
   const Graph& graph = lowerer.graph();
   const Tensor* scale = graph.initializer(node.inputs[1]);
   const Tensor* zero = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
   if (lowerer.is_constant(node.inputs[0]) || scale == nullptr || scale->elements() != 1 || !(scale->data<float>()[0] > 0)) return false;
-  if (node.has_input(2) && (zero == nullptr || zero->value_as_int(0) != 0)) return false;
+  if (node.has_input(2) && (zero == nullptr || zero->elements() != 1)) return false;
+  int32_t zero_point = zero != nullptr ? static_cast<int32_t>(zero->value_as_int(0)) : 0;
   const ValueInfo& x = lowerer.info(node.inputs[0]);
   const ValueInfo& y = lowerer.info(node.outputs[0]);
   if (x.dtype == DataType::s32 || y.dtype == DataType::s32 || x.shape.empty()) return false;
@@ -226,7 +242,8 @@ bool lower_quantize(Lowerer& lowerer) {
                             ? memory::desc(to_dims(x.shape), to_dnnl(y.dtype), memory::format_tag::acdb)
                             : with_type(source, to_dnnl(y.dtype));
   float value = scale->data<float>()[0];
-  Placement result = convert(lowerer, node.inputs[0], target, quantize ? 1.0f / value : value);
+  Placement result = quantize ? convert(lowerer, node.inputs[0], target, 1.0f / value, 0, zero_point)
+                              : convert(lowerer, node.inputs[0], target, value, zero_point, 0);
   lowerer.set_placement(node.outputs[0], result);
   return true;
 }

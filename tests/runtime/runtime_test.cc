@@ -164,11 +164,13 @@ TEST(Runtime, PlanReportsMemoryAndReusesBuffers) {
 
 // INT8: the compiled int8 layers against the reference kernels of the same fused graph. Each u8 / s8 tensor may
 // differ by one quantization step where float rounding differs, so the float output is compared at 1% of its scale.
-void expect_int8_matches_reference(const std::string& name) {
+void expect_int8_matches_reference(const std::string& name, bool symmetric = true) {
   Graph model = zoo::build_zoo_model(name, {.batch = 2, .seed = 12});
   std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_tensor(model.value("input").shape, 1)}},
                                                         {{"input", random_tensor(model.value("input").shape, 2)}}};
-  Graph graph = compiler::quantize(model, batches);
+  compiler::QuantizeOptions options;
+  options.symmetric_activations = symmetric;
+  Graph graph = compiler::quantize(model, batches, options);
   compiler::optimize(graph, {.precision = compiler::Precision::int8, .dump_ir = {}});
   CompiledModel compiled(graph, RuntimeOptions{});
   EXPECT_TRUE(compiled.plan().fallbacks.empty()) << format_plan(compiled.plan());
@@ -189,6 +191,11 @@ void expect_int8_matches_reference(const std::string& name) {
 TEST(Runtime, Int8ResNet20MatchesItsReferenceKernels) { expect_int8_matches_reference("resnet20"); }
 
 TEST(Runtime, Int8FashionMnistResNet50MatchesItsReferenceKernels) { expect_int8_matches_reference("resnet50-fmnist"); }
+
+TEST(Runtime, Int8WithAsymmetricActivationsMatchesItsReferenceKernels) {
+  // u8 activations with zero points, as other tools quantize: oneDNN's src / dst / sum zero points.
+  expect_int8_matches_reference("resnet20", false);
+}
 
 TEST(Runtime, WrongInputIsAnError) {
   Graph graph = zoo::build_zoo_model("resnet20", {});

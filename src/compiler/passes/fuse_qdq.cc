@@ -6,9 +6,10 @@
 //
 //   x_q -> DQ -> MaxPool -> Q (same scale) -> y_q   =>   x_q -> MaxPool -> y_q
 //
-// Also Gemm (after an optional Flatten of the dequantized input) to nacc.QGemm. Left alone: per-axis activation
-// scales, non-zero zero points, weights that are not constant, bias scales other than x_scale * w_scale, and
-// activations other than Relu and Clip after a quantized output (they do not commute with the output scale).
+// Also Gemm (after an optional Flatten of the dequantized input) to nacc.QGemm. Activations may have zero points
+// (asymmetric u8, as ONNX Runtime's quantizer makes them). Left alone: per-axis activation scales, weights with
+// non-zero zero points, weights that are not constant, bias scales other than x_scale * w_scale, and activations
+// other than Relu and Clip after a quantized output (they do not commute with the output scale).
 #include <cmath>
 
 #include "compiler/passes/passes.h"
@@ -23,7 +24,16 @@ struct Dequantized {
   float scale = 0;
   std::vector<float> scales;  // per-axis
   int64_t axis = 1;
+  int64_t zero_point = 0;  // per-tensor only
 };
+
+// A per-tensor zero point (0 when absent), or nullopt when it is per-axis or not constant.
+std::optional<int64_t> scalar_zero_point(const Graph& graph, const Node& node) {
+  if (!node.has_input(2)) return 0;
+  const Tensor* zero = graph.initializer(node.inputs[2]);
+  if (zero == nullptr || zero->elements() != 1) return std::nullopt;
+  return zero->value_as_int(0);
+}
 
 bool zero_points_zero(const Graph& graph, const Node& node) {
   if (!node.has_input(2)) return true;
@@ -35,12 +45,15 @@ bool zero_points_zero(const Graph& graph, const Node& node) {
   return true;
 }
 
-// The DQ producing `value`, if it is a symmetric one with constant scales.
-std::optional<Dequantized> dequantized_from(const Graph& graph, const std::string& value) {
+// The DQ producing `value`, if its scales are constant and its zero points zero (or, with allow_zero_point, one
+// constant per-tensor zero point).
+std::optional<Dequantized> dequantized_from(const Graph& graph, const std::string& value, bool allow_zero_point = false) {
   int index = producer_of(graph, value);
   if (index < 0) return std::nullopt;
   const Node& node = graph.nodes[static_cast<size_t>(index)];
-  if (node.op != OpKind::DequantizeLinear || !zero_points_zero(graph, node)) return std::nullopt;
+  if (node.op != OpKind::DequantizeLinear) return std::nullopt;
+  std::optional<int64_t> zero_point = scalar_zero_point(graph, node);
+  if (!zero_points_zero(graph, node) && !(allow_zero_point && zero_point)) return std::nullopt;
   const Tensor* scale = graph.initializer(node.inputs[1]);
   if (scale == nullptr) return std::nullopt;
   Dequantized result;
@@ -48,6 +61,7 @@ std::optional<Dequantized> dequantized_from(const Graph& graph, const std::strin
   for (int64_t i = 0; i < scale->elements(); ++i) result.scales.push_back(scale->data<float>()[i]);
   result.scale = result.scales[0];
   result.axis = node.attribute_int("axis", 1);
+  result.zero_point = zero_point.value_or(0);
   return result;
 }
 
@@ -71,6 +85,7 @@ struct Tail {
   std::string output;
   std::string sum;
   float sum_scale = 1.0f;
+  int64_t sum_zero_point = 0;
   std::map<std::string, Attribute> attributes;
   DataType output_type = DataType::f32;
 };
@@ -83,10 +98,11 @@ Tail follow_tail(const Graph& graph, const std::string& start, bool allow_sum) {
     const Node& add = graph.nodes[static_cast<size_t>(next)];
     const std::string& other = add.inputs[0] == tail.output ? add.inputs[1] : add.inputs[0];
     if (graph.value(other) == graph.value(tail.output) && graph.initializer(other) == nullptr && add.inputs[0] != add.inputs[1]) {
-      std::optional<Dequantized> dq = dequantized_from(graph, other);
+      std::optional<Dequantized> dq = dequantized_from(graph, other, true);
       if (dq && dq->scales.size() == 1) {
         tail.sum = dq->quantized;
         tail.sum_scale = dq->scale;
+        tail.sum_zero_point = dq->zero_point;
       } else {
         tail.sum = other;
       }
@@ -124,8 +140,16 @@ Tail follow_tail(const Graph& graph, const std::string& start, bool allow_sum) {
   if (next >= 0) {
     const Node& node = graph.nodes[static_cast<size_t>(next)];
     const Tensor* scale = node.op == OpKind::QuantizeLinear ? graph.initializer(node.inputs[1]) : nullptr;
-    if (scale != nullptr && scale->elements() == 1 && zero_points_zero(graph, node)) {
+    int64_t zero_point = 0;
+    bool scalar = false;
+    if (node.op == OpKind::QuantizeLinear) {
+      std::optional<int64_t> found = scalar_zero_point(graph, node);
+      scalar = found.has_value();
+      zero_point = found.value_or(0);
+    }
+    if (scale != nullptr && scale->elements() == 1 && scalar) {
       y_scale = scale->data<float>()[0];
+      tail.attributes["y_zero_point"] = zero_point;
       tail.absorbed.push_back(static_cast<size_t>(next));
       tail.output = node.outputs[0];
       tail.output_type = graph.value(node.outputs[0]).dtype;
@@ -141,6 +165,10 @@ Tail follow_tail(const Graph& graph, const std::string& start, bool allow_sum) {
   tail.attributes["y_scale"] = y_scale;
   tail.attributes["output_type"] = std::string(dtype_name(tail.output_type));
   tail.attributes["sum_scale"] = tail.sum_scale;
+  if (tail.sum_zero_point != 0) tail.attributes["sum_zero_point"] = tail.sum_zero_point;
+  if (tail.attributes.count("y_zero_point") && std::get<int64_t>(tail.attributes["y_zero_point"]) == 0) {
+    tail.attributes.erase("y_zero_point");
+  }
   return tail;
 }
 
@@ -175,7 +203,7 @@ int fuse_qdq(Graph& graph) {
         continue;
       }
     }
-    std::optional<Dequantized> x = dequantized_from(graph, data);
+    std::optional<Dequantized> x = dequantized_from(graph, data, true);
     std::optional<Dequantized> w = dequantized_from(graph, node.inputs[1]);
     if (!x || x->scales.size() != 1 || !w || graph.initializer(w->quantized) == nullptr) continue;
     const Tensor& weights = *graph.initializer(w->quantized);
@@ -210,6 +238,7 @@ int fuse_qdq(Graph& graph) {
       fused.attributes["transB"] = int64_t{1};
     }
     fused.attributes["x_scale"] = x->scale;
+    if (x->zero_point != 0) fused.attributes["x_zero_point"] = x->zero_point;
     fused.attributes["w_scales"] = w_scales;
     std::string weight_name = w->quantized;
     if (gemm && !trans_b) {
@@ -245,12 +274,13 @@ int fuse_qdq(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     Node& pool = graph.nodes[i];
     if (pool.op != OpKind::MaxPool || pool.outputs.size() != 1) continue;
-    std::optional<Dequantized> x = dequantized_from(graph, pool.inputs[0]);
+    std::optional<Dequantized> x = dequantized_from(graph, pool.inputs[0], true);
     int next = only_reader(graph, pool.outputs[0]);
     if (!x || x->scales.size() != 1 || next < 0) continue;
     const Node& q = graph.nodes[static_cast<size_t>(next)];
     const Tensor* scale = q.op == OpKind::QuantizeLinear ? graph.initializer(q.inputs[1]) : nullptr;
-    if (scale == nullptr || scale->elements() != 1 || !close(scale->data<float>()[0], x->scale) || !zero_points_zero(graph, q) ||
+    if (scale == nullptr || scale->elements() != 1 || !close(scale->data<float>()[0], x->scale) ||
+        scalar_zero_point(graph, q) != std::optional<int64_t>(x->zero_point) ||
         graph.value(q.outputs[0]).dtype != graph.value(x->quantized).dtype) {
       continue;
     }

@@ -19,6 +19,9 @@ struct QuantizeOptions {
   Observer observer = Observer::minmax;
   double percentile = 99.999;  // Observer::percentile: the share of |x| values kept inside the range
   bool bias_correction = true;  // shift each bias by the mean error its quantized weights cause
+  // false: every activation is u8 with a zero point covering [min, max] (asymmetric, as ONNX Runtime's quantizer
+  // does by default); true: u8 with zero point 0 after ReLU, s8 symmetric elsewhere.
+  bool symmetric_activations = true;
 };
 
 // Runs a graph on inputs and returns the values named in its outputs. The quantizer runs the model through one of

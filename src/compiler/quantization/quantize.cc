@@ -8,6 +8,7 @@
 //
 // Activations that are never negative (after Relu, or calibrated >= 0) are u8 in [0, 255], others s8 in
 // [-127, 127]; all zero points are 0 (symmetric), which is what oneDNN's VNNI kernels run without extra work.
+// QuantizeOptions::symmetric_activations = false makes every activation u8 with a zero point instead.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -53,7 +54,16 @@ bool never_negative(const Graph& graph, const std::string& value, const TensorRa
 struct Quantization {
   float scale;
   DataType dtype;
+  int64_t zero_point = 0;
 };
+
+// u8 over [min(low, 0), max(high, 0)] with the zero point that maps 0.0 exactly.
+Quantization asymmetric_quantization(const TensorRange& range) {
+  float low = std::min(range.low, 0.0f), high = std::max(range.high, 0.0f);
+  float scale = high > low ? (high - low) / 255.0f : 1.0f;
+  int64_t zero_point = static_cast<int64_t>(std::clamp(std::nearbyint(-low / scale), 0.0f, 255.0f));
+  return {scale, DataType::u8, zero_point};
+}
 
 Quantization activation_quantization(const Graph& graph, const std::string& value, const TensorRange& range) {
   bool is_unsigned = never_negative(graph, value, range);
@@ -112,9 +122,10 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
   // Activations: a Q/DQ pair per target; every reader then reads the dequantized value.
   std::map<std::string, Quantization> activations;
   for (const auto& [value, range] : ranges) {
-    // A max pool's output keeps its input's scale: max commutes with a monotonic quantization.
-    activations[value] = activation_quantization(graph, value, range);
+    activations[value] = options.symmetric_activations ? activation_quantization(graph, value, range)
+                                                       : asymmetric_quantization(range);
   }
+  // A max pool's output keeps its input's scale: max commutes with a monotonic quantization.
   for (Node& node : graph.nodes) {
     if (node.op != OpKind::MaxPool) continue;
     auto input = activations.find(node.inputs[0]);
@@ -133,7 +144,9 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
     std::string scale = graph.unique_value_name(value + "_scale");
     graph.add_initializer(scale, Tensor::scalar(quantization.scale));
     std::string zero = graph.unique_value_name(value + "_zero_point");
-    graph.add_initializer(zero, quantization.dtype == DataType::u8 ? Tensor::scalar<uint8_t>(0) : Tensor::scalar<int8_t>(0));
+    graph.add_initializer(zero, quantization.dtype == DataType::u8
+                                    ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(quantization.zero_point))
+                                    : Tensor::scalar<int8_t>(static_cast<int8_t>(quantization.zero_point)));
     std::string quantized = graph.unique_value_name(value + "_quantized");
     std::string dequantized = graph.unique_value_name(value + "_dequantized");
     replace_uses(graph, value, dequantized);

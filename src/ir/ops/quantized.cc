@@ -6,8 +6,9 @@
 //   output = round_half_even(y / y_scale) saturated to u8 / s8, or y itself when the output is f32
 //
 // Attributes: Conv's (or Gemm's transB = 1 layout), x_scale, w_scales (per output channel), y_scale (0 for an f32
-// output), sum_scale, activation (Relu, Clip or none). All zero points are 0. The reference kernels dequantize and
-// call the FP32 ones, so they are exact up to float rounding.
+// output), sum_scale, activation (Relu, Clip or none), and the activations' zero points x_zero_point, y_zero_point,
+// sum_zero_point (0 when absent; weights are always symmetric). The reference kernels dequantize and call the FP32
+// ones, so they are exact up to float rounding.
 #include <cmath>
 #include <limits>
 
@@ -17,13 +18,14 @@
 namespace nacc {
 namespace {
 
-Tensor dequantize(const Tensor& quantized, float scale, const std::vector<float>* per_channel = nullptr) {
+Tensor dequantize(const Tensor& quantized, float scale, const std::vector<float>* per_channel = nullptr,
+                  int64_t zero_point = 0) {
   Tensor result(DataType::f32, quantized.shape());
   int64_t channels = per_channel != nullptr ? static_cast<int64_t>(per_channel->size()) : 1;
   int64_t inner = quantized.elements() / std::max<int64_t>(channels, 1);
   for (int64_t i = 0; i < quantized.elements(); ++i) {
     float channel_scale = per_channel != nullptr ? (*per_channel)[static_cast<size_t>(i / inner)] : 1.0f;
-    result.data<float>()[i] = static_cast<float>(quantized.value_as_int(i)) * scale * channel_scale;
+    result.data<float>()[i] = static_cast<float>(quantized.value_as_int(i) - zero_point) * scale * channel_scale;
   }
   return result;
 }
@@ -58,11 +60,12 @@ void store(const Node& node, const Tensor& y, Tensor& output) {
     return;
   }
   float scale = node.attribute_float("y_scale", 1.0f);
+  float zero_point = static_cast<float>(node.attribute_int("y_zero_point", 0));
   visit_dtype(output.dtype(), [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, uint8_t> || std::is_same_v<T, int8_t>) {
       for (int64_t i = 0; i < y.elements(); ++i) {
-        float value = std::nearbyint(y.data<float>()[i] / scale);
+        float value = std::nearbyint(y.data<float>()[i] / scale) + zero_point;
         value = std::min(std::max(value, static_cast<float>(std::numeric_limits<T>::lowest())),
                          static_cast<float>(std::numeric_limits<T>::max()));
         output.data<T>()[i] = static_cast<T>(value);
@@ -76,7 +79,7 @@ Tensor run_dequantized(const KernelContext& context, OpKind float_op, const Shap
   const Node& node = context.node;
   std::vector<float> w_scales = node.attribute_floats("w_scales", {});
   float x_scale = node.attribute_float("x_scale", 1.0f);
-  Tensor x = dequantize(context.input(0), x_scale);
+  Tensor x = dequantize(context.input(0), x_scale, nullptr, node.attribute_int("x_zero_point", 0));
   Tensor w = dequantize(context.input(1), 1.0f, &w_scales);
   std::vector<const Tensor*> inputs = {&x, &w};
   Tensor b;
@@ -101,7 +104,9 @@ Tensor run_dequantized(const KernelContext& context, OpKind float_op, const Shap
     const Tensor& sum = context.input(3);
     float sum_scale = node.attribute_float("sum_scale", 1.0f);
     for (int64_t i = 0; i < y.elements(); ++i) {
-      float addend = sum.dtype() == DataType::f32 ? sum.data<float>()[i] : static_cast<float>(sum.value_as_int(i)) * sum_scale;
+      float addend = sum.dtype() == DataType::f32
+                         ? sum.data<float>()[i]
+                         : static_cast<float>(sum.value_as_int(i) - node.attribute_int("sum_zero_point", 0)) * sum_scale;
       y.data<float>()[i] += addend;
     }
   }
