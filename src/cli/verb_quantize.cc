@@ -27,6 +27,9 @@ struct QuantizeCliOptions {
   double percentile = 99.999;
   bool no_bias_correction = false;
   bool asymmetric = false;
+  double max_drop = -1;  // points; < 0: no accuracy check
+  std::string evaluation;
+  int64_t evaluation_samples = 1000;
   bool reference = false;
   uint64_t seed = 0;
 };
@@ -76,6 +79,39 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(const QuantizeCli
   return batches;
 }
 
+// Labelled evaluation batches from a data set (the first `evaluation_samples` samples, whole batches).
+std::vector<compiler::LabelledBatch> evaluation_batches(const QuantizeCliOptions& options, const Graph& graph) {
+  if (options.evaluation.empty() || options.evaluation == "random") {
+    fail("expected --eval DATA (a labelled data set such as fashion-mnist:val) with --max-drop, but found '{}'",
+         options.evaluation);
+  }
+  if (options.evaluation_samples < 1) fail("expected --eval-samples >= 1, but found {}", options.evaluation_samples);
+  const std::string& input = graph.inputs[0];
+  const ValueInfo& info = graph.value(input);
+  Shape sample_shape(info.shape.begin() + 1, info.shape.end());
+  data::ImageDataset dataset = data::load_dataset(options.evaluation);
+  if (dataset.sample_shape() != sample_shape) {
+    fail("expected evaluation data of the model's input shape {}, but {} has samples of shape {}",
+         shape_to_string(sample_shape), options.evaluation, shape_to_string(dataset.sample_shape()));
+  }
+  std::string stored = graph.get_metadata("nacc.preprocess");
+  data::Preprocess preprocess = stored.empty() ? data::fashion_mnist_preprocess() : data::Preprocess::from_json(stored);
+  int64_t batch = info.shape[0];
+  int64_t samples = std::min(options.evaluation_samples, dataset.size()) / batch * batch;
+  if (samples == 0) fail("expected at least one batch of {} evaluation samples, but {} has {}", batch, options.evaluation, dataset.size());
+  std::vector<compiler::LabelledBatch> batches;
+  for (int64_t first = 0; first < samples; first += batch) {
+    compiler::LabelledBatch labelled{{{input, Tensor(DataType::f32, info.shape)}}, {}};
+    for (int64_t i = 0; i < batch; ++i) {
+      data::preprocess_sample(dataset, first + i, preprocess,
+                              labelled.inputs.at(input).data<float>() + i * shape_elements(sample_shape));
+      labelled.labels.push_back(dataset.labels[static_cast<size_t>(first + i)]);
+    }
+    batches.push_back(std::move(labelled));
+  }
+  return batches;
+}
+
 void run(const QuantizeCliOptions& options) {
   if (options.samples < 1) fail("expected --calib-samples >= 1, but found {}", options.samples);
   if (options.batch < 1) fail("expected --calib-batch >= 1, but found {}", options.batch);
@@ -93,9 +129,28 @@ void run(const QuantizeCliOptions& options) {
   int64_t batch = declared.value(declared.inputs[0]).shape.at(0);
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
   std::vector<std::map<std::string, Tensor>> batches = calibration_batches(options, graph);
-  Graph quantized = compiler::quantize(graph, batches, quantize_options,
-                                       options.reference ? compiler::GraphRunnerFactory(compiler::reference_runner)
-                                                         : runtime::compiled_runner_factory());
+  compiler::GraphRunnerFactory runner = options.reference ? compiler::GraphRunnerFactory(compiler::reference_runner)
+                                                           : runtime::compiled_runner_factory();
+  Graph quantized;
+  if (options.max_drop >= 0) {
+    std::vector<compiler::LabelledBatch> evaluation = evaluation_batches(options, graph);
+    compiler::AccuracyAwareResult result =
+        compiler::quantize_within_drop(graph, batches, evaluation, options.max_drop / 100.0, quantize_options, runner);
+    quantized = std::move(result.graph);
+    std::string layers;
+    for (const std::string& layer : result.fp32_layers) layers += (layers.empty() ? "" : ", ") + layer;
+    spdlog::info("{}: FP32 top-1 {:.2f}%, INT8 {:.2f}% (drop {:.2f} points, allowed {:.2f}); {} layers kept in FP32{}{}",
+                 options.evaluation, 100 * result.fp32_top1, 100 * result.int8_top1,
+                 100 * (result.fp32_top1 - result.int8_top1), options.max_drop, result.fp32_layers.size(),
+                 layers.empty() ? "" : ": ", layers);
+    quantized.set_metadata("nacc.quantization.accuracy",
+                           fmt::format("{{\"data\": \"{}\", \"samples\": {}, \"fp32_top1\": {:.4f}, \"int8_top1\": {:.4f}, "
+                                       "\"fp32_layers\": {}}}",
+                                       options.evaluation, options.evaluation_samples, result.fp32_top1, result.int8_top1,
+                                       result.fp32_layers.size()));
+  } else {
+    quantized = compiler::quantize(graph, batches, quantize_options, runner);
+  }
   set_batch_size(quantized, batch);
   quantized.set_metadata("nacc.calibration", fmt::format("{} ({} samples)", options.calibration, options.samples));
   export_onnx_file(quantized, options.output);
@@ -121,6 +176,11 @@ void add_quantize_verb(CLI::App& app) {
       ->capture_default_str();
   verb->add_flag("--no-bias-correction", options->no_bias_correction, "Do not correct biases for weight rounding");
   verb->add_flag("--asymmetric", options->asymmetric, "u8 activations with zero points (ONNX Runtime's default scheme)");
+  verb->add_option("--max-drop", options->max_drop,
+                   "Accuracy-aware: keep the most sensitive layers in FP32 until the top-1 drop is at most this many "
+                   "points on --eval");
+  verb->add_option("--eval", options->evaluation, "Labelled data for --max-drop, e.g. fashion-mnist:val");
+  verb->add_option("--eval-samples", options->evaluation_samples, "Samples of --eval to use")->capture_default_str();
   verb->add_flag("--reference", options->reference, "Calibrate on the reference executor (slow)");
   verb->add_option("--seed", options->seed, "Seed of random calibration data")->capture_default_str();
   verb->callback([options] { run(*options); });

@@ -188,6 +188,7 @@ TEST_F(Cli, QuantizeBadInput) {
   expect_user_error("quantize " + model() + " --observer median -o " + path("q.onnx"), "expected --observer");
   expect_user_error("quantize " + model() + " --calib-samples 0 -o " + path("q.onnx"), "expected --calib-samples >= 1");
   expect_user_error("quantize " + model() + " --calib imagenet:val -o " + path("q.onnx"), "expected a data set");
+  expect_user_error("quantize " + model() + " --calib-samples 8 --max-drop 1 -o " + path("q.onnx"), "expected --eval DATA");
 }
 
 TEST_F(Cli, BadFlagsAreParseErrors) {

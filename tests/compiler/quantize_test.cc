@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "compiler/compiler.h"
@@ -163,10 +164,50 @@ TEST(Quantize, ObserversClipOutliers) {
   auto batches = random_batches(model, 2, 5);
   Graph prepared = model;
   prepare_for_quantization(prepared);
-  auto minmax = calibrate(prepared, batches, {.observer = Observer::minmax}, reference_runner);
-  auto clipped = calibrate(prepared, batches, {.observer = Observer::percentile, .percentile = 99.0}, reference_runner);
+  QuantizeOptions minmax_options, percentile_options;
+  percentile_options.observer = Observer::percentile;
+  percentile_options.percentile = 99.0;
+  auto minmax = calibrate(prepared, batches, minmax_options, reference_runner);
+  auto clipped = calibrate(prepared, batches, percentile_options, reference_runner);
   ASSERT_EQ(minmax.size(), clipped.size());
   for (const auto& [name, range] : minmax) EXPECT_LE(clipped.at(name).high, range.high) << name;
+}
+
+TEST(Quantize, AccuracyAwareModeReturnsSensitiveLayersToFp32) {
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 8, .seed = 21});
+  auto calibration = random_batches(model, 2, 4);
+  // Labels = the FP32 model's own predictions, so FP32 top-1 is 100% and every INT8 error is a drop.
+  std::vector<LabelledBatch> evaluation;
+  for (auto& batch : random_batches(model, 3, 5)) {
+    Tensor output = ReferenceExecutor(model).run(batch).at("fc");
+    LabelledBatch labelled{batch, {}};
+    for (int64_t row = 0; row < 8; ++row) {
+      const float* scores = output.data<float>() + row * 10;
+      labelled.labels.push_back(std::max_element(scores, scores + 10) - scores);
+    }
+    evaluation.push_back(std::move(labelled));
+  }
+  // A harsh observer (clip at the 60th percentile) makes the plain INT8 model lose accuracy.
+  QuantizeOptions harsh;
+  harsh.observer = Observer::percentile;
+  harsh.percentile = 60.0;
+  AccuracyAwareResult loose = quantize_within_drop(model, calibration, evaluation, 1.0, harsh, reference_runner);
+  EXPECT_DOUBLE_EQ(loose.fp32_top1, 1.0);
+  EXPECT_TRUE(loose.fp32_layers.empty()) << "any drop is allowed";
+  ASSERT_LT(loose.int8_top1, 1.0) << "the test needs a lossy quantization";
+  AccuracyAwareResult strict = quantize_within_drop(model, calibration, evaluation, 0.0, harsh, reference_runner);
+  EXPECT_GE(strict.int8_top1, 1.0);
+  EXPECT_FALSE(strict.fp32_layers.empty());
+  int quantized_layers = 0;
+  for (const Node& node : strict.graph.nodes) {
+    bool kept_fp32 = std::find(strict.fp32_layers.begin(), strict.fp32_layers.end(), node.name) != strict.fp32_layers.end();
+    if (node.op == OpKind::Conv || node.op == OpKind::Gemm) {
+      EXPECT_EQ(node.inputs[1].ends_with("weight_dequantized"), !kept_fp32) << node.name;
+      quantized_layers += !kept_fp32;
+    }
+  }
+  EXPECT_EQ(quantized_layers + static_cast<int>(strict.fp32_layers.size()), 22);
+  EXPECT_THROW(quantize_within_drop(model, calibration, {}, 0.01, harsh, reference_runner), Error);
 }
 
 TEST(Quantize, BadCalibrationDataIsAnError) {

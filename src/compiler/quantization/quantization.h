@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct QuantizeOptions {
   // false: every activation is u8 with a zero point covering [min, max] (asymmetric, as ONNX Runtime's quantizer
   // does by default); true: u8 with zero point 0 after ReLU, s8 symmetric elsewhere.
   bool symmetric_activations = true;
+  // Weighted layers (by node name) to keep in FP32: their weights and inputs stay float.
+  std::set<std::string> fp32_layers;
 };
 
 // Runs a graph on inputs and returns the values named in its outputs. The quantizer runs the model through one of
@@ -56,6 +59,29 @@ std::map<std::string, TensorRange> calibrate(const Graph& graph, const std::vect
 // runs on the reference executor.
 Graph quantize(const Graph& graph, const std::vector<std::map<std::string, Tensor>>& batches,
                const QuantizeOptions& options = {}, const GraphRunnerFactory& runner_factory = reference_runner);
+
+// The QDQ rewrite of a prepared graph (prepare_for_quantization) from calibrated ranges; quantize() is
+// prepare + calibrate + insert_qdq.
+Graph insert_qdq(Graph prepared, const std::map<std::string, TensorRange>& ranges, const QuantizeOptions& options);
+
+struct LabelledBatch {
+  std::map<std::string, Tensor> inputs;
+  std::vector<int64_t> labels;  // one class per sample of the batch
+};
+
+struct AccuracyAwareResult {
+  Graph graph;                           // the QDQ graph
+  double fp32_top1 = 0;                  // in [0, 1], on the evaluation batches
+  double int8_top1 = 0;
+  std::vector<std::string> fp32_layers;  // layers returned to FP32, most sensitive first
+};
+
+// Quantizes, then returns the most sensitive layers to FP32 until the top-1 drop on `evaluation` (labelled data the
+// calibration did not see) is at most `max_drop` (a fraction: 0.005 = half a point). Runs the model through
+// runner_factory, which must handle QDQ graphs.
+AccuracyAwareResult quantize_within_drop(const Graph& graph, const std::vector<std::map<std::string, Tensor>>& calibration,
+                                         const std::vector<LabelledBatch>& evaluation, double max_drop,
+                                         const QuantizeOptions& options, const GraphRunnerFactory& runner_factory);
 
 // The passes quantize() runs before inserting QDQ (no fusion into nacc's own ops, so the result stays ONNX).
 void prepare_for_quantization(Graph& graph);

@@ -118,10 +118,27 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
   }
   prepare_for_quantization(graph);
   std::map<std::string, TensorRange> ranges = calibrate(graph, batches, options, runner_factory);
+  Graph quantized = insert_qdq(std::move(graph), ranges, options);
+  quantized.set_metadata("nacc.quantization",
+                         fmt::format("{{\"observer\": \"{}\", \"calibration_batches\": {}, \"bias_correction\": {}}}",
+                                     options.observer == Observer::minmax       ? "minmax"
+                                     : options.observer == Observer::percentile ? "percentile"
+                                                                                : "entropy",
+                                     batches.size(), options.bias_correction ? "true" : "false"));
+  return quantized;
+}
 
-  // Activations: a Q/DQ pair per target; every reader then reads the dequantized value.
+Graph insert_qdq(Graph graph, const std::map<std::string, TensorRange>& ranges, const QuantizeOptions& options) {
+  auto excluded = [&](const Node& node) { return options.fp32_layers.count(node.name) != 0 && is_weighted_layer(graph, node); };
+  // Activations: a Q/DQ pair per target that a quantized reader reads; those readers read the dequantized value.
   std::map<std::string, Quantization> activations;
   for (const auto& [value, range] : ranges) {
+    bool read_quantized = false;
+    for (const Node& node : graph.nodes) {
+      bool reads = std::find(node.inputs.begin(), node.inputs.end(), value) != node.inputs.end();
+      read_quantized = read_quantized || (reads && !excluded(node));
+    }
+    if (!read_quantized) continue;
     activations[value] = options.symmetric_activations ? activation_quantization(graph, value, range)
                                                        : asymmetric_quantization(range);
   }
@@ -135,7 +152,7 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
   // Each weighted layer's activation input, by node index, before the QDQ pairs rename it.
   std::map<size_t, std::string> original_inputs;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    if (is_weighted_layer(graph, graph.nodes[i]) && activations.count(graph.nodes[i].inputs[0])) {
+    if (is_weighted_layer(graph, graph.nodes[i]) && !excluded(graph.nodes[i]) && activations.count(graph.nodes[i].inputs[0])) {
       original_inputs[i] = graph.nodes[i].inputs[0];
     }
   }
@@ -149,7 +166,12 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
                                     : Tensor::scalar<int8_t>(static_cast<int8_t>(quantization.zero_point)));
     std::string quantized = graph.unique_value_name(value + "_quantized");
     std::string dequantized = graph.unique_value_name(value + "_dequantized");
-    replace_uses(graph, value, dequantized);
+    for (Node& node : graph.nodes) {
+      if (excluded(node)) continue;
+      for (std::string& input : node.inputs) {
+        if (input == value) input = dequantized;
+      }
+    }
     const Shape& shape = graph.value(value).shape;
     graph.values[quantized] = ValueInfo{quantization.dtype, shape};
     graph.values[dequantized] = ValueInfo{DataType::f32, shape};
@@ -243,11 +265,6 @@ Graph quantize(const Graph& original, const std::vector<std::map<std::string, Te
   remove_dead_code(graph);
   infer_shapes(graph);
   verify(graph);
-  graph.set_metadata("nacc.quantization", fmt::format("{{\"observer\": \"{}\", \"calibration_batches\": {}, \"bias_correction\": {}}}",
-                                                     options.observer == Observer::minmax       ? "minmax"
-                                                     : options.observer == Observer::percentile ? "percentile"
-                                                                                                : "entropy",
-                                                     batches.size(), options.bias_correction ? "true" : "false"));
   return graph;
 }
 
