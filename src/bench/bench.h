@@ -54,7 +54,7 @@ class ModelQsl : public loadgen::QuerySampleLibrary {
 enum class Executor { compiled, reference };
 
 struct SutOptions {
-  int64_t batch = 1;    // samples per inference; partial batches are padded with zeros
+  int64_t batch = 1;    // samples per inference (a query's last, smaller batch runs at its own size)
   int64_t streams = 1;  // inferences running at once, one worker thread each
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
   Executor executor = Executor::compiled;
@@ -74,6 +74,10 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::string name() const override;
   void issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) override;
 
+  // Compiles the model for a partial batch of `size` samples now, so that a test does not pay for it (the compiled
+  // runtime runs a query's last, partial batch at its own size instead of padding it).
+  void prepare_batch(int64_t size);
+
   // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test.
   void warm_up(size_t index, int batches);
   // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).
@@ -91,7 +95,9 @@ class ModelSut : public loadgen::SystemUnderTest {
     loadgen::ResponseDelegate* responses;
   };
   void work(int64_t stream);
-  void run_job(const Job& job, runtime::ExecutionContext* context);
+  void run_job(const Job& job, runtime::ExecutionContext* context,
+               std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
+  const runtime::CompiledModel& partial_model(int64_t size);
   Tensor gather_batch(const std::vector<loadgen::QuerySample>& samples) const;
 
   const Graph& graph_;
@@ -99,6 +105,9 @@ class ModelSut : public loadgen::SystemUnderTest {
   SutOptions options_;
   std::optional<ReferenceExecutor> reference_;
   std::optional<runtime::CompiledModel> compiled_;
+  // Models compiled for smaller batches (a query's last, partial batch), made on first use or by prepare_batch.
+  std::mutex partial_mutex_;
+  std::map<int64_t, std::unique_ptr<runtime::CompiledModel>> partial_;
   compiler::Precision precision_ = compiler::Precision::fp32;
   std::string input_name_;
   std::string output_name_;

@@ -83,10 +83,13 @@ void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadge
 
 void ModelSut::work(int64_t stream) {
   runtime::ExecutionContextPtr context;
+  std::map<int64_t, runtime::ExecutionContextPtr> partial_contexts;
+  int64_t first_core = -1;
   if (compiled_) {
     int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
     bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
-    context = compiled_->create_context(pin ? stream * options_.threads : -1);
+    first_core = pin ? stream * options_.threads : -1;
+    context = compiled_->create_context(first_core);
   }
   for (;;) {
     Job job;
@@ -97,12 +100,32 @@ void ModelSut::work(int64_t stream) {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    run_job(job, context.get());
+    run_job(job, context.get(), partial_contexts, first_core);
   }
 }
 
+const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {
+  std::lock_guard lock(partial_mutex_);
+  std::unique_ptr<runtime::CompiledModel>& model = partial_[size];
+  if (!model) {
+    Graph graph = graph_;
+    set_batch_size(graph, size);
+    compiler::optimize(graph, {.precision = precision_, .dump_ir = {}});
+    model = std::make_unique<runtime::CompiledModel>(std::move(graph),
+                                                     runtime::RuntimeOptions{.threads = options_.threads, .first_core = -1});
+  }
+  return *model;
+}
+
+void ModelSut::prepare_batch(int64_t size) {
+  if (compiled_ && size > 0 && size < options_.batch) partial_model(size);
+}
+
 Tensor ModelSut::gather_batch(const std::vector<loadgen::QuerySample>& samples) const {
-  Tensor input(DataType::f32, graph_.value(input_name_).shape);
+  Shape shape = graph_.value(input_name_).shape;
+  // The compiled runtime runs a partial batch at its own size; the reference executor pads it.
+  if (compiled_) shape[0] = static_cast<int64_t>(samples.size());
+  Tensor input(DataType::f32, shape);
   size_t sample_elements = static_cast<size_t>(shape_elements(qsl_.sample_shape()));
   for (size_t i = 0; i < samples.size(); ++i) {
     std::memcpy(input.data<float>() + i * sample_elements, qsl_.sample(samples[i].index), sample_elements * sizeof(float));
@@ -110,12 +133,24 @@ Tensor ModelSut::gather_batch(const std::vector<loadgen::QuerySample>& samples) 
   return input;
 }
 
-void ModelSut::run_job(const Job& job, runtime::ExecutionContext* context) {
+void ModelSut::run_job(const Job& job, runtime::ExecutionContext* context,
+                       std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core) {
   std::map<std::string, Tensor> inputs;
   inputs.emplace(input_name_, gather_batch(job.samples));
-  std::map<std::string, Tensor> outputs = compiled_ ? compiled_->run(*context, inputs) : reference_->run(inputs);
+  int64_t size = static_cast<int64_t>(job.samples.size());
+  std::map<std::string, Tensor> outputs;
+  if (!compiled_) {
+    outputs = reference_->run(inputs);
+  } else if (size == options_.batch) {
+    outputs = compiled_->run(*context, inputs);
+  } else {
+    const runtime::CompiledModel& model = partial_model(size);
+    runtime::ExecutionContextPtr& partial_context = partial_contexts[size];
+    if (!partial_context) partial_context = model.create_context(first_core);
+    outputs = model.run(*partial_context, inputs);
+  }
   const Tensor& output = outputs.at(output_name_);
-  size_t per_sample = static_cast<size_t>(output.elements() / options_.batch);
+  size_t per_sample = static_cast<size_t>(output.elements() / output.shape()[0]);
   std::vector<int64_t> predictions(job.samples.size());
   std::vector<loadgen::QuerySampleResponse> responses(job.samples.size());
   for (size_t i = 0; i < job.samples.size(); ++i) {

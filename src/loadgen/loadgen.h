@@ -22,6 +22,9 @@ struct RunOptions {
 TestResult run_test(SystemUnderTest& sut, QuerySampleLibrary& qsl, const TestSettings& settings,
                     AccuracyMetric* metric = nullptr, const RunOptions& options = {});
 
+// The samples of the Offline query: max(min_query_count, 1.1 x min_duration x target_qps).
+int64_t offline_sample_count(const TestSettings& settings);
+
 // Arrival times (ns from the start) of `count` queries of a Poisson process with rate `qps`, from `seed`.
 std::vector<int64_t> poisson_schedule_ns(double qps, int64_t count, uint64_t seed);
 

@@ -161,9 +161,6 @@ PerformanceResult run_performance(SystemUnderTest& sut, QuerySampleLibrary& qsl,
   };
   const int64_t min_duration_ns = settings.min_duration_ms * 1'000'000;
   const int64_t max_duration_ns = settings.max_duration_ms * 1'000'000;
-  // 1.1 x min_duration x qps queries or samples (the epsilon keeps 110.00000000000001 at 110).
-  const int64_t sized_count = static_cast<int64_t>(
-      std::ceil(1.1 * static_cast<double>(settings.min_duration_ms) * 1e-3 * settings.target_qps - 1e-9));
   std::FILE* progress_stream = options.show_progress ? stderr : nullptr;
   std::string label = fmt::format("{} {}", scenario_name(settings.scenario), "performance");
 
@@ -190,7 +187,7 @@ PerformanceResult run_performance(SystemUnderTest& sut, QuerySampleLibrary& qsl,
       break;
     }
     case Scenario::Offline: {
-      int64_t count = std::max<int64_t>(settings.min_query_count, sized_count);
+      int64_t count = offline_sample_count(settings);
       ProgressBar progress(label, count, "sample", progress_stream);
       tracker.issue(pick(static_cast<size_t>(count)), -1);
       sut.flush_queries();
@@ -202,7 +199,8 @@ PerformanceResult run_performance(SystemUnderTest& sut, QuerySampleLibrary& qsl,
       break;
     }
     case Scenario::Server: {
-      int64_t count = std::max<int64_t>(settings.min_query_count, sized_count);
+      // Server issues as many one-sample queries as Offline would issue samples.
+      int64_t count = offline_sample_count(settings);
       if (settings.max_query_count > 0) count = std::min(count, settings.max_query_count);
       std::vector<int64_t> schedule = poisson_schedule_ns(settings.target_qps, count, settings.schedule_seed);
       ProgressBar progress(label, count, "query", progress_stream);
@@ -261,6 +259,12 @@ AccuracyResult run_accuracy(SystemUnderTest& sut, QuerySampleLibrary& qsl, const
 }
 
 }  // namespace
+
+int64_t offline_sample_count(const TestSettings& settings) {
+  // The epsilon keeps 110.00000000000001 at 110.
+  double sized = 1.1 * static_cast<double>(settings.min_duration_ms) * 1e-3 * settings.target_qps - 1e-9;
+  return std::max<int64_t>(settings.min_query_count, static_cast<int64_t>(std::ceil(sized)));
+}
 
 std::vector<int64_t> poisson_schedule_ns(double qps, int64_t count, uint64_t seed) {
   NACC_CHECK(qps > 0 && count >= 0);
