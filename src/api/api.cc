@@ -109,7 +109,7 @@ void InferRequest::set_input(const std::string& name, const float* data, size_t 
     throw nacc::Error("expected " + std::to_string(tensor.elements()) + " values for input '" + name + "' " +
                       shape_to_string(tensor.shape()) + ", but found " + std::to_string(count));
   }
-  std::memcpy(tensor.raw(), data, count * sizeof(float));
+  if (count > 0) std::memcpy(tensor.raw(), data, count * sizeof(float));
 }
 
 void InferRequest::run() {

@@ -29,6 +29,11 @@ AlignedBuffer allocate(int64_t bytes) {
   return AlignedBuffer(pointer);
 }
 
+// memcpy that accepts empty tensors (whose data pointers may be null).
+void copy_bytes(void* destination, const void* source, size_t size) {
+  if (size > 0) std::memcpy(destination, source, size);
+}
+
 // Threads per inference, pinning and flush-to-zero, set once per calling thread (OpenMP keeps a pool per thread).
 void configure_thread(int64_t requested_threads, int64_t first_core) {
   thread_local int64_t configured_threads = -1;
@@ -169,7 +174,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
         } else {
           const ValueInfo& info = plan.graph.value(node.inputs[k]);
           Tensor& copy = copies.emplace_back(info.dtype, info.shape);
-          std::memcpy(copy.raw(), slot_data[static_cast<size_t>(step.reference_inputs[k])], copy.size_bytes());
+          copy_bytes(copy.raw(), slot_data[static_cast<size_t>(step.reference_inputs[k])], copy.size_bytes());
           node_inputs.push_back(&copy);
         }
       }
@@ -180,7 +185,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
       }
       op_schema(node.op).run(KernelContext{node, plan.graph.opset_version, node_inputs, outputs});
       for (size_t k = 0; k < outputs.size(); ++k) {
-        std::memcpy(slot_data[static_cast<size_t>(step.reference_outputs[k])], outputs[k].raw(), outputs[k].size_bytes());
+        copy_bytes(slot_data[static_cast<size_t>(step.reference_outputs[k])], outputs[k].raw(), outputs[k].size_bytes());
       }
     }
     if (profile != nullptr) {
@@ -199,7 +204,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
     }
     const ValueInfo& info = plan.graph.value(output);
     Tensor tensor(info.dtype, info.shape);
-    std::memcpy(tensor.raw(), slot_data[static_cast<size_t>(plan.output_slots.at(output))], tensor.size_bytes());
+    copy_bytes(tensor.raw(), slot_data[static_cast<size_t>(plan.output_slots.at(output))], tensor.size_bytes());
     results[output] = std::move(tensor);
   }
   return results;

@@ -14,32 +14,9 @@ using dnnl::memory;
 
 namespace {
 
-std::string node_name(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
-
 memory::desc with_type(const memory::desc& desc, memory::data_type type) {
   memory::desc result = desc;
   result.data.data_type = static_cast<dnnl_data_type_t>(type);
-  return result;
-}
-
-// A scaled copy of `value` in layout `desc` (its data type included): the dequantizing or quantizing reorder,
-// dst = (src - source_zero_point) * scale + destination_zero_point.
-Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc& desc, float scale,
-                  int32_t source_zero_point = 0, int32_t destination_zero_point = 0) {
-  const Placement& source = lowerer.placement(value);
-  dnnl::primitive_attr attributes = Lowerer::default_attributes();
-  attributes.set_output_scales(0, {scale});
-  if (source_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {source_zero_point});
-  if (destination_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {destination_zero_point});
-  dnnl::reorder::primitive_desc descriptor(lowerer.engine(), source.desc, lowerer.engine(), desc, attributes);
-  Placement result{lowerer.new_slot(desc), desc};
-  Step step;
-  step.name = "convert " + value;
-  step.op = "Reorder";
-  step.primitive = dnnl::reorder(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_FROM, source.slot, source.desc, std::nullopt}, {DNNL_ARG_TO, result.slot, desc, std::nullopt}};
-  lowerer.add_step(std::move(step), descriptor.impl_info_str(), fmt::format("scale {:.6g}", scale), desc, 0);
   return result;
 }
 
@@ -86,18 +63,7 @@ bool lower_qconv(Lowerer& lowerer) {
   if (weights == nullptr || (node.has_input(2) && bias == nullptr) || lowerer.is_constant(node.inputs[0])) return false;
   if (x.shape.size() < 3 || x.shape.size() > 5) return false;
   const Shape& w = weights->shape();
-  ops::WindowGeometry geometry = ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()),
-                                                      std::vector<int64_t>(w.begin() + 2, w.end()), false);
-  int64_t groups = node.attribute_int("group", 1);
-  memory::dims weight_dims = to_dims(w);
-  if (groups > 1) {
-    weight_dims = {groups, w[0] / groups};
-    weight_dims.insert(weight_dims.end(), w.begin() + 1, w.end());
-  }
-  memory::dims strides(geometry.stride.begin(), geometry.stride.end());
-  memory::dims dilations, padding_left(geometry.pad_begin.begin(), geometry.pad_begin.end()),
-      padding_right(geometry.pad_end.begin(), geometry.pad_end.end());
-  for (int64_t dilation : geometry.dilation) dilations.push_back(dilation - 1);
+  ConvParameters parameters = conv_parameters(node, x, w);
   QuantizedLayer layer = layer_scales(node, y);
   int32_t x_zero_point = static_cast<int32_t>(node.attribute_int("x_zero_point", 0));
   int32_t y_zero_point = y.dtype == DataType::f32 ? 0 : static_cast<int32_t>(node.attribute_int("y_zero_point", 0));
@@ -131,8 +97,8 @@ bool lower_qconv(Lowerer& lowerer) {
   auto make = [&](const memory::desc& destination) {
     dnnl::convolution_forward::desc descriptor(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
-        memory::desc(weight_dims, memory::data_type::s8, memory::format_tag::any), bias_desc, destination, strides,
-        dilations, padding_left, padding_right);
+        memory::desc(parameters.weights, memory::data_type::s8, memory::format_tag::any), bias_desc, destination,
+        parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
     return dnnl::convolution_forward::primitive_desc(descriptor, attributes, lowerer.engine());
   };
   dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(y.dtype, y.shape));
@@ -158,19 +124,16 @@ bool lower_qconv(Lowerer& lowerer) {
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
   if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::convolution_forward(descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
   step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, descriptor.weights_desc())});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, parameters.weights, descriptor.weights_desc())});
   if (bias != nullptr) {
     step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
   }
   step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
   int64_t macs = shape_elements(y.shape) * (weights->elements() / w[0]);
-  lowerer.add_step(std::move(step), implementation, fused, descriptor.dst_desc(), macs);
-  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
   return true;
 }
 
@@ -208,8 +171,6 @@ bool lower_qgemm(Lowerer& lowerer) {
   Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::inner_product_forward(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
@@ -218,8 +179,7 @@ bool lower_qgemm(Lowerer& lowerer) {
     step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {n}, primitive_descriptor.bias_desc())});
   }
   step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
-  lowerer.add_step(std::move(step), implementation, fused, primitive_descriptor.dst_desc(), shape_elements(y.shape) * weights->shape()[1]);
-  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, primitive_descriptor.dst_desc(), shape_elements(y.shape) * weights->shape()[1]);
   return true;
 }
 

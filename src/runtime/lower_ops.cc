@@ -17,8 +17,6 @@ using dnnl::memory;
 
 namespace {
 
-std::string node_name(const Node& node) { return node.name.empty() ? node.outputs[0] : node.name; }
-
 void append_activation(const Node& node, dnnl::post_ops& post_ops, std::string& fused) {
   ops::ActivationParameters activation = ops::activation_of(node);
   if (activation.kind == ops::Activation::None) return;
@@ -31,6 +29,23 @@ int64_t output_elements(Lowerer& lowerer, const Node& node) { return shape_eleme
 
 }  // namespace
 
+ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape& w) {
+  ops::WindowGeometry geometry = ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()),
+                                                      std::vector<int64_t>(w.begin() + 2, w.end()), false);
+  ConvParameters parameters;
+  int64_t groups = node.attribute_int("group", 1);
+  parameters.weights = to_dims(w);
+  if (groups > 1) {
+    parameters.weights = {groups, w[0] / groups};
+    parameters.weights.insert(parameters.weights.end(), w.begin() + 1, w.end());
+  }
+  parameters.strides.assign(geometry.stride.begin(), geometry.stride.end());
+  for (int64_t dilation : geometry.dilation) parameters.dilations.push_back(dilation - 1);
+  parameters.padding_left.assign(geometry.pad_begin.begin(), geometry.pad_begin.end());
+  parameters.padding_right.assign(geometry.pad_end.begin(), geometry.pad_end.end());
+  return parameters;
+}
+
 bool lower_conv(Lowerer& lowerer) {
   const Node& node = lowerer.node();
   const Graph& graph = lowerer.graph();
@@ -41,19 +56,7 @@ bool lower_conv(Lowerer& lowerer) {
   if (weights == nullptr || (node.has_input(2) && bias == nullptr) || x.dtype != DataType::f32) return false;
   if (x.shape.size() < 3 || x.shape.size() > 5) return false;
   const Shape& w = weights->shape();
-  std::vector<int64_t> kernel(w.begin() + 2, w.end());
-  ops::WindowGeometry geometry =
-      ops::window_geometry(node, std::vector<int64_t>(x.shape.begin() + 2, x.shape.end()), kernel, false);
-  int64_t groups = node.attribute_int("group", 1);
-  memory::dims weight_dims = to_dims(w);
-  if (groups > 1) {
-    weight_dims = {groups, w[0] / groups};
-    weight_dims.insert(weight_dims.end(), w.begin() + 1, w.end());
-  }
-  memory::dims strides(geometry.stride.begin(), geometry.stride.end());
-  memory::dims dilations, padding_left(geometry.pad_begin.begin(), geometry.pad_begin.end()),
-      padding_right(geometry.pad_end.begin(), geometry.pad_end.end());
-  for (int64_t dilation : geometry.dilation) dilations.push_back(dilation - 1);
+  ConvParameters parameters = conv_parameters(node, x, w);
 
   std::string fused = bias != nullptr ? "bias" : "";
   dnnl::post_ops post_ops;
@@ -70,12 +73,12 @@ bool lower_conv(Lowerer& lowerer) {
   auto make = [&](const memory::desc& destination) {
     dnnl::convolution_forward::desc descriptor(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(DataType::f32, x.shape),
-        memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any), bias_desc, destination, strides,
-        dilations, padding_left, padding_right);
+        memory::desc(parameters.weights, memory::data_type::f32, memory::format_tag::any), bias_desc, destination,
+        parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
     return dnnl::convolution_forward::primitive_desc(descriptor, attributes, lowerer.engine());
   };
   dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(DataType::f32, y.shape));
-  int output_slot;
+  int output_slot = -1;
   if (sum) {
     // The sum post-op accumulates into the destination: write in place into (a copy of) the shortcut.
     const std::string& shortcut = node.inputs[3];
@@ -87,38 +90,23 @@ bool lower_conv(Lowerer& lowerer) {
     }
     Placement placed = lowerer.place_as(shortcut, descriptor.dst_desc());
     output_slot = placed.slot;
-    if (!lowerer.may_overwrite(placed.slot)) {
-      output_slot = lowerer.new_slot(descriptor.dst_desc());
-      Step copy;
-      copy.name = "copy " + shortcut;
-      copy.op = "Reorder";
-      dnnl::reorder::primitive_desc copy_descriptor(lowerer.engine(), placed.desc, lowerer.engine(), placed.desc);
-      copy.primitive = dnnl::reorder(copy_descriptor);
-      copy.bindings = {{DNNL_ARG_FROM, placed.slot, placed.desc, std::nullopt},
-                       {DNNL_ARG_TO, output_slot, placed.desc, std::nullopt}};
-      lowerer.add_step(std::move(copy), copy_descriptor.impl_info_str(), "", placed.desc, 0);
-    }
-  } else {
-    output_slot = -1;
+    if (!lowerer.may_overwrite(placed.slot)) output_slot = convert(lowerer, shortcut, placed.desc).slot;
   }
   std::string implementation = lowerer.prefer_optimized(descriptor);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
   if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
 
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::convolution_forward(descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
   step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, descriptor.weights_desc())});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, parameters.weights, descriptor.weights_desc())});
   if (bias != nullptr) {
     step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
   }
   step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
   int64_t macs = output_elements(lowerer, node) * (weights->elements() / w[0]);
-  lowerer.add_step(std::move(step), implementation, fused, descriptor.dst_desc(), macs);
-  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
   return true;
 }
 
@@ -165,8 +153,6 @@ bool lower_inner_product(Lowerer& lowerer) {
   Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::inner_product_forward(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
@@ -174,8 +160,7 @@ bool lower_inner_product(Lowerer& lowerer) {
       {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, primitive_descriptor.weights_desc())});
   step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(bias, {n}, primitive_descriptor.bias_desc())});
   step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
-  lowerer.add_step(std::move(step), implementation, fused, primitive_descriptor.dst_desc(), output_elements(lowerer, node) * k);
-  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, primitive_descriptor.dst_desc(), output_elements(lowerer, node) * k);
   return true;
 }
 
@@ -226,14 +211,11 @@ bool lower_pool(Lowerer& lowerer) {
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::pooling_v2_forward(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
                    {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
-  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
   return true;
 }
 
@@ -272,14 +254,11 @@ bool lower_eltwise(Lowerer& lowerer) {
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::eltwise_forward(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
                    {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
-  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
   return true;
 }
 
@@ -324,15 +303,12 @@ bool lower_binary(Lowerer& lowerer) {
   }
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = std::string(op_name(node.op));
   step.primitive = dnnl::binary(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings = {{DNNL_ARG_SRC_0, source0.slot, source0.desc, std::nullopt},
                    second_binding,
                    {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.add_step(std::move(step), implementation, "", primitive_descriptor.dst_desc(), 0);
-  lowerer.set_placement(node.outputs[0], {output_slot, primitive_descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
   return true;
 }
 
@@ -351,16 +327,13 @@ bool lower_concat(Lowerer& lowerer) {
   dnnl::concat::primitive_desc descriptor(axis, sources, lowerer.engine(), Lowerer::default_attributes());
   int output_slot = lowerer.new_slot(descriptor.dst_desc());
   Step step;
-  step.name = node_name(node);
-  step.op = "Concat";
   step.primitive = dnnl::concat(descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
   for (size_t i = 0; i < placements.size(); ++i) {
     step.bindings.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), placements[i].slot, placements[i].desc, std::nullopt});
   }
   step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-  lowerer.add_step(std::move(step), descriptor.impl_info_str(), "", descriptor.dst_desc(), 0);
-  lowerer.set_placement(node.outputs[0], {output_slot, descriptor.dst_desc()});
+  lowerer.finish_node(std::move(step), descriptor.impl_info_str(), "", output_slot, descriptor.dst_desc(), 0);
   return true;
 }
 
@@ -385,13 +358,10 @@ bool lower_softmax(Lowerer& lowerer) {
   memory::desc output_desc = plain_desc(x.dtype, x.shape);
   int output_slot = lowerer.new_slot(output_desc);
   Step step;
-  step.name = node_name(node);
-  step.op = "Softmax";
   step.primitive = dnnl::softmax_forward(primitive_descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
   step.bindings = {{DNNL_ARG_SRC, source.slot, view, std::nullopt}, {DNNL_ARG_DST, output_slot, view, std::nullopt}};
-  lowerer.add_step(std::move(step), implementation, "", output_desc, 0);
-  lowerer.set_placement(node.outputs[0], {output_slot, output_desc});
+  lowerer.finish_node(std::move(step), implementation, "", output_slot, output_desc, 0);
   return true;
 }
 

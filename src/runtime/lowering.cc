@@ -190,6 +190,14 @@ void Lowerer::add_step(Step step, const std::string& implementation, const std::
   plan_.steps.push_back(std::move(step));
 }
 
+void Lowerer::finish_node(Step step, const std::string& implementation, const std::string& fused, int output_slot,
+                          const memory::desc& output_desc, int64_t macs) {
+  step.name = node_->name.empty() ? node_->outputs[0] : node_->name;
+  step.op = std::string(op_name(node_->op));
+  add_step(std::move(step), implementation, fused, output_desc, macs);
+  set_placement(node_->outputs[0], {output_slot, output_desc});
+}
+
 void Lowerer::lower_reference(const std::string& reason) {
   const Node& node = *node_;
   for (const std::string& output : node.outputs) {
@@ -234,6 +242,27 @@ void Lowerer::place_graph_outputs() {
   for (const auto& [output, slot] : plan_.output_slots) {
     plan_.slots[static_cast<size_t>(slot)].last_step = static_cast<int>(plan_.steps.size());
   }
+}
+
+// A scaled copy of `value` in layout `desc` (its data type included): the dequantizing or quantizing reorder,
+// dst = (src - source_zero_point) * scale + destination_zero_point.
+Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc& desc, float scale,
+                  int32_t source_zero_point, int32_t destination_zero_point) {
+  const Placement& source = lowerer.placement(value);
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  attributes.set_output_scales(0, {scale});
+  if (source_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {source_zero_point});
+  if (destination_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {destination_zero_point});
+  dnnl::reorder::primitive_desc descriptor(lowerer.engine(), source.desc, lowerer.engine(), desc, attributes);
+  Placement result{lowerer.new_slot(desc), desc};
+  Step step;
+  step.name = "convert " + value;
+  step.op = "Reorder";
+  step.primitive = dnnl::reorder(descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_FROM, source.slot, source.desc, std::nullopt}, {DNNL_ARG_TO, result.slot, desc, std::nullopt}};
+  lowerer.add_step(std::move(step), descriptor.impl_info_str(), fmt::format("scale {:.6g}", scale), desc, 0);
+  return result;
 }
 
 void lower(Plan& plan) { Lowerer(plan).run(); }

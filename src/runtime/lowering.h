@@ -40,6 +40,9 @@ class Lowerer {
   // Adds a step; `slots_read` / `slots_written` drive liveness.
   void add_step(Step step, const std::string& implementation, const std::string& fused,
                 const dnnl::memory::desc& output_desc, int64_t macs);
+  // Adds the step of the node being lowered (named after it) and places its first output in `output_slot`.
+  void finish_node(Step step, const std::string& implementation, const std::string& fused, int output_slot,
+                   const dnnl::memory::desc& output_desc, int64_t macs);
   // The node being lowered, and its index.
   const Node& node() const { return *node_; }
   // Makes the primitive descriptor avoid reference implementations when another exists; returns the name.
@@ -64,6 +67,18 @@ class Lowerer {
   std::unordered_map<std::string, int> last_reader_;                    // value -> last node index reading it
   std::unordered_map<int, std::vector<std::string>> slot_values_;       // slot -> values placed in it
 };
+
+// A copy of `value` in layout `desc` (data type included) by a reorder step:
+// dst = (src - source_zero_point) * scale + destination_zero_point.
+Placement convert(Lowerer& lowerer, const std::string& value, const dnnl::memory::desc& desc, float scale = 1.0f,
+                  int32_t source_zero_point = 0, int32_t destination_zero_point = 0);
+
+// A convolution node as oneDNN describes it: weights [G, OC/G, IC/G, k...] when grouped, strides, dilations minus
+// one, and explicit paddings (automatic padding resolved).
+struct ConvParameters {
+  dnnl::memory::dims weights, strides, dilations, padding_left, padding_right;
+};
+ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape& weight_shape);
 
 // The per-op lowering functions: each returns false (leaving no trace) when oneDNN cannot run the node, in which
 // case it runs on its reference kernel.
