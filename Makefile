@@ -34,8 +34,11 @@ demo: build
 	$(NACC) zoo list
 	$(NACC) zoo export resnet50 -o $(DEMO_DIR)/resnet50.onnx
 	$(NACC) inspect $(DEMO_DIR)/resnet50.onnx --top 10
-	$(NACC) zoo export resnet50-fmnist -o $(DEMO_DIR)/resnet50-fmnist.onnx
-	$(NACC) run $(DEMO_DIR)/resnet50-fmnist.onnx --random-input --seed 1 -o $(DEMO_DIR)/resnet50-fmnist-output.npy
+	$(NACC) compile $(DEMO_DIR)/resnet50.onnx
+	$(NACC) quantize $(DEMO_DIR)/resnet50.onnx --calib random --calib-samples 16 -o $(DEMO_DIR)/resnet50-int8.onnx
+	$(NACC) bench $(DEMO_DIR)/resnet50.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-fp32
+	$(NACC) bench $(DEMO_DIR)/resnet50-int8.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-int8
+	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html and $(DEMO_DIR)/bench-int8/report.html"
 
 # Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder). Not a test.
 bench: build

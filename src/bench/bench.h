@@ -86,6 +86,8 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::string precision() const {
     return !compiled_ ? "reference" : precision_ == compiler::Precision::int8 ? "int8" : "fp32";
   }
+  // Threads per inference actually used (the option resolved to cores / streams when 0).
+  int64_t threads() const { return options_.threads; }
   // The compiled plan, or nullptr on the reference executor.
   const runtime::CompiledPlan* plan() const { return compiled_ ? &compiled_->plan() : nullptr; }
 

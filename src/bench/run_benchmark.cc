@@ -80,7 +80,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                   {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
                   {"batch", batch},
                   {"streams", config.streams},
-                  {"threads", config.threads},
+                  {"threads", sut.threads()},
                   {"data", config.data.empty() ? qsl->name() : config.data},
                   {"data_seed", config.seed},
                   {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
