@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev
+  libdnnl-dev libtorch-dev
   libprotobuf-dev libonnx-dev libonnx-testdata
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev zlib1g-dev

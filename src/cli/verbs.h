@@ -12,5 +12,7 @@ void add_run_verb(CLI::App& app);
 void add_bench_verb(CLI::App& app);
 void add_compile_verb(CLI::App& app);
 void add_quantize_verb(CLI::App& app);
+// `train` and `eval` (src/cli/verb_train.cc).
+void add_train_verbs(CLI::App& app);
 
 }  // namespace nacc::cli

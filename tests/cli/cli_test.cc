@@ -191,6 +191,34 @@ TEST_F(Cli, QuantizeBadInput) {
   expect_user_error("quantize " + model() + " --calib-samples 8 --max-drop 1 -o " + path("q.onnx"), "expected --eval DATA");
 }
 
+TEST_F(Cli, TrainResumeAndEval) {
+  std::string common = "train --arch resnet50-fmnist --epochs 2 --warmup-epochs 0 --max-steps 2 --batch 8 "
+                       "--validation-samples 32 --threads 2 --checkpoint-dir " + path("ckpt");
+  CommandResult first = nacc(common + " --stop-after 1 -o " + path("trained.onnx"));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_TRUE(fs::exists(folder_ / "ckpt" / "checkpoint.pt"));
+  CommandResult second = nacc(common + " --resume -o " + path("trained.onnx"));
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_NE(second.output.find("resuming"), std::string::npos) << second.output;
+  nlohmann::json log = nlohmann::json::parse(read_file(folder_ / "ckpt" / "log.json"));
+  EXPECT_EQ(log["epochs"].size(), 2u);
+  Graph trained = import_onnx_file(path("trained.onnx"));
+  EXPECT_NE(trained.get_metadata("nacc.preprocess"), "");
+  EXPECT_NE(trained.get_metadata("nacc.accuracy"), "");
+  CommandResult eval = nacc("eval " + path("trained.onnx") + " --data fashion-mnist:test");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NE(eval.output.find("of 10000) on fashion-mnist:test, compiled fp32"), std::string::npos) << eval.output;
+}
+
+TEST_F(Cli, TrainBadInput) {
+  expect_user_error("train --arch resnet50-fmnist --resume -o " + path("t.onnx"), "expected --checkpoint-dir with --resume");
+  expect_user_error("train --arch resnet50-fmnist --optimizer lbfgs -o " + path("t.onnx"), "expected --optimizer sgd or adamw");
+  expect_user_error("train -o " + path("t.onnx"), "expected exactly one of --arch NAME or --model FILE");
+  expect_user_error("train --arch resnet20 --epochs 2 -o " + path("t.onnx"), "expected training data of the model's input shape");
+  expect_user_error("train --arch resnet50-fmnist --data cifar10 -o " + path("t.onnx"), "expected --data fashion-mnist");
+  expect_user_error("eval " + model() + " --data fashion-mnist:test", "expected data of the model's input shape");
+}
+
 TEST_F(Cli, BadFlagsAreParseErrors) {
   expect_user_error("--no-such-flag", "--no-such-flag", 2);
   expect_user_error("inspect", "model is required", 2);

@@ -1,0 +1,130 @@
+// `nacc train --arch NAME | --model init.onnx --data fashion-mnist --epochs N -o model.onnx` and
+// `nacc eval model.onnx --data fashion-mnist:test`.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "bench/evaluate.h"
+#include "cli/verbs.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "ir/zoo/zoo.h"
+#include "onnx/onnx.h"
+#include "train/trainer.h"
+
+namespace nacc::cli {
+
+namespace {
+
+struct TrainCliOptions {
+  std::string arch;
+  std::string model;
+  std::string data = "fashion-mnist";
+  std::string output;
+  std::string teacher;
+  int64_t validation_samples = 0;
+  train::TrainOptions train;
+};
+
+void run_train(TrainCliOptions options) {
+  if (options.arch.empty() == options.model.empty()) fail("expected exactly one of --arch NAME or --model FILE");
+  if (options.data != "fashion-mnist") {
+    fail("expected --data fashion-mnist (its train split trains, its val split validates), but found '{}'", options.data);
+  }
+  check_writable(options.output);
+  Graph graph = options.arch.empty() ? import_onnx_file(options.model)
+                                     : zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed});
+  Graph teacher;
+  if (!options.teacher.empty()) {
+    teacher = import_onnx_file(options.teacher);
+    options.train.teacher = &teacher;
+  }
+  data::ImageDataset training = data::load_dataset(options.data + ":train");
+  data::ImageDataset validation = data::load_dataset(options.data + ":val");
+  if (options.validation_samples < 0) fail("expected --validation-samples >= 0, but found {}", options.validation_samples);
+  if (options.validation_samples > 0 && options.validation_samples < validation.size()) {
+    validation.labels.resize(static_cast<size_t>(options.validation_samples));
+    validation.pixels.resize(static_cast<size_t>(options.validation_samples * validation.sample_elements()));
+  }
+  data::Preprocess preprocess = data::fashion_mnist_preprocess();
+  std::string stored = graph.get_metadata("nacc.preprocess");
+  if (!stored.empty()) preprocess = data::Preprocess::from_json(stored);
+  train::TrainResult result = train::train(graph, training, &validation, preprocess, options.train);
+  const train::EpochRecord& last = result.epochs.back();
+  graph.set_metadata("nacc.preprocess", preprocess.to_json());
+  graph.set_metadata("nacc.training", options.train.to_json().dump());
+  graph.set_metadata("nacc.accuracy", fmt::format("{{\"fashion-mnist:val\": {:.4f}}}", last.validation_top1));
+  export_onnx_file(graph, options.output);
+  spdlog::info("wrote {}: validation top-1 {:.2f}% after {} epochs", options.output, 100 * last.validation_top1, last.epoch);
+}
+
+struct EvalCliOptions {
+  std::string model;
+  std::string data = "fashion-mnist:test";
+  std::string precision = "auto";
+  int64_t batch = 64;
+  bool reference = false;
+  int64_t threads = 0;
+};
+
+void run_eval(const EvalCliOptions& options) {
+  Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
+  data::ImageDataset dataset = data::load_dataset(options.data);
+  std::string stored = graph.get_metadata("nacc.preprocess");
+  data::Preprocess preprocess = stored.empty() ? data::fashion_mnist_preprocess() : data::Preprocess::from_json(stored);
+  bench::Evaluation evaluation =
+      bench::evaluate(graph, dataset, preprocess,
+                      {.precision = options.precision, .reference = options.reference, .threads = options.threads});
+  fmt::print("{}: top-1 {:.2f}% ({} of {}) on {}, {}\n", options.model, 100 * evaluation.top1, evaluation.correct,
+             evaluation.samples, options.data, evaluation.executor);
+  for (size_t c = 0; c < evaluation.class_top1.size(); ++c) {
+    fmt::print("  class {}: {:.2f}%\n", c, 100 * evaluation.class_top1[c]);
+  }
+}
+
+}  // namespace
+
+void add_train_verbs(CLI::App& app) {
+  auto train = std::make_shared<TrainCliOptions>();
+  CLI::App* verb = app.add_subcommand("train", "Train a zoo architecture or an ONNX model (libtorch), with checkpoints");
+  verb->add_option("--arch", train->arch, "Zoo architecture to train from scratch (see `nacc zoo list`)");
+  verb->add_option("--model", train->model, "ONNX model to start from");
+  verb->add_option("--data", train->data, "Data set (its train split trains, its val split validates)")->capture_default_str();
+  verb->add_option("-o,--output", train->output, "Trained ONNX model to write")->required();
+  verb->add_option("--epochs", train->train.epochs, "Epochs")->capture_default_str();
+  verb->add_option("--batch", train->train.batch, "Batch size")->capture_default_str();
+  verb->add_option("--optimizer", train->train.optimizer, "sgd or adamw")->capture_default_str();
+  verb->add_option("--lr", train->train.learning_rate, "Peak learning rate")->capture_default_str();
+  verb->add_option("--momentum", train->train.momentum, "SGD momentum")->capture_default_str();
+  verb->add_flag("!--no-nesterov", train->train.nesterov, "Plain momentum instead of Nesterov");
+  verb->add_option("--weight-decay", train->train.weight_decay, "Weight decay on weights")->capture_default_str();
+  verb->add_option("--schedule", train->train.schedule, "cosine, onecycle or constant")->capture_default_str();
+  verb->add_option("--warmup-epochs", train->train.warmup_epochs, "Linear warm-up (cosine, constant)")->capture_default_str();
+  verb->add_option("--label-smoothing", train->train.label_smoothing, "Label smoothing")->capture_default_str();
+  verb->add_option("--crop-padding", train->train.crop_padding, "Random crop after padding (0: off)")->capture_default_str();
+  verb->add_flag("!--no-flip", train->train.horizontal_flip, "No random horizontal flips");
+  verb->add_option("--seed", train->train.seed, "Seed (weights, data order, augmentation)")->capture_default_str();
+  verb->add_option("--threads", train->train.threads, "Threads (0: one per core)")->capture_default_str();
+  verb->add_option("--max-steps", train->train.max_steps_per_epoch, "At most this many batches per epoch (0: all)");
+  verb->add_option("--subset", train->train.subset, "Train on the first N samples only (0: all)");
+  verb->add_option("--validation-samples", train->validation_samples, "Validate on the first N samples of val (0: all)");
+  verb->add_option("--checkpoint-dir", train->train.checkpoint_dir, "Checkpoint and logs after every epoch here");
+  verb->add_flag("--resume", train->train.resume, "Continue from --checkpoint-dir's checkpoint");
+  verb->add_option("--stop-after", train->train.stop_after_epoch,
+                   "Stop after this epoch (the schedule still spans --epochs); continue later with --resume");
+  verb->add_option("--teacher", train->teacher, "Distil from this ONNX model");
+  verb->add_option("--temperature", train->train.temperature, "Distillation temperature")->capture_default_str();
+  verb->add_option("--kd-weight", train->train.distillation_weight, "Weight of the distillation loss")->capture_default_str();
+  verb->callback([train] { run_train(*train); });
+
+  auto eval = std::make_shared<EvalCliOptions>();
+  CLI::App* eval_verb = app.add_subcommand("eval", "Top-1 accuracy of a model on a labelled data set");
+  eval_verb->add_option("model", eval->model, "ONNX model file")->required();
+  eval_verb->add_option("--data", eval->data, "Data set")->capture_default_str();
+  eval_verb->add_option("--precision", eval->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
+  eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(CLI::PositiveNumber);
+  eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
+  eval_verb->add_option("--threads", eval->threads, "Threads per inference (0: one per core)");
+  eval_verb->callback([eval] { run_eval(*eval); });
+}
+
+}  // namespace nacc::cli

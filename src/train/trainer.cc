@@ -1,0 +1,339 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <numbers>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "train/graph_module.h"
+
+namespace nacc::train {
+
+namespace {
+
+namespace F = torch::nn::functional;
+
+struct Batch {
+  torch::Tensor images;
+  torch::Tensor labels;
+};
+
+// Samples `indices` preprocessed, with a random crop after padding and a random horizontal flip when `rng` is given.
+Batch make_batch(const data::ImageDataset& dataset, const std::vector<int64_t>& indices, const data::Preprocess& preprocess,
+                 int64_t crop_padding, bool flip, Rng* rng) {
+  int64_t c = dataset.channels, h = dataset.height, w = dataset.width, plane = h * w;
+  torch::Tensor images = torch::empty({static_cast<int64_t>(indices.size()), c, h, w});
+  torch::Tensor labels = torch::empty({static_cast<int64_t>(indices.size())}, torch::kInt64);
+  std::vector<float> sample(static_cast<size_t>(dataset.sample_elements()));
+  float* out = images.data_ptr<float>();
+  for (size_t n = 0; n < indices.size(); ++n) {
+    data::preprocess_sample(dataset, indices[n], preprocess, sample.data());
+    labels.data_ptr<int64_t>()[n] = dataset.labels[static_cast<size_t>(indices[n])];
+    int64_t dy = 0, dx = 0;
+    bool mirrored = false;
+    if (rng != nullptr) {
+      if (crop_padding > 0) {
+        dy = static_cast<int64_t>(rng->uniform_int(static_cast<uint64_t>(2 * crop_padding + 1))) - crop_padding;
+        dx = static_cast<int64_t>(rng->uniform_int(static_cast<uint64_t>(2 * crop_padding + 1))) - crop_padding;
+      }
+      mirrored = flip && rng->uniform() < 0.5;
+    }
+    for (int64_t ch = 0; ch < c; ++ch) {
+      size_t channel = preprocess.mean.size() == 1 ? 0 : static_cast<size_t>(ch);
+      // Padding holds the value a black pixel preprocesses to.
+      float fill = (0.0f - preprocess.mean[channel]) / preprocess.std[channel];
+      for (int64_t y = 0; y < h; ++y) {
+        for (int64_t x = 0; x < w; ++x) {
+          int64_t sy = y + dy, sx = mirrored ? w - 1 - (x + dx) : x + dx;
+          bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+          out[((static_cast<int64_t>(n) * c + ch) * h + y) * w + x] = inside ? sample[ch * plane + sy * w + sx] : fill;
+        }
+      }
+    }
+  }
+  return {images, labels};
+}
+
+double learning_rate_at(const TrainOptions& options, double epoch_progress) {
+  double total = static_cast<double>(options.epochs);
+  if (options.schedule == "onecycle") {
+    // Linear up to the peak at 30% of the run, then cosine down to 1/10000 of it.
+    double peak_at = 0.3 * total;
+    if (epoch_progress < peak_at) return options.learning_rate * (0.04 + 0.96 * epoch_progress / peak_at);
+    double progress = (epoch_progress - peak_at) / std::max(total - peak_at, 1e-9);
+    return options.learning_rate * (1e-4 + (1 - 1e-4) * 0.5 * (1 + std::cos(std::numbers::pi * progress)));
+  }
+  if (epoch_progress < options.warmup_epochs) return options.learning_rate * epoch_progress / options.warmup_epochs;
+  if (options.schedule == "constant") return options.learning_rate;
+  double progress = (epoch_progress - options.warmup_epochs) / std::max(total - options.warmup_epochs, 1e-9);
+  return options.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * std::min(progress, 1.0)));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, const std::string& kind, double rate) {
+  for (auto& group : optimizer.param_groups()) {
+    if (kind == "adamw") {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+    } else {
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(rate);
+    }
+  }
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(GraphModule& module, const TrainOptions& options) {
+  // Weight decay on weights (rank > 1) only, not on biases or BatchNorm scale and shift.
+  std::vector<torch::Tensor> decayed, plain;
+  for (const torch::Tensor& parameter : module.parameters()) (parameter.dim() > 1 ? decayed : plain).push_back(parameter);
+  if (options.optimizer == "adamw") {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(
+                                     torch::optim::AdamWOptions(options.learning_rate).weight_decay(options.weight_decay)));
+    groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options.learning_rate).weight_decay(0)));
+    return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(options.learning_rate));
+  }
+  auto sgd = [&](double decay) {
+    return std::make_unique<torch::optim::SGDOptions>(torch::optim::SGDOptions(options.learning_rate)
+                                                          .momentum(options.momentum)
+                                                          .nesterov(options.nesterov)
+                                                          .weight_decay(decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decayed, sgd(options.weight_decay));
+  groups.emplace_back(plain, sgd(0));
+  return std::make_unique<torch::optim::SGD>(groups, *sgd(options.weight_decay));
+}
+
+nlohmann::json record_to_json(const EpochRecord& record) {
+  return {{"epoch", record.epoch},
+          {"learning_rate", record.learning_rate},
+          {"train_loss", record.train_loss},
+          {"train_top1", record.train_top1},
+          {"validation_top1", record.validation_top1},
+          {"images_per_second", record.images_per_second},
+          {"seconds", record.seconds}};
+}
+
+EpochRecord record_from_json(const nlohmann::json& json) {
+  return {json.at("epoch"),     json.at("learning_rate"),     json.at("train_loss"), json.at("train_top1"),
+          json.at("validation_top1"), json.at("images_per_second"), json.at("seconds")};
+}
+
+void write_logs(const std::filesystem::path& folder, const std::vector<EpochRecord>& records, const TrainOptions& options) {
+  std::string csv = "epoch,learning_rate,train_loss,train_top1,validation_top1,images_per_second,seconds\n";
+  nlohmann::json epochs = nlohmann::json::array();
+  for (const EpochRecord& record : records) {
+    csv += fmt::format("{},{:.6g},{:.6f},{:.6f},{:.6f},{:.2f},{:.2f}\n", record.epoch, record.learning_rate, record.train_loss,
+                       record.train_top1, record.validation_top1, record.images_per_second, record.seconds);
+    epochs.push_back(record_to_json(record));
+  }
+  write_file(folder / "log.csv", csv);
+  write_json_file(folder / "log.json", {{"options", options.to_json()}, {"epochs", epochs}});
+}
+
+// One epoch of the same length and order, whatever came before it: the seeds depend only on the base seed and
+// the epoch.
+std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, int64_t epoch) {
+  std::vector<int64_t> order(static_cast<size_t>(samples));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(derive_seed(seed, seed_concern::kDataOrder) + static_cast<uint64_t>(epoch));
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.uniform_int(i)]);
+  return order;
+}
+
+}  // namespace
+
+void TrainOptions::validate() const {
+  if (epochs < 1) fail("expected --epochs >= 1, but found {}", epochs);
+  if (batch < 1) fail("expected --batch >= 1, but found {}", batch);
+  if (!(learning_rate > 0)) fail("expected a learning rate > 0, but found {}", learning_rate);
+  if (optimizer != "sgd" && optimizer != "adamw") fail("expected --optimizer sgd or adamw, but found '{}'", optimizer);
+  if (schedule != "cosine" && schedule != "onecycle" && schedule != "constant") {
+    fail("expected --schedule cosine, onecycle or constant, but found '{}'", schedule);
+  }
+  if (warmup_epochs < 0 || warmup_epochs >= static_cast<double>(epochs)) {
+    fail("expected --warmup-epochs in [0, epochs), but found {}", warmup_epochs);
+  }
+  if (label_smoothing < 0 || label_smoothing >= 1) fail("expected --label-smoothing in [0, 1), but found {}", label_smoothing);
+  if (weight_decay < 0) fail("expected --weight-decay >= 0, but found {}", weight_decay);
+  if (crop_padding < 0) fail("expected a crop padding >= 0, but found {}", crop_padding);
+  if (temperature <= 0) fail("expected --temperature > 0, but found {}", temperature);
+  if (distillation_weight < 0 || distillation_weight > 1) fail("expected --kd-weight in [0, 1], but found {}", distillation_weight);
+  if (resume && checkpoint_dir.empty()) fail("expected --checkpoint-dir with --resume, but none was given");
+  if (stop_after_epoch < 0) fail("expected --stop-after >= 0, but found {}", stop_after_epoch);
+}
+
+nlohmann::json TrainOptions::to_json() const {
+  return {{"epochs", epochs},
+          {"batch", batch},
+          {"optimizer", optimizer},
+          {"learning_rate", learning_rate},
+          {"momentum", momentum},
+          {"nesterov", nesterov},
+          {"weight_decay", weight_decay},
+          {"schedule", schedule},
+          {"warmup_epochs", warmup_epochs},
+          {"label_smoothing", label_smoothing},
+          {"crop_padding", crop_padding},
+          {"horizontal_flip", horizontal_flip},
+          {"seed", seed},
+          {"max_steps_per_epoch", max_steps_per_epoch},
+          {"subset", subset},
+          {"distillation", teacher != nullptr},
+          {"temperature", temperature},
+          {"distillation_weight", distillation_weight}};
+}
+
+TrainResult train(Graph& graph, const data::ImageDataset& training, const data::ImageDataset* validation,
+                  const data::Preprocess& preprocess, const TrainOptions& options) {
+  options.validate();
+  if (graph.inputs.size() != 1 || graph.outputs.empty()) fail("expected a graph with one input to train");
+  const Shape& input_shape = graph.value(graph.inputs[0]).shape;
+  if (Shape(input_shape.begin() + 1, input_shape.end()) != training.sample_shape()) {
+    fail("expected training data of the model's input shape {}, but {} has samples of shape {}",
+         shape_to_string(Shape(input_shape.begin() + 1, input_shape.end())), training.name,
+         shape_to_string(training.sample_shape()));
+  }
+  if (options.threads > 0) torch::set_num_threads(static_cast<int>(options.threads));
+  int64_t samples = options.subset > 0 ? std::min(options.subset, training.size()) : training.size();
+  int64_t steps = std::max<int64_t>(1, samples / options.batch);  // whole batches only
+  if (options.max_steps_per_epoch > 0) steps = std::min(steps, options.max_steps_per_epoch);
+
+  GraphModule module(graph);
+  std::unique_ptr<GraphModule> teacher;
+  if (options.teacher != nullptr) {
+    teacher = std::make_unique<GraphModule>(*options.teacher);
+    teacher->eval();
+  }
+  std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(module, options);
+
+  TrainResult result;
+  int64_t first_epoch = 1;
+  std::filesystem::path checkpoint = options.checkpoint_dir / "checkpoint.pt";
+  std::filesystem::path checkpoint_state = options.checkpoint_dir / "checkpoint.json";
+  if (options.resume && std::filesystem::exists(checkpoint) && std::filesystem::exists(checkpoint_state)) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(checkpoint.string());
+    torch::serialize::InputArchive model_archive, optimizer_archive;
+    archive.read("model", model_archive);
+    archive.read("optimizer", optimizer_archive);
+    module.load(model_archive);
+    optimizer->load(optimizer_archive);
+    nlohmann::json state = nlohmann::json::parse(read_file(checkpoint_state));
+    for (const auto& record : state.at("epochs")) result.epochs.push_back(record_from_json(record));
+    first_epoch = state.at("epoch").get<int64_t>() + 1;
+    result.resumed = true;
+    spdlog::info("resuming from {} after epoch {}", checkpoint.string(), first_epoch - 1);
+  }
+
+  for (int64_t epoch = first_epoch; epoch <= options.epochs; ++epoch) {
+    module.train();
+    torch::manual_seed(derive_seed(options.seed, "dropout") + static_cast<uint64_t>(epoch));
+    std::vector<int64_t> order = epoch_order(samples, options.seed, epoch);
+    Rng augment(derive_seed(options.seed, "augment") + static_cast<uint64_t>(epoch));
+    ProgressBar progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps * options.batch, "img",
+                         options.show_progress ? stderr : nullptr);
+    auto start = std::chrono::steady_clock::now();
+    double loss_sum = 0, rate = 0;
+    int64_t correct = 0, seen = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      rate = learning_rate_at(options, static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps));
+      set_learning_rate(*optimizer, options.optimizer, rate);
+      std::vector<int64_t> indices(order.begin() + step * options.batch, order.begin() + (step + 1) * options.batch);
+      Batch batch = make_batch(training, indices, preprocess, options.crop_padding, options.horizontal_flip, &augment);
+      optimizer->zero_grad();
+      torch::Tensor logits = module.forward(batch.images);
+      torch::Tensor loss = F::cross_entropy(logits, batch.labels,
+                                            F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+      if (teacher) {
+        torch::Tensor teacher_logits;
+        {
+          torch::NoGradGuard no_grad;
+          teacher_logits = teacher->forward(batch.images);
+        }
+        double t = options.temperature;
+        torch::Tensor distillation =
+            F::kl_div(torch::log_softmax(logits / t, 1), torch::softmax(teacher_logits / t, 1),
+                      F::KLDivFuncOptions().reduction(torch::kBatchMean)) * (t * t);
+        loss = (1 - options.distillation_weight) * loss + options.distillation_weight * distillation;
+      }
+      loss.backward();
+      optimizer->step();
+      loss_sum += loss.item<double>();
+      correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
+      seen += options.batch;
+      progress.set_postfix(fmt::format("loss {:.4f} top-1 {:.2f}% lr {:.4g}", loss_sum / static_cast<double>(step + 1),
+                                       100.0 * static_cast<double>(correct) / static_cast<double>(seen), rate));
+      progress.advance(options.batch);
+    }
+    progress.finish();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EpochRecord record{epoch, rate, loss_sum / static_cast<double>(steps), static_cast<double>(correct) / static_cast<double>(seen),
+                       -1, static_cast<double>(seen) / seconds, seconds};
+    module.write_back(graph);
+    if (validation != nullptr) record.validation_top1 = evaluate_top1(graph, *validation, preprocess, 256, options.threads);
+    result.epochs.push_back(record);
+    spdlog::info("epoch {}/{}: loss {:.4f}, train top-1 {:.2f}%{}, {:.0f} img/s", epoch, options.epochs, record.train_loss,
+                 100 * record.train_top1,
+                 record.validation_top1 >= 0 ? fmt::format(", validation top-1 {:.2f}%", 100 * record.validation_top1) : "",
+                 record.images_per_second);
+    if (!options.checkpoint_dir.empty()) {
+      torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+      module.save(model_archive);
+      optimizer->save(optimizer_archive);
+      archive.write("model", model_archive);
+      archive.write("optimizer", optimizer_archive);
+      std::filesystem::create_directories(options.checkpoint_dir);
+      // Written to a new name, then renamed: a kill leaves the previous checkpoint intact.
+      archive.save_to((checkpoint.string() + ".tmp"));
+      std::filesystem::rename(checkpoint.string() + ".tmp", checkpoint);
+      nlohmann::json epochs = nlohmann::json::array();
+      for (const EpochRecord& done : result.epochs) epochs.push_back(record_to_json(done));
+      write_json_file(checkpoint_state.string() + ".tmp", {{"epoch", epoch}, {"epochs", epochs}});
+      std::filesystem::rename(checkpoint_state.string() + ".tmp", checkpoint_state);
+      write_logs(options.checkpoint_dir, result.epochs, options);
+    }
+    if (options.stop_after_epoch > 0 && epoch >= options.stop_after_epoch) break;
+  }
+  module.write_back(graph);
+  return result;
+}
+
+double evaluate_top1(const Graph& graph, const data::ImageDataset& dataset, const data::Preprocess& preprocess,
+                     int64_t batch, int64_t threads) {
+  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  GraphModule module(graph);
+  module.eval();
+  torch::NoGradGuard no_grad;
+  int64_t correct = 0;
+  for (int64_t first = 0; first < dataset.size(); first += batch) {
+    std::vector<int64_t> indices(static_cast<size_t>(std::min(batch, dataset.size() - first)));
+    std::iota(indices.begin(), indices.end(), first);
+    Batch data = make_batch(dataset, indices, preprocess, 0, false, nullptr);
+    correct += module.forward(data.images).argmax(1).eq(data.labels).sum().item<int64_t>();
+  }
+  return dataset.size() == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(dataset.size());
+}
+
+void recalibrate_batchnorm(Graph& graph, const data::ImageDataset& dataset, const data::Preprocess& preprocess,
+                           int64_t batches, int64_t batch, uint64_t seed) {
+  GraphModule module(graph);
+  module.train();
+  module.reset_batchnorm_statistics();
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> order = epoch_order(dataset.size(), seed, 0);
+  int64_t available = dataset.size() / batch;
+  for (int64_t k = 0; k < std::min(batches, available); ++k) {
+    module.set_batchnorm_momentum(1.0 / static_cast<double>(k + 1));  // cumulative average
+    std::vector<int64_t> indices(order.begin() + k * batch, order.begin() + (k + 1) * batch);
+    module.forward(make_batch(dataset, indices, preprocess, 0, false, nullptr).images);
+  }
+  module.write_back(graph);
+}
+
+}  // namespace nacc::train
