@@ -10,6 +10,7 @@ packages=(
   libprotobuf-dev libonnx-dev libonnx-testdata
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev zlib1g-dev
+  libopencv-imgcodecs-dev libopencv-imgproc-dev
   dataset-fashion-mnist
 )
 

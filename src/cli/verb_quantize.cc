@@ -49,7 +49,7 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(const QuantizeCli
   int64_t sample_elements = shape_elements(sample_shape);
   std::vector<std::map<std::string, Tensor>> batches;
   std::optional<data::ImageDataset> dataset;
-  data::Preprocess preprocess = data::fashion_mnist_preprocess();
+  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.calibration);
   Rng rng(options.seed, seed_concern::kInput);
   if (options.calibration != "random") {
     dataset = data::load_dataset(options.calibration);
@@ -58,8 +58,6 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(const QuantizeCli
            shape_to_string(sample_shape), options.calibration, shape_to_string(dataset->sample_shape()));
     }
     if (dataset->size() == 0) fail("expected calibration samples, but {} is empty", options.calibration);
-    std::string stored = graph.get_metadata("nacc.preprocess");
-    if (!stored.empty()) preprocess = data::Preprocess::from_json(stored);
   }
   for (int64_t first = 0; first < options.samples; first += options.batch) {
     Tensor tensor(DataType::f32, info.shape);
@@ -94,8 +92,7 @@ std::vector<compiler::LabelledBatch> evaluation_batches(const QuantizeCliOptions
     fail("expected evaluation data of the model's input shape {}, but {} has samples of shape {}",
          shape_to_string(sample_shape), options.evaluation, shape_to_string(dataset.sample_shape()));
   }
-  std::string stored = graph.get_metadata("nacc.preprocess");
-  data::Preprocess preprocess = stored.empty() ? data::fashion_mnist_preprocess() : data::Preprocess::from_json(stored);
+  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.evaluation);
   int64_t batch = info.shape[0];
   int64_t samples = std::min(options.evaluation_samples, dataset.size()) / batch * batch;
   if (samples == 0) fail("expected at least one batch of {} evaluation samples, but {} has {}", batch, options.evaluation, dataset.size());

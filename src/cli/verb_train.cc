@@ -45,9 +45,7 @@ void run_train(TrainCliOptions options) {
     validation.labels.resize(static_cast<size_t>(options.validation_samples));
     validation.pixels.resize(static_cast<size_t>(options.validation_samples * validation.sample_elements()));
   }
-  data::Preprocess preprocess = data::fashion_mnist_preprocess();
-  std::string stored = graph.get_metadata("nacc.preprocess");
-  if (!stored.empty()) preprocess = data::Preprocess::from_json(stored);
+  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
   train::TrainResult result = train::train(graph, training, &validation, preprocess, options.train);
   const train::EpochRecord& last = result.epochs.back();
   graph.set_metadata("nacc.preprocess", preprocess.to_json());
@@ -69,8 +67,7 @@ struct EvalCliOptions {
 void run_eval(const EvalCliOptions& options) {
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
   data::ImageDataset dataset = data::load_dataset(options.data);
-  std::string stored = graph.get_metadata("nacc.preprocess");
-  data::Preprocess preprocess = stored.empty() ? data::fashion_mnist_preprocess() : data::Preprocess::from_json(stored);
+  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
   bench::Evaluation evaluation =
       bench::evaluate(graph, dataset, preprocess,
                       {.precision = options.precision, .reference = options.reference, .threads = options.threads});

@@ -64,6 +64,16 @@ std::string Preprocess::to_json() const {
 
 Preprocess fashion_mnist_preprocess() { return Preprocess{1.0f / 255.0f, {0.2860f}, {0.3530f}}; }
 
+Preprocess model_preprocess(const std::string& stored, std::string_view spec) {
+  return stored.empty() ? default_preprocess(spec) : Preprocess::from_json(stored);
+}
+
+Preprocess default_preprocess(std::string_view spec) {
+  if (spec.starts_with("cifar10")) return cifar10_preprocess();
+  if (spec.starts_with("folder:")) return imagenet_preprocess();
+  return fashion_mnist_preprocess();
+}
+
 void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preprocess& preprocess, float* out) {
   int64_t plane = dataset.height * dataset.width;
   const uint8_t* pixels = dataset.pixels.data() + index * dataset.sample_elements();
@@ -80,8 +90,11 @@ ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& fo
   auto colon = spec.find(':');
   std::string_view name = spec.substr(0, colon);
   std::string_view split = colon == std::string_view::npos ? "test" : spec.substr(colon + 1);
+  if (name == "cifar10") return load_cifar10(split, folder);
+  if (name == "folder") return load_image_folder(std::filesystem::path(std::string(split)));
   if (name != "fashion-mnist") {
-    fail("expected a data set fashion-mnist[:train|:val|:test], but found '{}'", spec);
+    fail("expected a data set fashion-mnist[:train|:val|:test], cifar10[:train|:test] or folder:PATH, but found '{}'",
+         spec);
   }
   std::filesystem::path root = folder;
   if (root.empty()) {

@@ -44,10 +44,27 @@ Preprocess fashion_mnist_preprocess();
 // Writes sample `index` preprocessed into `out` (sample_elements() floats).
 void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preprocess& preprocess, float* out);
 
-// A data set by name: "fashion-mnist:train" (55,000 images), "fashion-mnist:val" (5,000 held out of train with a
-// fixed seed), "fashion-mnist:test" (10,000). The files are looked up in `folder`, or in $NACC_FASHION_MNIST_DIR,
-// or in /usr/share/datasets/fashion-mnist. Throws nacc::Error naming the package or layout when missing.
+// A data set by name:
+//   fashion-mnist:train (55,000 images), fashion-mnist:val (5,000 held out of train with a fixed seed),
+//   fashion-mnist:test (10,000): from `folder`, $NACC_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist;
+//   cifar10:train, cifar10:test: CIFAR-10's binary files, from `folder` or $NACC_CIFAR10_DIR;
+//   folder:PATH: an image folder, 224 x 224 (load_image_folder).
+// Throws nacc::Error naming the package or layout when missing.
 ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& folder = {});
+
+// CIFAR-10 binary batches (split "train" or "test").
+ImageDataset load_cifar10(std::string_view split, const std::filesystem::path& folder);
+Preprocess cifar10_preprocess();
+
+// One sub-folder per class (sorted by name = label 0, 1, ...) of JPEG / PNG images, resized and centre-cropped to
+// size x size as MLPerf does for ResNet-50; RGB.
+ImageDataset load_image_folder(const std::filesystem::path& root, int64_t size = 224);
+// MLPerf's ResNet-50 mean subtraction (scale 1, per-channel means, no division).
+Preprocess imagenet_preprocess();
+// The default preprocessing of a data set spec.
+Preprocess default_preprocess(std::string_view spec);
+// A model's preprocessing: its `nacc.preprocess` metadata (`stored`) if it has one, else the data set's default.
+Preprocess model_preprocess(const std::string& stored, std::string_view spec);
 
 // Reads an IDX images file (magic 0x803) and labels file (magic 0x801), gzip-compressed or not.
 ImageDataset read_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels);

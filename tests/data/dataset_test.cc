@@ -10,6 +10,9 @@
 #include "core/error.h"
 #include "core/files.h"
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 namespace nacc::data {
 namespace {
 
@@ -103,6 +106,56 @@ TEST(Dataset, RealFashionMnistFromTheDebianPackage) {
   for (int64_t label : test.labels) ++per_class[static_cast<size_t>(label)];
   for (int count : per_class) EXPECT_EQ(count, 1000);
   EXPECT_EQ(load_dataset("fashion-mnist:val").size(), 5000);
+}
+
+TEST(Cifar10, ReadsBinaryRecords) {
+  fs::path folder = fs::temp_directory_path() / ("nacc_cifar_" + std::to_string(getpid()));
+  fs::create_directories(folder);
+  std::string record(1 + 3072, '\0');
+  std::string bytes;
+  for (int i = 0; i < 3; ++i) {
+    record[0] = static_cast<char>(i + 4);
+    record[1] = static_cast<char>(i * 10);  // first red pixel
+    bytes += record;
+  }
+  write_file(folder / "test_batch.bin", bytes);
+  ImageDataset test = load_cifar10("test", folder);
+  EXPECT_EQ(test.size(), 3);
+  EXPECT_EQ(test.sample_shape(), (std::vector<int64_t>{3, 32, 32}));
+  EXPECT_EQ(test.labels[2], 6);
+  EXPECT_EQ(test.pixels[2 * 3072], 20);
+  EXPECT_THROW(load_cifar10("train", folder), Error) << "data_batch_1.bin is missing";
+  write_file(folder / "test_batch.bin", bytes.substr(0, 100));
+  EXPECT_THROW(load_cifar10("test", folder), Error) << "not whole records";
+  fs::remove_all(folder);
+}
+
+TEST(ImageFolder, ResizesAndCropsAsMlperf) {
+  fs::path folder = fs::temp_directory_path() / ("nacc_images_" + std::to_string(getpid()));
+  fs::create_directories(folder / "cat");
+  fs::create_directories(folder / "dog");
+  // 64 x 32 (width x height) images whose left half is one colour and right half another (BGR in OpenCV).
+  cv::Mat image(32, 64, CV_8UC3, cv::Scalar(10, 20, 30));
+  image(cv::Rect(32, 0, 32, 32)).setTo(cv::Scalar(200, 100, 50));
+  ASSERT_TRUE(cv::imwrite((folder / "cat" / "a.png").string(), image));
+  ASSERT_TRUE(cv::imwrite((folder / "dog" / "b.png").string(), image));
+  ASSERT_TRUE(cv::imwrite((folder / "dog" / "c.jpg").string(), image));
+  write_file(folder / "dog" / "notes.txt", "not an image");
+  ImageDataset dataset = load_image_folder(folder, 16);
+  EXPECT_EQ(dataset.size(), 3);
+  EXPECT_EQ(dataset.classes, 2);
+  EXPECT_EQ(dataset.labels, (std::vector<int64_t>{0, 1, 1}));
+  EXPECT_EQ(dataset.sample_shape(), (std::vector<int64_t>{3, 16, 16}));
+  // Shorter side resized to 16 / 0.875 = 18 (image 36 x 18), centre crop 16 x 16: columns 10-25 of 36, which
+  // straddle the colour boundary at column 18. RGB order: channel 0 is red.
+  EXPECT_EQ(dataset.pixels[0 * 256 + 0], 30);   // red, left part
+  EXPECT_EQ(dataset.pixels[0 * 256 + 15], 50);  // red, right part
+  EXPECT_EQ(dataset.pixels[2 * 256 + 15], 200);  // blue, right part
+  EXPECT_EQ(load_dataset("folder:" + folder.string()).height, 224);
+  write_file(folder / "dog" / "broken.png", "not a png");
+  EXPECT_THROW(load_image_folder(folder, 16), Error);
+  fs::remove_all(folder);
+  EXPECT_THROW(load_image_folder(folder), Error) << "missing folder";
 }
 
 TEST(Preprocess, JsonRoundTripAndApplication) {
