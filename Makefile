@@ -13,7 +13,7 @@ endif
 NACC := $(BUILD_DIR)/nacc
 DEMO_DIR := $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build test demo bench baseline clean
 
 all: build
 
@@ -39,6 +39,14 @@ demo: build
 	$(NACC) bench $(DEMO_DIR)/resnet50.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-fp32
 	$(NACC) bench $(DEMO_DIR)/resnet50-int8.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-int8
 	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html and $(DEMO_DIR)/bench-int8/report.html"
+
+# Trains the demo's Fashion-MNIST baseline with the recipe of docs/TRAINING.md (about 75 minutes on 2 cores).
+# Interrupted runs continue where they stopped: the checkpoint lives in $(BUILD_DIR)/baseline-checkpoint.
+baseline: build
+	$(NACC) train --arch resnet50-fmnist --data fashion-mnist --epochs 15 --batch 128 --lr 0.1 --weight-decay 5e-4 \
+	  --schedule cosine --warmup-epochs 1 --label-smoothing 0.1 --crop-padding 2 --seed 0 --threads 2 \
+	  --checkpoint-dir $(BUILD_DIR)/baseline-checkpoint --resume -o models/resnet50-fmnist.onnx
+	$(NACC) eval models/resnet50-fmnist.onnx --data fashion-mnist:test
 
 # Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder). Not a test.
 bench: build
