@@ -120,20 +120,7 @@ bool lower_qconv(Lowerer& lowerer) {
       output_slot = convert(lowerer, sum_value, descriptor.dst_desc(), sum_scale, sum_zero_point).slot;
     }
   }
-  std::string implementation = lowerer.prefer_optimized(descriptor);
-  Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
-  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::convolution_forward(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, parameters.weights, descriptor.weights_desc())});
-  if (bias != nullptr) {
-    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
-  }
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-  int64_t macs = shape_elements(y.shape) * (weights->elements() / w[0]);
-  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
+  finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot);
   return true;
 }
 

@@ -92,22 +92,28 @@ bool lower_conv(Lowerer& lowerer) {
     output_slot = placed.slot;
     if (!lowerer.may_overwrite(placed.slot)) output_slot = convert(lowerer, shortcut, placed.desc).slot;
   }
+  finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot);
+  return true;
+}
+
+void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
+                        const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot) {
+  const Node& node = lowerer.node();
   std::string implementation = lowerer.prefer_optimized(descriptor);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
   if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
-
+  int64_t channels = weights.shape()[0];
   Step step;
   step.primitive = dnnl::convolution_forward(descriptor);
   step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
   step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, parameters.weights, descriptor.weights_desc())});
+  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, descriptor.weights_desc())});
   if (bias != nullptr) {
-    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {y.shape[1]}, descriptor.bias_desc())});
+    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {channels}, descriptor.bias_desc())});
   }
   step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-  int64_t macs = output_elements(lowerer, node) * (weights->elements() / w[0]);
+  int64_t macs = output_elements(lowerer, node) * (weights.elements() / channels);
   lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
-  return true;
 }
 
 bool lower_inner_product(Lowerer& lowerer) {

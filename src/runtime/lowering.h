@@ -80,6 +80,11 @@ struct ConvParameters {
 };
 ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape& weight_shape);
 
+// The common end of an FP32 or INT8 convolution: places the source in the primitive's layout, binds the weights
+// (reordered once), the bias and the destination (output_slot, or a new slot when < 0) and adds the step.
+void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
+                        const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot);
+
 // The per-op lowering functions: each returns false (leaving no trace) when oneDNN cannot run the node, in which
 // case it runs on its reference kernel.
 bool lower_conv(Lowerer& lowerer);
