@@ -268,6 +268,43 @@ bool lower_eltwise(Lowerer& lowerer) {
   return true;
 }
 
+bool lower_batch_norm(Lowerer& lowerer) {
+  // A BatchNormalization that no convolution absorbed (inference: the stored mean and variance, then scale and
+  // shift), in the input's own layout.
+  const Node& node = lowerer.node();
+  const ValueInfo& x = lowerer.info(node.inputs[0]);
+  if (x.dtype != DataType::f32 || x.shape.size() < 2 || x.shape.size() > 5 || node.outputs.size() != 1) return false;
+  if (lowerer.is_constant(node.inputs[0])) return false;
+  std::vector<const Tensor*> parameters;  // scale, shift, mean, variance
+  for (size_t i = 1; i < 5; ++i) {
+    const Tensor* parameter = lowerer.graph().initializer(node.inputs[i]);
+    if (parameter == nullptr || parameter->dtype() != DataType::f32 || parameter->elements() != x.shape[1]) return false;
+    parameters.push_back(parameter);
+  }
+  int64_t channels = x.shape[1];
+  const Placement& source = lowerer.placement(node.inputs[0]);
+  auto flags = dnnl::normalization_flags::use_global_stats | dnnl::normalization_flags::use_scale |
+               dnnl::normalization_flags::use_shift;
+  dnnl::batch_normalization_forward::desc descriptor(dnnl::prop_kind::forward_inference, source.desc,
+                                                     node.attribute_float("epsilon", 1e-5f), flags);
+  dnnl::batch_normalization_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(),
+                                                                         lowerer.engine());
+  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
+  memory::desc per_channel = plain_desc(DataType::f32, {channels});
+  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
+  Step step;
+  step.primitive = dnnl::batch_normalization_forward(primitive_descriptor);
+  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                   {DNNL_ARG_SCALE, -1, {}, lowerer.constant(*parameters[0], {channels}, per_channel)},
+                   {DNNL_ARG_SHIFT, -1, {}, lowerer.constant(*parameters[1], {channels}, per_channel)},
+                   {DNNL_ARG_MEAN, -1, {}, lowerer.constant(*parameters[2], {channels}, primitive_descriptor.mean_desc())},
+                   {DNNL_ARG_VARIANCE, -1, {}, lowerer.constant(*parameters[3], {channels}, primitive_descriptor.variance_desc())},
+                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
+  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
+  return true;
+}
+
 bool lower_binary(Lowerer& lowerer) {
   const Node& node = lowerer.node();
   const ValueInfo& y = lowerer.info(node.outputs[0]);

@@ -78,6 +78,7 @@ void Lowerer::lower_node() {
       case OpKind::Sub:
       case OpKind::Mul:
       case OpKind::Div: lowered = lower_binary(*this); break;
+      case OpKind::BatchNormalization: lowered = lower_batch_norm(*this); break;
       case OpKind::Concat: lowered = lower_concat(*this); break;
       case OpKind::Softmax: lowered = lower_softmax(*this); break;
       case OpKind::Flatten:

@@ -91,6 +91,7 @@ bool lower_conv(Lowerer& lowerer);
 bool lower_inner_product(Lowerer& lowerer);
 bool lower_pool(Lowerer& lowerer);
 bool lower_eltwise(Lowerer& lowerer);
+bool lower_batch_norm(Lowerer& lowerer);
 bool lower_binary(Lowerer& lowerer);
 bool lower_concat(Lowerer& lowerer);
 bool lower_softmax(Lowerer& lowerer);

@@ -52,6 +52,19 @@ TEST(Normalization, TrainingModeIsRejected) {
                Error);
 }
 
+TEST(Normalization, OlderOpsetsInTheirInferenceForm) {
+  Tensor x = f32({1, 2, 1, 1}, {3, 5});
+  Tensor one = f32({2}, {1, 1}), zero = f32({2}, {0, 0});
+  std::vector<std::optional<Tensor>> inputs{x, one, zero, zero, one};
+  expect_values(run_op(OpKind::BatchNormalization, inputs, {{"epsilon", 0.0f}, {"is_test", int64_t{1}}}, 6), {1, 2, 1, 1},
+                {3, 5});
+  expect_values(run_op(OpKind::BatchNormalization, inputs, {{"epsilon", 0.0f}, {"spatial", int64_t{1}}}, 7), {1, 2, 1, 1},
+                {3, 5});
+  // Opset 6 without is_test is training mode; spatial 0 normalises per activation.
+  EXPECT_THROW(run_op(OpKind::BatchNormalization, inputs, {}, 6), Error);
+  EXPECT_THROW(run_op(OpKind::BatchNormalization, inputs, {{"spatial", int64_t{0}}}, 8), Error);
+}
+
 TEST(Normalization, ParameterOfWrongSizeNamesTheInput) {
   Tensor p = f32({2}, {1, 1});
   try {

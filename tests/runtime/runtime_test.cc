@@ -111,6 +111,31 @@ TEST(Runtime, PoolsEltwiseBinaryConcatSoftmax) {
   expect_matches_reference(builder.finish(), false, 2e-4);
 }
 
+TEST(Runtime, BatchNormalizationThatNoConvolutionAbsorbs) {
+  // On the graph input (plain layout) and after a residual Add (oneDNN's blocked layout), with odd channels.
+  zoo::GraphBuilder builder("bn", 5);
+  std::string x = builder.input("x", DataType::f32, {2, 13, 7, 7});
+  Rng rng(3);
+  auto add_bn = [&](const std::string& name, const std::string& input) {
+    std::vector<std::string> inputs{input};
+    for (const char* part : {"scale", "shift", "mean", "variance"}) {
+      std::vector<float> values(13);
+      bool variance = std::string(part) == "variance";
+      for (float& value : values) value = static_cast<float>(variance ? 0.5 + rng.uniform() : rng.normal());
+      builder.add_initializer(name + "." + part, Tensor::from_values<float>({13}, values));
+      inputs.push_back(name + "." + part);
+    }
+    return builder.add_node(OpKind::BatchNormalization, name, inputs, {{"epsilon", 1e-3f}});
+  };
+  std::string normalized = add_bn("bn_input", x);
+  std::string y = builder.conv("conv", normalized, 13, 3, 1, 1);
+  builder.mark_output(add_bn("bn_residual", builder.add("sum", y, x)));
+  Graph graph = builder.finish();
+  expect_matches_reference(graph, true);
+  CompiledModel model(graph, RuntimeOptions{});
+  EXPECT_TRUE(model.plan().fallbacks.empty()) << format_plan(model.plan());
+}
+
 TEST(Runtime, UnsupportedOpsFallBackToReferenceKernelsAndSayWhich) {
   zoo::GraphBuilder builder("fallback", 3);
   std::string x = builder.input("x", DataType::f32, {1, 4, 5, 5});

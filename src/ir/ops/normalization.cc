@@ -1,4 +1,5 @@
 // BatchNormalization in inference mode: y = scale * (x - mean) / sqrt(var + epsilon) + bias over channel axis 1.
+// Opsets 6-8 are accepted in their inference form: is_test 1 (opset 6) and spatial 1 (one statistic per channel).
 #include <cmath>
 
 #include "ir/ops/common.h"
@@ -11,6 +12,14 @@ std::vector<ValueInfo> infer_batch_normalization(const InferContext& context) {
   if (node.attribute_int("training_mode", 0) != 0 || node.outputs.size() > 1) {
     ops::fail_node(node, "expected inference mode (training_mode 0, one output), but found training mode; export the "
                          "model in eval mode");
+  }
+  if (context.opset() < 7 && node.attribute_int("is_test", 0) != 1) {
+    ops::fail_node(node, "expected inference mode (is_test 1 at opset 6), but found is_test 0; export the model in "
+                         "eval mode");
+  }
+  if (context.opset() < 9 && node.attribute_int("spatial", 1) != 1) {
+    ops::fail_node(node, "expected spatial 1 (one mean and variance per channel), but found spatial 0, which nacc "
+                         "does not support; export with opset >= 9");
   }
   const ValueInfo& x = context.input(0);
   ops::expect_dtype(node, "input X", x.dtype, {DataType::f32});
@@ -50,7 +59,7 @@ void run_batch_normalization(const KernelContext& context) {
 
 }  // namespace
 
-extern const OpSchema kBatchNormalizationSchema{OpKind::BatchNormalization, 9, 5, 5, 1, 3, infer_batch_normalization,
+extern const OpSchema kBatchNormalizationSchema{OpKind::BatchNormalization, 6, 5, 5, 1, 3, infer_batch_normalization,
                                                 run_batch_normalization};
 
 }  // namespace nacc
