@@ -278,7 +278,8 @@ bool lower_batch_norm(Lowerer& lowerer) {
   std::vector<const Tensor*> parameters;  // scale, shift, mean, variance
   for (size_t i = 1; i < 5; ++i) {
     const Tensor* parameter = lowerer.graph().initializer(node.inputs[i]);
-    if (parameter == nullptr || parameter->dtype() != DataType::f32 || parameter->elements() != x.shape[1]) return false;
+    bool usable = parameter != nullptr && parameter->dtype() == DataType::f32 && parameter->elements() == x.shape[1];
+    if (!usable) return false;
     parameters.push_back(parameter);
   }
   int64_t channels = x.shape[1];
@@ -291,6 +292,7 @@ bool lower_batch_norm(Lowerer& lowerer) {
                                                                          lowerer.engine());
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
   memory::desc per_channel = plain_desc(DataType::f32, {channels});
+  memory::desc mean_desc = primitive_descriptor.mean_desc(), variance_desc = primitive_descriptor.variance_desc();
   int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
   Step step;
   step.primitive = dnnl::batch_normalization_forward(primitive_descriptor);
@@ -298,8 +300,8 @@ bool lower_batch_norm(Lowerer& lowerer) {
   step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
                    {DNNL_ARG_SCALE, -1, {}, lowerer.constant(*parameters[0], {channels}, per_channel)},
                    {DNNL_ARG_SHIFT, -1, {}, lowerer.constant(*parameters[1], {channels}, per_channel)},
-                   {DNNL_ARG_MEAN, -1, {}, lowerer.constant(*parameters[2], {channels}, primitive_descriptor.mean_desc())},
-                   {DNNL_ARG_VARIANCE, -1, {}, lowerer.constant(*parameters[3], {channels}, primitive_descriptor.variance_desc())},
+                   {DNNL_ARG_MEAN, -1, {}, lowerer.constant(*parameters[2], {channels}, mean_desc)},
+                   {DNNL_ARG_VARIANCE, -1, {}, lowerer.constant(*parameters[3], {channels}, variance_desc)},
                    {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
   lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
   return true;
