@@ -154,19 +154,7 @@ bool lower_qgemm(Lowerer& lowerer) {
       memory::desc(weight_dims, memory::data_type::s8, memory::format_tag::any),
       bias != nullptr ? plain_desc(DataType::s32, {n}) : memory::desc(), any_desc(y.dtype, y.shape));
   dnnl::inner_product_forward::primitive_desc primitive_descriptor(descriptor, attributes, lowerer.engine());
-  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
-  Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::inner_product_forward(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(*weights, weight_dims, primitive_descriptor.weights_desc())});
-  if (bias != nullptr) {
-    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {n}, primitive_descriptor.bias_desc())});
-  }
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
-  lowerer.finish_node(std::move(step), implementation, fused, output_slot, primitive_descriptor.dst_desc(), shape_elements(y.shape) * weights->shape()[1]);
+  finish_inner_product(lowerer, primitive_descriptor, fused, *weights, weight_dims, bias);
   return true;
 }
 

@@ -96,24 +96,49 @@ bool lower_conv(Lowerer& lowerer) {
   return true;
 }
 
+void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::primitive_desc_base& descriptor,
+                      const std::string& implementation, std::vector<Binding> bindings, const std::string& fused,
+                      int64_t macs, int output_slot) {
+  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
+  Step step;
+  step.primitive = std::move(primitive);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  step.bindings = std::move(bindings);
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
+}
+
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
                         const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot) {
   const Node& node = lowerer.node();
   std::string implementation = lowerer.prefer_optimized(descriptor);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
-  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
   int64_t channels = weights.shape()[0];
-  Step step;
-  step.primitive = dnnl::convolution_forward(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back({DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, descriptor.weights_desc())});
+  std::vector<Binding> bindings{{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                                {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, descriptor.weights_desc())}};
   if (bias != nullptr) {
-    step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {channels}, descriptor.bias_desc())});
+    bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {channels}, descriptor.bias_desc())});
   }
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
   int64_t macs = output_elements(lowerer, node) * (weights.elements() / channels);
-  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
+  finish_primitive(lowerer, dnnl::convolution_forward(descriptor), descriptor, implementation, std::move(bindings), fused,
+                   macs, output_slot);
+}
+
+void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primitive_desc& descriptor,
+                          const std::string& fused, const Tensor& weights, const memory::dims& weight_dims,
+                          const Tensor* bias) {
+  const Node& node = lowerer.node();
+  std::string implementation = lowerer.prefer_optimized(descriptor);
+  Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
+  int64_t outputs = weights.shape()[0];
+  std::vector<Binding> bindings{{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                                {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, descriptor.weights_desc())}};
+  if (bias != nullptr) {
+    bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {outputs}, descriptor.bias_desc())});
+  }
+  int64_t macs = output_elements(lowerer, node) * (weights.elements() / outputs);
+  finish_primitive(lowerer, dnnl::inner_product_forward(descriptor), descriptor, implementation, std::move(bindings),
+                   fused, macs);
 }
 
 bool lower_inner_product(Lowerer& lowerer) {
@@ -155,18 +180,7 @@ bool lower_inner_product(Lowerer& lowerer) {
       memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
       plain_desc(DataType::f32, {n}), any_desc(DataType::f32, y.shape));
   dnnl::inner_product_forward::primitive_desc primitive_descriptor(descriptor, attributes, lowerer.engine());
-  std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
-  Placement source = lowerer.place_as(node.inputs[0], primitive_descriptor.src_desc());
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::inner_product_forward(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings.push_back({DNNL_ARG_SRC, source.slot, source.desc, std::nullopt});
-  step.bindings.push_back(
-      {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, primitive_descriptor.weights_desc())});
-  step.bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(bias, {n}, primitive_descriptor.bias_desc())});
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt});
-  lowerer.finish_node(std::move(step), implementation, fused, output_slot, primitive_descriptor.dst_desc(), output_elements(lowerer, node) * k);
+  finish_inner_product(lowerer, primitive_descriptor, fused, weights, weight_dims, &bias);
   return true;
 }
 
@@ -215,13 +229,8 @@ bool lower_pool(Lowerer& lowerer) {
   dnnl::pooling_v2_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(),
                                                                 lowerer.engine());
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::pooling_v2_forward(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
+  finish_primitive(lowerer, dnnl::pooling_v2_forward(primitive_descriptor), primitive_descriptor, implementation,
+                   {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt}}, "", 0);
   return true;
 }
 
@@ -258,13 +267,8 @@ bool lower_eltwise(Lowerer& lowerer) {
                                          eltwise.alpha, eltwise.beta);
   dnnl::eltwise_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(), lowerer.engine());
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::eltwise_forward(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
+  finish_primitive(lowerer, dnnl::eltwise_forward(primitive_descriptor), primitive_descriptor, implementation,
+                   {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt}}, "", 0);
   return true;
 }
 
@@ -293,17 +297,13 @@ bool lower_batch_norm(Lowerer& lowerer) {
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);
   memory::desc per_channel = plain_desc(DataType::f32, {channels});
   memory::desc mean_desc = primitive_descriptor.mean_desc(), variance_desc = primitive_descriptor.variance_desc();
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::batch_normalization_forward(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                   {DNNL_ARG_SCALE, -1, {}, lowerer.constant(*parameters[0], {channels}, per_channel)},
-                   {DNNL_ARG_SHIFT, -1, {}, lowerer.constant(*parameters[1], {channels}, per_channel)},
-                   {DNNL_ARG_MEAN, -1, {}, lowerer.constant(*parameters[2], {channels}, mean_desc)},
-                   {DNNL_ARG_VARIANCE, -1, {}, lowerer.constant(*parameters[3], {channels}, variance_desc)},
-                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
+  finish_primitive(lowerer, dnnl::batch_normalization_forward(primitive_descriptor), primitive_descriptor, implementation,
+                   {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                    {DNNL_ARG_SCALE, -1, {}, lowerer.constant(*parameters[0], {channels}, per_channel)},
+                    {DNNL_ARG_SHIFT, -1, {}, lowerer.constant(*parameters[1], {channels}, per_channel)},
+                    {DNNL_ARG_MEAN, -1, {}, lowerer.constant(*parameters[2], {channels}, mean_desc)},
+                    {DNNL_ARG_VARIANCE, -1, {}, lowerer.constant(*parameters[3], {channels}, variance_desc)}},
+                   "", 0);
   return true;
 }
 
@@ -346,14 +346,8 @@ bool lower_binary(Lowerer& lowerer) {
     second_binding.slot = placed.slot;
     second_binding.desc = second_desc;
   }
-  int output_slot = lowerer.new_slot(primitive_descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::binary(primitive_descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(primitive_descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_SRC_0, source0.slot, source0.desc, std::nullopt},
-                   second_binding,
-                   {DNNL_ARG_DST, output_slot, primitive_descriptor.dst_desc(), std::nullopt}};
-  lowerer.finish_node(std::move(step), implementation, "", output_slot, primitive_descriptor.dst_desc(), 0);
+  finish_primitive(lowerer, dnnl::binary(primitive_descriptor), primitive_descriptor, implementation,
+                   {{DNNL_ARG_SRC_0, source0.slot, source0.desc, std::nullopt}, second_binding}, "", 0);
   return true;
 }
 
@@ -370,15 +364,11 @@ bool lower_concat(Lowerer& lowerer) {
   }
   int axis = static_cast<int>(ops::normalize_axis(node, node.attribute_int("axis", 0), static_cast<int64_t>(y.shape.size())));
   dnnl::concat::primitive_desc descriptor(axis, sources, lowerer.engine(), Lowerer::default_attributes());
-  int output_slot = lowerer.new_slot(descriptor.dst_desc());
-  Step step;
-  step.primitive = dnnl::concat(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  std::vector<Binding> bindings;
   for (size_t i = 0; i < placements.size(); ++i) {
-    step.bindings.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), placements[i].slot, placements[i].desc, std::nullopt});
+    bindings.push_back({DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), placements[i].slot, placements[i].desc, std::nullopt});
   }
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-  lowerer.finish_node(std::move(step), descriptor.impl_info_str(), "", output_slot, descriptor.dst_desc(), 0);
+  finish_primitive(lowerer, dnnl::concat(descriptor), descriptor, descriptor.impl_info_str(), std::move(bindings), "", 0);
   return true;
 }
 

@@ -80,10 +80,21 @@ struct ConvParameters {
 };
 ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape& weight_shape);
 
+// Adds the node's step: `primitive` reads `bindings` and writes its destination into output_slot, or into a new
+// slot of the destination's layout when < 0.
+void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::primitive_desc_base& descriptor,
+                      const std::string& implementation, std::vector<Binding> bindings, const std::string& fused,
+                      int64_t macs, int output_slot = -1);
+
 // The common end of an FP32 or INT8 convolution: places the source in the primitive's layout, binds the weights
 // (reordered once), the bias and the destination (output_slot, or a new slot when < 0) and adds the step.
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
                         const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot);
+
+// The same for an inner product (weights [N, K...], a new destination slot).
+void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primitive_desc& descriptor,
+                          const std::string& fused, const Tensor& weights, const dnnl::memory::dims& weight_dims,
+                          const Tensor* bias);
 
 // The per-op lowering functions: each returns false (leaving no trace) when oneDNN cannot run the node, in which
 // case it runs on its reference kernel.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "error_text.h"
 
 namespace nacc {
 namespace {
@@ -16,15 +17,6 @@ Graph two_node_graph() {
   graph.nodes.push_back(Node{OpKind::Relu, "first", {"x"}, {"a"}, {}});
   graph.outputs = {"y"};
   return graph;
-}
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
 }
 
 TEST(Graph, SortTopologicallyOrdersProducersFirst) {

@@ -3,18 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "error_text.h"
 
 namespace nacc::loadgen {
 namespace {
-
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "no error";
-}
 
 TEST(Settings, DefaultsAreMlperfResNet50) {
   TestSettings single = default_settings(Scenario::SingleStream);
