@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt-get, the Debian packages nacc needs that are not installed yet.
 # Idempotent and non-interactive: a machine that has everything is left untouched.
-# --bench also installs what `make bench` needs (Node.js and npm, to fetch ONNX Runtime from the npm registry).
+# --bench also installs what `make bench` needs (Node.js and npm, to fetch ONNX Runtime from the npm registry) and
+# what `make bench-train` needs (PyTorch 1.13 and ONNX for Python, the training peer).
 set -euo pipefail
 
 packages=(
@@ -18,6 +19,7 @@ if [[ "${1:-}" == "--bench" ]]; then
   # Only when the commands are missing: a machine may have Node.js from elsewhere, which Debian's npm conflicts with.
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
+  packages+=(python3-torch python3-onnx)
 fi
 
 missing=()

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <sstream>
+
+#include "core/error.h"
 
 namespace nacc::cli {
 
@@ -24,6 +27,26 @@ std::string human_count(double value) {
     ++index;
   }
   return index == 0 ? fmt::format("{:.0f}", value) : fmt::format("{:.2f}{}", value, kSuffixes[index]);
+}
+
+std::vector<int64_t> parse_image_shape(const std::string& text, const std::string& flag) {
+  std::vector<int64_t> shape;
+  std::stringstream stream(text);
+  std::string part;
+  bool valid = true;
+  while (valid && std::getline(stream, part, 'x')) {
+    size_t used = 0;
+    try {
+      shape.push_back(std::stoll(part, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    valid = used > 0 && used == part.size() && shape.back() >= 1;
+  }
+  if (!valid || shape.size() != 3) {
+    fail("expected {} as C x H x W of positive sizes (e.g. 1x28x28), but found '{}'", flag, text);
+  }
+  return shape;
 }
 
 }  // namespace nacc::cli

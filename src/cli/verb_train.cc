@@ -1,7 +1,10 @@
-// `nacc train --arch NAME | --model init.onnx --data fashion-mnist --epochs N -o model.onnx` and
+// `nacc train --arch NAME | --model init.onnx --data fashion-mnist|cifar10|folder:PATH --epochs N -o model.onnx` and
 // `nacc eval model.onnx --data fashion-mnist:test`.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <optional>
 
 #include "bench/evaluate.h"
 #include "cli/verbs.h"
@@ -19,40 +22,83 @@ struct TrainCliOptions {
   std::string arch;
   std::string model;
   std::string data = "fashion-mnist";
+  std::string validation_data;
   std::string output;
   std::string teacher;
+  std::vector<std::string> feature_pairs;
   int64_t validation_samples = 0;
   train::TrainOptions train;
 };
 
+// The training split of --data: fashion-mnist and cifar10 name their train split, anything else (folder:PATH, or a
+// spec with its split) is used as given. Image folders are read at the model's input size.
+data::ImageDataset load_for(const std::string& spec, const Shape& model_input) {
+  if (spec.starts_with("folder:")) {
+    return data::load_image_folder(spec.substr(7), model_input.size() == 4 ? model_input[2] : 224);
+  }
+  return data::load_dataset(spec);
+}
+
+std::string training_spec(const std::string& data) {
+  return data == "fashion-mnist" || data == "cifar10" ? data + ":train" : data;
+}
+
+// The validation split: --val-data, else the held-out val split of fashion-mnist or cifar10, else none.
+std::string validation_spec(const TrainCliOptions& options) {
+  if (!options.validation_data.empty()) return options.validation_data;
+  std::string name = options.data.substr(0, options.data.find(':'));
+  return name == "fashion-mnist" || name == "cifar10" ? name + ":val" : "";
+}
+
+std::pair<std::string, std::string> parse_feature_pair(const std::string& text) {
+  size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+    fail("expected --feature-kd as STUDENT_VALUE=TEACHER_VALUE (e.g. layer2.0.relu=layer2.0.relu), but found '{}'", text);
+  }
+  return {text.substr(0, equals), text.substr(equals + 1)};
+}
+
 void run_train(TrainCliOptions options) {
   if (options.arch.empty() == options.model.empty()) fail("expected exactly one of --arch NAME or --model FILE");
-  if (options.data != "fashion-mnist") {
-    fail("expected --data fashion-mnist (its train split trains, its val split validates), but found '{}'", options.data);
-  }
+  for (const std::string& pair : options.feature_pairs) options.train.feature_pairs.push_back(parse_feature_pair(pair));
+  if (options.validation_samples < 0) fail("expected --validation-samples >= 0, but found {}", options.validation_samples);
+  options.train.validate();
   check_writable(options.output);
-  Graph graph = options.arch.empty() ? import_onnx_file(options.model)
-                                     : zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed});
+  // A zoo architecture takes the data's image shape and class count; a model must already fit the data.
+  Graph graph;
+  data::ImageDataset training;
+  if (options.arch.empty()) {
+    graph = import_onnx_file(options.model);
+    training = load_for(training_spec(options.data), graph.value(graph.inputs[0]).shape);
+  } else {
+    training = load_for(training_spec(options.data), {});
+    graph = zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed, .input = training.sample_shape(),
+                                                .classes = training.classes});
+  }
   Graph teacher;
   if (!options.teacher.empty()) {
     teacher = import_onnx_file(options.teacher);
     options.train.teacher = &teacher;
   }
-  data::ImageDataset training = data::load_dataset(options.data + ":train");
-  data::ImageDataset validation = data::load_dataset(options.data + ":val");
-  if (options.validation_samples < 0) fail("expected --validation-samples >= 0, but found {}", options.validation_samples);
-  if (options.validation_samples > 0 && options.validation_samples < validation.size()) {
-    validation.labels.resize(static_cast<size_t>(options.validation_samples));
-    validation.pixels.resize(static_cast<size_t>(options.validation_samples * validation.sample_elements()));
+  std::string validation_name = validation_spec(options);
+  std::optional<data::ImageDataset> validation;
+  if (!validation_name.empty()) {
+    validation = load_for(validation_name, graph.value(graph.inputs[0]).shape);
+    if (options.validation_samples > 0 && options.validation_samples < validation->size()) {
+      validation->labels.resize(static_cast<size_t>(options.validation_samples));
+      validation->pixels.resize(static_cast<size_t>(options.validation_samples * validation->sample_elements()));
+    }
   }
   data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
-  train::TrainResult result = train::train(graph, training, &validation, preprocess, options.train);
+  train::TrainResult result =
+      train::train(graph, training, validation ? &*validation : nullptr, preprocess, options.train);
   const train::EpochRecord& last = result.epochs.back();
   graph.set_metadata("nacc.preprocess", preprocess.to_json());
   graph.set_metadata("nacc.training", options.train.to_json().dump());
-  graph.set_metadata("nacc.accuracy", fmt::format("{{\"fashion-mnist:val\": {:.4f}}}", last.validation_top1));
+  if (validation) graph.set_metadata("nacc.accuracy", nlohmann::json{{validation_name, last.validation_top1}}.dump());
   export_onnx_file(graph, options.output);
-  spdlog::info("wrote {}: validation top-1 {:.2f}% after {} epochs", options.output, 100 * last.validation_top1, last.epoch);
+  spdlog::info("wrote {} after {} epochs{}", options.output, last.epoch,
+               validation ? fmt::format(": top-1 {:.2f}% on {}", 100 * last.validation_top1, validation_name) : "");
 }
 
 struct EvalCliOptions {
@@ -66,7 +112,7 @@ struct EvalCliOptions {
 
 void run_eval(const EvalCliOptions& options) {
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-  data::ImageDataset dataset = data::load_dataset(options.data);
+  data::ImageDataset dataset = load_for(options.data, graph.value(graph.inputs[0]).shape);
   data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
   bench::Evaluation evaluation =
       bench::evaluate(graph, dataset, preprocess,
@@ -85,7 +131,9 @@ void add_train_verbs(CLI::App& app) {
   CLI::App* verb = app.add_subcommand("train", "Train a zoo architecture or an ONNX model (libtorch), with checkpoints");
   verb->add_option("--arch", train->arch, "Zoo architecture to train from scratch (see `nacc zoo list`)");
   verb->add_option("--model", train->model, "ONNX model to start from");
-  verb->add_option("--data", train->data, "Data set (its train split trains, its val split validates)")->capture_default_str();
+  verb->add_option("--data", train->data,
+                   "fashion-mnist or cifar10 (train split trains, val split validates), or folder:PATH")->capture_default_str();
+  verb->add_option("--val-data", train->validation_data, "Validation data instead of --data's val split");
   verb->add_option("-o,--output", train->output, "Trained ONNX model to write")->required();
   verb->add_option("--epochs", train->train.epochs, "Epochs")->capture_default_str();
   verb->add_option("--batch", train->train.batch, "Batch size")->capture_default_str();
@@ -111,6 +159,9 @@ void add_train_verbs(CLI::App& app) {
   verb->add_option("--teacher", train->teacher, "Distil from this ONNX model");
   verb->add_option("--temperature", train->train.temperature, "Distillation temperature")->capture_default_str();
   verb->add_option("--kd-weight", train->train.distillation_weight, "Weight of the distillation loss")->capture_default_str();
+  verb->add_option("--feature-kd", train->feature_pairs,
+                   "STUDENT_VALUE=TEACHER_VALUE: also match these feature maps (mean squared error); repeatable");
+  verb->add_option("--feature-kd-weight", train->train.feature_weight, "Weight of the feature-map loss")->capture_default_str();
   verb->callback([train] { run_train(*train); });
 
   auto eval = std::make_shared<EvalCliOptions>();

@@ -1,4 +1,4 @@
-// `nacc zoo list` and `nacc zoo export NAME -o model.onnx [--batch N] [--seed S]`.
+// `nacc zoo list` and `nacc zoo export NAME -o model.onnx [--batch N] [--seed S] [--input CxHxW] [--classes N]`.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -35,6 +35,8 @@ void add_zoo_verb(CLI::App& app) {
     std::string output;
     int64_t batch = 1;
     uint64_t seed = 0;
+    std::string input;
+    int64_t classes = 0;
   };
   auto options = std::make_shared<ExportOptions>();
   CLI::App* export_verb = zoo->add_subcommand("export", "Build a zoo model with He-initialised weights and save it as ONNX");
@@ -43,8 +45,12 @@ void add_zoo_verb(CLI::App& app) {
   export_verb->add_option("--batch", options->batch, "Batch size of the input")->capture_default_str()
       ->check(CLI::PositiveNumber);
   export_verb->add_option("--seed", options->seed, "Seed of the weight initialisation")->capture_default_str();
+  export_verb->add_option("--input", options->input, "Image shape CxHxW instead of the model's own (e.g. 1x28x28)");
+  export_verb->add_option("--classes", options->classes, "Classes instead of the model's own")->check(CLI::PositiveNumber);
   export_verb->callback([options] {
-    Graph graph = zoo::build_zoo_model(options->name, {options->batch, options->seed});
+    zoo::ZooOptions zoo_options{.batch = options->batch, .seed = options->seed, .input = {}, .classes = options->classes};
+    if (!options->input.empty()) zoo_options.input = parse_image_shape(options->input, "--input");
+    Graph graph = zoo::build_zoo_model(options->name, zoo_options);
     export_onnx_file(graph, options->output);
     GraphStats stats = analyze_graph(graph);
     spdlog::info("wrote {} ({} parameters, {} MACs per batch of {}) to {}", options->name,

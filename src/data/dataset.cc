@@ -14,7 +14,7 @@ namespace nacc::data {
 namespace {
 
 constexpr const char* kFashionMnistFolder = "/usr/share/datasets/fashion-mnist";
-constexpr int64_t kFashionMnistValidationCount = 5000;
+constexpr int64_t kValidationCount = 5000;  // held out of the training images of Fashion-MNIST and CIFAR-10
 constexpr uint64_t kValidationSplitSeed = 0;
 
 // Keeps the samples at `indices`, in that order.
@@ -33,6 +33,21 @@ ImageDataset subset(const ImageDataset& dataset, const std::vector<int64_t>& ind
     result.labels.push_back(dataset.labels[static_cast<size_t>(index)]);
   }
   return result;
+}
+
+// The "train" or "val" part of a data set's training images: a fixed-seed permutation whose first 5,000 indices (at
+// most half) are the validation split and the rest the training split, each in the original order.
+ImageDataset held_out_split(const ImageDataset& all, std::string_view split, const std::string& split_name,
+                            const std::string& name) {
+  std::vector<int64_t> order(static_cast<size_t>(all.size()));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(kValidationSplitSeed, split_name);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.uniform_int(i)]);
+  int64_t held_out = std::min<int64_t>(kValidationCount, all.size() / 2);
+  std::vector<int64_t> chosen = split == "val" ? std::vector<int64_t>(order.begin(), order.begin() + held_out)
+                                               : std::vector<int64_t>(order.begin() + held_out, order.end());
+  std::sort(chosen.begin(), chosen.end());
+  return subset(all, chosen, name);
 }
 
 }  // namespace
@@ -90,20 +105,22 @@ ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& fo
   auto colon = spec.find(':');
   std::string_view name = spec.substr(0, colon);
   std::string_view split = colon == std::string_view::npos ? "test" : spec.substr(colon + 1);
-  if (name == "cifar10") return load_cifar10(split, folder);
   if (name == "folder") return load_image_folder(std::filesystem::path(std::string(split)));
-  if (name != "fashion-mnist") {
-    fail("expected a data set fashion-mnist[:train|:val|:test], cifar10[:train|:test] or folder:PATH, but found '{}'",
+  if (name != "fashion-mnist" && name != "cifar10") {
+    fail("expected a data set fashion-mnist[:train|:val|:test], cifar10[:train|:val|:test] or folder:PATH, but found '{}'",
          spec);
+  }
+  bool test = split == "test";
+  if (!test && split != "train" && split != "val") fail("expected a split train, val or test of {}, but found '{}'", name, split);
+  if (name == "cifar10") {
+    ImageDataset all = load_cifar10(test ? "test" : "train", folder);
+    all.name = std::string(spec);
+    return test ? all : held_out_split(all, split, "cifar10-validation-split", std::string(spec));
   }
   std::filesystem::path root = folder;
   if (root.empty()) {
     const char* from_environment = std::getenv("NACC_FASHION_MNIST_DIR");
     root = from_environment != nullptr ? from_environment : kFashionMnistFolder;
-  }
-  bool test = split == "test";
-  if (!test && split != "train" && split != "val") {
-    fail("expected a split train, val or test of fashion-mnist, but found '{}'", split);
   }
   std::filesystem::path images = root / (test ? "t10k-images-idx3-ubyte.gz" : "train-images-idx3-ubyte.gz");
   std::filesystem::path labels = root / (test ? "t10k-labels-idx1-ubyte.gz" : "train-labels-idx1-ubyte.gz");
@@ -115,18 +132,7 @@ ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& fo
   }
   ImageDataset all = read_idx_pair(images, labels);
   all.name = std::string(spec);
-  if (test) return all;
-  // A fixed-seed permutation: its first 5,000 indices are the validation split, the rest the training split.
-  std::vector<int64_t> order(static_cast<size_t>(all.size()));
-  std::iota(order.begin(), order.end(), 0);
-  Rng rng(kValidationSplitSeed, "fashion-mnist-validation-split");
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.uniform_int(i)]);
-  int64_t held_out = std::min<int64_t>(kFashionMnistValidationCount, all.size() / 2);
-  std::vector<int64_t> chosen = split == "val"
-                                    ? std::vector<int64_t>(order.begin(), order.begin() + held_out)
-                                    : std::vector<int64_t>(order.begin() + held_out, order.end());
-  std::sort(chosen.begin(), chosen.end());
-  return subset(all, chosen, std::string(spec));
+  return test ? all : held_out_split(all, split, "fashion-mnist-validation-split", std::string(spec));
 }
 
 }  // namespace nacc::data

@@ -47,12 +47,13 @@ void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preproc
 // A data set by name:
 //   fashion-mnist:train (55,000 images), fashion-mnist:val (5,000 held out of train with a fixed seed),
 //   fashion-mnist:test (10,000): from `folder`, $NACC_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist;
-//   cifar10:train, cifar10:test: CIFAR-10's binary files, from `folder` or $NACC_CIFAR10_DIR;
+//   cifar10:train (45,000), cifar10:val (5,000 held out of train with a fixed seed), cifar10:test (10,000):
+//   CIFAR-10's binary files, from `folder` or $NACC_CIFAR10_DIR;
 //   folder:PATH: an image folder, 224 x 224 (load_image_folder).
 // Throws nacc::Error naming the package or layout when missing.
 ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& folder = {});
 
-// CIFAR-10 binary batches (split "train" or "test").
+// CIFAR-10 binary batches (split "train": all 50,000 training images, or "test").
 ImageDataset load_cifar10(std::string_view split, const std::filesystem::path& folder);
 Preprocess cifar10_preprocess();
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 #include <numeric>
+#include <set>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -146,6 +147,37 @@ std::vector<int64_t> epoch_order(int64_t samples, uint64_t seed, int64_t epoch) 
   return order;
 }
 
+// Every feature pair names a value of each graph, of the same shape apart from the batch.
+void check_feature_pairs(const Graph& student, const Graph& teacher,
+                         const std::vector<std::pair<std::string, std::string>>& pairs) {
+  for (const auto& [student_value, teacher_value] : pairs) {
+    if (!student.has_value(student_value)) fail("expected '{}' to be a value of the student graph, but it is not", student_value);
+    if (!teacher.has_value(teacher_value)) fail("expected '{}' to be a value of the teacher graph, but it is not", teacher_value);
+    Shape a = student.value(student_value).shape, b = teacher.value(teacher_value).shape;
+    if (a.empty() || b.empty() || Shape(a.begin() + 1, a.end()) != Shape(b.begin() + 1, b.end())) {
+      fail("expected feature maps of the same shape, but student '{}' is {} and teacher '{}' is {}", student_value,
+           shape_to_string(a), teacher_value, shape_to_string(b));
+    }
+  }
+}
+
+// A checkpoint continues only the run it was made by: the options that shape the result must be the same.
+void check_resumable(const nlohmann::json& state, const TrainOptions& options, const std::filesystem::path& checkpoint) {
+  if (!state.contains("options")) return;  // written before checkpoints recorded their options
+  nlohmann::json now = options.to_json();
+  std::string differences;
+  for (const auto& [key, value] : state.at("options").items()) {
+    if (!now.contains(key) || now.at(key) != value) {
+      differences += fmt::format("{}{} {} (now {})", differences.empty() ? "" : ", ", key, value.dump(),
+                                 now.contains(key) ? now.at(key).dump() : "unset");
+    }
+  }
+  if (!differences.empty()) {
+    fail("expected the options {} was made with, but found {}; pass the same options or use a new --checkpoint-dir",
+         checkpoint.string(), differences);
+  }
+}
+
 }  // namespace
 
 void TrainOptions::validate() const {
@@ -164,6 +196,8 @@ void TrainOptions::validate() const {
   if (crop_padding < 0) fail("expected a crop padding >= 0, but found {}", crop_padding);
   if (temperature <= 0) fail("expected --temperature > 0, but found {}", temperature);
   if (distillation_weight < 0 || distillation_weight > 1) fail("expected --kd-weight in [0, 1], but found {}", distillation_weight);
+  if (!feature_pairs.empty() && teacher == nullptr) fail("expected --teacher with feature distillation, but none was given");
+  if (feature_weight < 0) fail("expected --feature-kd-weight >= 0, but found {}", feature_weight);
   if (resume && checkpoint_dir.empty()) fail("expected --checkpoint-dir with --resume, but none was given");
   if (stop_after_epoch < 0) fail("expected --stop-after >= 0, but found {}", stop_after_epoch);
 }
@@ -186,7 +220,9 @@ nlohmann::json TrainOptions::to_json() const {
           {"subset", subset},
           {"distillation", teacher != nullptr},
           {"temperature", temperature},
-          {"distillation_weight", distillation_weight}};
+          {"distillation_weight", distillation_weight},
+          {"feature_pairs", feature_pairs},
+          {"feature_weight", feature_weight}};
 }
 
 TrainResult train(Graph& graph, const data::ImageDataset& training, const data::ImageDataset* validation,
@@ -207,8 +243,15 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
   GraphModule module(graph);
   std::unique_ptr<GraphModule> teacher;
   if (options.teacher != nullptr) {
+    check_feature_pairs(graph, *options.teacher, options.feature_pairs);
     teacher = std::make_unique<GraphModule>(*options.teacher);
     teacher->eval();
+  }
+  std::set<std::string> student_values = {graph.outputs[0]}, teacher_values;
+  if (options.teacher != nullptr) teacher_values.insert(options.teacher->outputs[0]);
+  for (const auto& [student_value, teacher_value] : options.feature_pairs) {
+    student_values.insert(student_value);
+    teacher_values.insert(teacher_value);
   }
   std::unique_ptr<torch::optim::Optimizer> optimizer = make_optimizer(module, options);
 
@@ -217,14 +260,27 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
   std::filesystem::path checkpoint = options.checkpoint_dir / "checkpoint.pt";
   std::filesystem::path checkpoint_state = options.checkpoint_dir / "checkpoint.json";
   if (options.resume && std::filesystem::exists(checkpoint) && std::filesystem::exists(checkpoint_state)) {
-    torch::serialize::InputArchive archive;
-    archive.load_from(checkpoint.string());
-    torch::serialize::InputArchive model_archive, optimizer_archive;
-    archive.read("model", model_archive);
-    archive.read("optimizer", optimizer_archive);
-    module.load(model_archive);
-    optimizer->load(optimizer_archive);
-    nlohmann::json state = nlohmann::json::parse(read_file(checkpoint_state));
+    nlohmann::json state;
+    try {
+      state = nlohmann::json::parse(read_file(checkpoint_state));
+      state.at("epoch").get<int64_t>();
+      for (const auto& record : state.at("epochs")) record_from_json(record);
+    } catch (const nlohmann::json::exception& error) {
+      fail("expected {} as written by nacc train, but it cannot be read ({}); use a new --checkpoint-dir",
+           checkpoint_state.string(), error.what());
+    }
+    check_resumable(state, options, checkpoint);
+    try {
+      torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+      archive.load_from(checkpoint.string());
+      archive.read("model", model_archive);
+      archive.read("optimizer", optimizer_archive);
+      module.load(model_archive);
+      optimizer->load(optimizer_archive);
+    } catch (const c10::Error& error) {
+      fail("expected {} to be a checkpoint of this model, but it cannot be loaded ({}); use a new --checkpoint-dir",
+           checkpoint.string(), std::string(error.what_without_backtrace()).substr(0, 200));
+    }
     for (const auto& record : state.at("epochs")) result.epochs.push_back(record_from_json(record));
     first_epoch = state.at("epoch").get<int64_t>() + 1;
     result.resumed = true;
@@ -247,20 +303,28 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
       std::vector<int64_t> indices(order.begin() + step * options.batch, order.begin() + (step + 1) * options.batch);
       Batch batch = make_batch(training, indices, preprocess, options.crop_padding, options.horizontal_flip, &augment);
       optimizer->zero_grad();
-      torch::Tensor logits = module.forward(batch.images);
+      std::map<std::string, torch::Tensor> student = module.forward_values({{graph.inputs[0], batch.images}}, student_values);
+      torch::Tensor logits = student.at(graph.outputs[0]);
       torch::Tensor loss = F::cross_entropy(logits, batch.labels,
                                             F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
       if (teacher) {
-        torch::Tensor teacher_logits;
+        std::map<std::string, torch::Tensor> taught;
         {
           torch::NoGradGuard no_grad;
-          teacher_logits = teacher->forward(batch.images);
+          taught = teacher->forward_values({{options.teacher->inputs[0], batch.images}}, teacher_values);
         }
         double t = options.temperature;
         torch::Tensor distillation =
-            F::kl_div(torch::log_softmax(logits / t, 1), torch::softmax(teacher_logits / t, 1),
+            F::kl_div(torch::log_softmax(logits / t, 1), torch::softmax(taught.at(options.teacher->outputs[0]) / t, 1),
                       F::KLDivFuncOptions().reduction(torch::kBatchMean)) * (t * t);
         loss = (1 - options.distillation_weight) * loss + options.distillation_weight * distillation;
+        if (!options.feature_pairs.empty()) {
+          torch::Tensor features = torch::zeros({});
+          for (const auto& [student_value, teacher_value] : options.feature_pairs) {
+            features = features + F::mse_loss(student.at(student_value), taught.at(teacher_value));
+          }
+          loss = loss + options.feature_weight * features / static_cast<double>(options.feature_pairs.size());
+        }
       }
       loss.backward();
       optimizer->step();
@@ -294,7 +358,7 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
       std::filesystem::rename(checkpoint.string() + ".tmp", checkpoint);
       nlohmann::json epochs = nlohmann::json::array();
       for (const EpochRecord& done : result.epochs) epochs.push_back(record_to_json(done));
-      write_json_file(checkpoint_state.string() + ".tmp", {{"epoch", epoch}, {"epochs", epochs}});
+      write_json_file(checkpoint_state.string() + ".tmp", {{"epoch", epoch}, {"epochs", epochs}, {"options", options.to_json()}});
       std::filesystem::rename(checkpoint_state.string() + ".tmp", checkpoint_state);
       write_logs(options.checkpoint_dir, result.epochs, options);
     }

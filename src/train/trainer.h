@@ -39,6 +39,10 @@ struct TrainOptions {
   const Graph* teacher = nullptr;
   double temperature = 4.0;
   double distillation_weight = 0.7;
+  // Feature-map distillation (with a teacher): loss += feature_weight * the mean over `feature_pairs` of the mean
+  // squared difference between a student value and a teacher value of the same shape.
+  std::vector<std::pair<std::string, std::string>> feature_pairs;  // (student value, teacher value)
+  double feature_weight = 1.0;
   bool show_progress = true;
 
   void validate() const;  // throws nacc::Error naming the bad value

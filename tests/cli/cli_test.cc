@@ -210,12 +210,32 @@ TEST_F(Cli, TrainResumeAndEval) {
   EXPECT_NE(eval.output.find("of 10000) on fashion-mnist:test, compiled fp32"), std::string::npos) << eval.output;
 }
 
+TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {
+  CommandResult result = nacc("train --arch resnet20 --epochs 1 --warmup-epochs 0 --max-steps 2 --batch 8 "
+                              "--validation-samples 16 --threads 2 -o " + path("resnet20-fmnist.onnx"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  Graph trained = import_onnx_file(path("resnet20-fmnist.onnx"));
+  EXPECT_EQ(trained.value(trained.inputs[0]).shape, (Shape{1, 1, 28, 28}));
+  EXPECT_EQ(trained.value(trained.outputs[0]).shape, (Shape{1, 10}));
+  EXPECT_TRUE(nlohmann::json::parse(trained.get_metadata("nacc.accuracy")).contains("fashion-mnist:val"));
+  CommandResult exported = nacc("zoo export resnet20 --input 1x28x28 --classes 5 -o " + path("r20.onnx"));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  Graph graph = import_onnx_file(path("r20.onnx"));
+  EXPECT_EQ(graph.value(graph.outputs[0]).shape, (Shape{1, 5}));
+}
+
 TEST_F(Cli, TrainBadInput) {
   expect_user_error("train --arch resnet50-fmnist --resume -o " + path("t.onnx"), "expected --checkpoint-dir with --resume");
   expect_user_error("train --arch resnet50-fmnist --optimizer lbfgs -o " + path("t.onnx"), "expected --optimizer sgd or adamw");
   expect_user_error("train -o " + path("t.onnx"), "expected exactly one of --arch NAME or --model FILE");
-  expect_user_error("train --arch resnet20 --epochs 2 -o " + path("t.onnx"), "expected training data of the model's input shape");
-  expect_user_error("train --arch resnet50-fmnist --data cifar10 -o " + path("t.onnx"), "expected --data fashion-mnist");
+  expect_user_error("train --model " + model() + " --epochs 2 -o " + path("t.onnx"),
+                    "expected training data of the model's input shape");
+  expect_user_error("train --arch resnet50-fmnist --data cifar10 -o " + path("t.onnx"), "expected CIFAR-10's binary files");
+  expect_user_error("train --arch resnet20 --data imagenet -o " + path("t.onnx"), "expected a data set");
+  expect_user_error("train --arch resnet20 --feature-kd layer1.0.relu -o " + path("t.onnx"),
+                    "expected --feature-kd as STUDENT_VALUE=TEACHER_VALUE");
+  expect_user_error("train --arch resnet20 --feature-kd a=b -o " + path("t.onnx"), "expected --teacher with feature distillation");
+  expect_user_error("zoo export resnet20 --input 1x28 -o " + path("t.onnx"), "expected --input as C x H x W");
   expect_user_error("eval " + model() + " --data fashion-mnist:test", "expected data of the model's input shape");
 }
 

@@ -1,5 +1,6 @@
 #include "data/dataset.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -127,6 +128,36 @@ TEST(Cifar10, ReadsBinaryRecords) {
   EXPECT_THROW(load_cifar10("train", folder), Error) << "data_batch_1.bin is missing";
   write_file(folder / "test_batch.bin", bytes.substr(0, 100));
   EXPECT_THROW(load_cifar10("test", folder), Error) << "not whole records";
+  fs::remove_all(folder);
+}
+
+TEST(Cifar10, ValidationIsHeldOutOfTrainWithAFixedSeed) {
+  fs::path folder = fs::temp_directory_path() / ("nacc_cifar_split_" + std::to_string(getpid()));
+  fs::create_directories(folder);
+  // Five batches of 10 records each; record k's first pixel is k so that the splits can be told apart.
+  std::string record(1 + 3072, '\0');
+  for (int batch = 1; batch <= 5; ++batch) {
+    std::string bytes;
+    for (int i = 0; i < 10; ++i) {
+      int k = (batch - 1) * 10 + i;
+      record[0] = static_cast<char>(k % 10);
+      record[1] = static_cast<char>(k);
+      bytes += record;
+    }
+    write_file(folder / fmt::format("data_batch_{}.bin", batch), bytes);
+  }
+  ImageDataset train = load_dataset("cifar10:train", folder);
+  ImageDataset val = load_dataset("cifar10:val", folder);
+  EXPECT_EQ(train.size(), 25);  // at most half is held out
+  EXPECT_EQ(val.size(), 25);
+  EXPECT_EQ(val.name, "cifar10:val");
+  std::set<int> seen;
+  for (const ImageDataset* split : {&train, &val}) {
+    for (int64_t n = 0; n < split->size(); ++n) seen.insert(split->pixels[static_cast<size_t>(n * 3072)]);
+  }
+  EXPECT_EQ(seen.size(), 50u) << "the splits are disjoint and cover every training image";
+  EXPECT_EQ(load_dataset("cifar10:val", folder).pixels, val.pixels) << "the split is the same every time";
+  EXPECT_THROW(load_dataset("cifar10:holdout", folder), Error);
   fs::remove_all(folder);
 }
 

@@ -143,6 +143,16 @@ TEST(Train, ResumingAfterAKillGivesTheSameWeights) {
   for (const auto& [name, tensor] : uninterrupted.initializers) {
     EXPECT_TRUE(fresh.initializer(name)->bitwise_equal(tensor)) << name;
   }
+  // The checkpoint continues only the run it was made by.
+  TrainOptions other = second_part;
+  other.epochs = 4;
+  Graph another = small_cnn(2);
+  try {
+    train(another, training, nullptr, data::fashion_mnist_preprocess(), other);
+    ADD_FAILURE() << "resumed a checkpoint made with other options";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("epochs 3 (now 4)"), std::string::npos) << error.what();
+  }
   fs::remove_all(folder);
 }
 
@@ -162,6 +172,55 @@ TEST(Train, DistillationLossDecreases) {
   options.show_progress = false;
   TrainResult result = train(student, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
   EXPECT_LT(result.epochs.back().train_loss, result.epochs.front().train_loss * 0.8);
+}
+
+// Mean squared difference between the student's and the teacher's `value` on a fixed batch, both in eval mode.
+double feature_distance(const Graph& student, const Graph& teacher, const std::string& value) {
+  GraphModule a(student), b(teacher);
+  a.eval();
+  b.eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor images = torch::empty({64, 1, 28, 28});
+  for (int64_t n = 0; n < 64; ++n) {
+    data::preprocess_sample(fashion("val"), n, data::fashion_mnist_preprocess(), images.data_ptr<float>() + n * 784);
+  }
+  torch::Tensor x = a.forward_values({{"input", images}}, {value}).at(value);
+  torch::Tensor y = b.forward_values({{"input", images}}, {value}).at(value);
+  return (x - y).pow(2).mean().item<double>();
+}
+
+TEST(Train, FeatureDistillationPullsFeatureMapsTogether) {
+  Graph teacher = small_cnn(3);
+  Graph student = small_cnn(4);
+  TrainOptions options;
+  options.epochs = 2;
+  options.batch = 32;
+  options.max_steps_per_epoch = 20;
+  options.warmup_epochs = 0;
+  options.schedule = "constant";
+  options.learning_rate = 0.02;
+  options.teacher = &teacher;
+  options.distillation_weight = 0;  // cross-entropy and the feature maps only
+  options.threads = 2;
+  options.show_progress = false;
+  // The same run without and with the feature-map loss: only the latter brings relu2 close to the teacher's.
+  Graph control = student;
+  train(control, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
+  options.feature_pairs = {{"relu2", "relu2"}};
+  options.feature_weight = 100;
+  train(student, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
+  double without = feature_distance(control, teacher, "relu2"), with = feature_distance(student, teacher, "relu2");
+  RecordProperty("distance_without", std::to_string(without));
+  RecordProperty("distance_with", std::to_string(with));
+  EXPECT_LT(with, 0.5 * without) << "without feature distillation " << without << ", with it " << with;
+
+  options.feature_pairs = {{"relu1", "relu2"}};
+  EXPECT_THROW(train(student, fashion("val"), nullptr, data::fashion_mnist_preprocess(), options), Error)
+      << "feature maps of different shapes";
+  options.feature_pairs = {{"relu2", "no.such.value"}};
+  EXPECT_THROW(train(student, fashion("val"), nullptr, data::fashion_mnist_preprocess(), options), Error);
+  options.teacher = nullptr;
+  EXPECT_THROW(options.validate(), Error) << "feature distillation needs a teacher";
 }
 
 TEST(Train, BatchNormRecalibrationMeasuresTheData) {

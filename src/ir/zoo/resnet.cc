@@ -48,7 +48,8 @@ std::string residual_block(GraphBuilder& builder, const std::string& prefix, con
 Graph build_resnet(const ResNetSpec& spec, const ZooOptions& options) {
   GraphBuilder builder(spec.name, options.seed);
   Shape input_shape = {options.batch};
-  input_shape.insert(input_shape.end(), spec.input.begin(), spec.input.end());
+  const Shape& image = options.input.empty() ? spec.input : options.input;
+  input_shape.insert(input_shape.end(), image.begin(), image.end());
   std::string x = builder.input("input", DataType::f32, input_shape);
   x = builder.conv("conv1", x, spec.stem_channels, spec.stem_kernel, spec.stem_stride, spec.stem_kernel / 2);
   x = builder.relu("relu", builder.batch_norm("bn1", x));
@@ -61,7 +62,7 @@ Graph build_resnet(const ResNetSpec& spec, const ZooOptions& options) {
     }
   }
   x = builder.flatten("flatten", builder.global_average_pool("avgpool", x));
-  builder.mark_output(builder.linear("fc", x, spec.classes));
+  builder.mark_output(builder.linear("fc", x, options.classes > 0 ? options.classes : spec.classes));
   return builder.finish();
 }
 

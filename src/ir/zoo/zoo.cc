@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace nacc::zoo {
@@ -23,6 +25,11 @@ const std::vector<ZooModel>& zoo_models() {
 
 Graph build_zoo_model(std::string_view name, const ZooOptions& options) {
   if (options.batch < 1) fail("expected a batch size >= 1, but found {}", options.batch);
+  if (!options.input.empty() &&
+      (options.input.size() != 3 || std::any_of(options.input.begin(), options.input.end(), [](int64_t d) { return d < 1; }))) {
+    fail("expected an input shape C x H x W of positive sizes, but found {}", shape_to_string(options.input));
+  }
+  if (options.classes < 0) fail("expected a class count >= 1, but found {}", options.classes);
   std::string known;
   for (const ZooModel& model : zoo_models()) {
     if (model.name == name) {

@@ -12,6 +12,8 @@ namespace nacc::zoo {
 struct ZooOptions {
   int64_t batch = 1;
   uint64_t seed = 0;
+  Shape input;          // C, H, W instead of the model's own (empty: its own), e.g. {1, 28, 28} for Fashion-MNIST
+  int64_t classes = 0;  // classes instead of the model's own (0: its own)
 };
 
 struct ZooModel {
@@ -24,7 +26,8 @@ struct ZooModel {
 
 const std::vector<ZooModel>& zoo_models();
 
-// Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one.
+// Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one, or naming an input
+// too small for the architecture.
 Graph build_zoo_model(std::string_view name, const ZooOptions& options);
 
 // The builders (src/ir/zoo/resnet.cc, src/ir/zoo/mobilenet.cc).
