@@ -28,7 +28,7 @@ declare -A STEPS=([resnet20]=60 [resnet50-fmnist]=30)
 # nacc_rate MODEL: images/s of `nacc train` over STEPS steps (the epoch's own measurement, before validation).
 nacc_rate() {
   rm -rf "$WORK/nacc-run"
-  "$NACC" --log-level warn train --model "$WORK/$1.onnx" --data fashion-mnist --epochs 1 --warmup-epochs 0 \
+  "$NACC" --log-level warn train --model "$WORK/$1.onnx" --data fashion-mnist --epochs 1 --warmup-epochs 0 --lr 0.01 \
     --batch "$BATCH" --max-steps "${STEPS[$1]}" --threads "$THREADS" --validation-samples 1 \
     --checkpoint-dir "$WORK/nacc-run" -o "$WORK/nacc-run/trained.onnx" 2>/dev/null
   "$PYTHON" -c "import json,sys; print(json.load(open(sys.argv[1]))['epochs'][0]['images_per_second'])" \

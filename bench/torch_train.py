@@ -152,7 +152,7 @@ def main():
     decayed = [p for p in net.parameters() if p.dim() > 1]
     plain = [p for p in net.parameters() if p.dim() <= 1]
     optimizer = torch.optim.SGD([{"params": decayed, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0}],
-                                lr=0.1, momentum=0.9, nesterov=True)
+                                lr=0.01, momentum=0.9, nesterov=True)
 
     images = read_idx(FASHION_MNIST, 16).view(-1, 1, 28, 28)
     labels = read_idx(FASHION_MNIST_LABELS, 8).long()

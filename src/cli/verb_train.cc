@@ -72,8 +72,8 @@ void run_train(TrainCliOptions options) {
     training = load_for(training_spec(options.data), graph.value(graph.inputs[0]).shape);
   } else {
     training = load_for(training_spec(options.data), {});
-    graph = zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed, .input = training.sample_shape(),
-                                                .classes = training.classes});
+    graph = zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed},
+                                 {.input = training.sample_shape(), .classes = training.classes});
   }
   Graph teacher;
   if (!options.teacher.empty()) {

@@ -15,7 +15,7 @@ namespace {
 void list_models() {
   fmt::print("{:<16} {:<14} {:>7} {:>10} {:>9}  {}\n", "name", "input", "classes", "params", "MACs", "description");
   for (const zoo::ZooModel& model : zoo::zoo_models()) {
-    GraphStats stats = analyze_graph(model.build(zoo::ZooOptions{}));
+    GraphStats stats = analyze_graph(model.build(zoo::ZooOptions{}, zoo::ZooShape{}));
     fmt::print("{:<16} {:<14} {:>7} {:>10} {:>9}  {}\n", model.name,
                fmt::format("{}x{}x{}", model.input_shape[0], model.input_shape[1], model.input_shape[2]),
                model.classes, human_count(static_cast<double>(stats.parameters)),
@@ -48,9 +48,9 @@ void add_zoo_verb(CLI::App& app) {
   export_verb->add_option("--input", options->input, "Image shape CxHxW instead of the model's own (e.g. 1x28x28)");
   export_verb->add_option("--classes", options->classes, "Classes instead of the model's own")->check(CLI::PositiveNumber);
   export_verb->callback([options] {
-    zoo::ZooOptions zoo_options{.batch = options->batch, .seed = options->seed, .input = {}, .classes = options->classes};
-    if (!options->input.empty()) zoo_options.input = parse_image_shape(options->input, "--input");
-    Graph graph = zoo::build_zoo_model(options->name, zoo_options);
+    zoo::ZooShape shape{.input = {}, .classes = options->classes};
+    if (!options->input.empty()) shape.input = parse_image_shape(options->input, "--input");
+    Graph graph = zoo::build_zoo_model(options->name, {.batch = options->batch, .seed = options->seed}, shape);
     export_onnx_file(graph, options->output);
     GraphStats stats = analyze_graph(graph);
     spdlog::info("wrote {} ({} parameters, {} MACs per batch of {}) to {}", options->name,

@@ -20,7 +20,9 @@ class GraphModule : public torch::nn::Module {
   // Copies the graph and its initializers. Throws nacc::Error for ops training does not support (quantized ones).
   explicit GraphModule(const Graph& graph);
 
-  // Runs the graph on its inputs (NCHW float tensors, any batch size) and returns every graph output by name. In
+  // Runs the graph on its inputs (NCHW float tensors, any batch size) and returns every graph output by name. 4-D
+  // tensors (images, convolution weights) are held channels-last inside, so a 4-D result may be too (the same
+  // values; call contiguous() before reading its memory). In
   // training mode BatchNormalization uses batch statistics and updates its running ones, and Dropout drops.
   std::map<std::string, torch::Tensor> forward(const std::map<std::string, torch::Tensor>& inputs);
   // The single input to the first output.

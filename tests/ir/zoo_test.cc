@@ -59,15 +59,15 @@ TEST(Zoo, ResNet20AndMobileNetV2Shapes) {
 }
 
 TEST(Zoo, InputShapeAndClassesCanBeChosen) {
-  Graph resnet20 = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 0, .input = {1, 28, 28}, .classes = 7});
+  Graph resnet20 = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 0}, {.input = {1, 28, 28}, .classes = 7});
   EXPECT_EQ(resnet20.value("input").shape, (Shape{2, 1, 28, 28}));
   EXPECT_EQ(resnet20.value("layer3.2.relu").shape, (Shape{2, 64, 7, 7}));
   EXPECT_EQ(resnet20.value("fc").shape, (Shape{2, 7}));
-  Graph mobilenet = zoo::build_zoo_model("mobilenetv2", {.batch = 1, .seed = 0, .input = {3, 96, 96}, .classes = 10});
+  Graph mobilenet = zoo::build_zoo_model("mobilenetv2", {.batch = 1, .seed = 0}, {.input = {3, 96, 96}, .classes = 10});
   EXPECT_EQ(mobilenet.value("classifier.1").shape, (Shape{1, 10}));
-  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0, .input = {28, 28}, .classes = 0}), Error);
-  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0, .input = {1, 0, 28}, .classes = 0}), Error);
-  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0, .input = {}, .classes = -1}), Error);
+  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0}, {.input = {28, 28}, .classes = 0}), Error);
+  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0}, {.input = {1, 0, 28}, .classes = 0}), Error);
+  EXPECT_THROW(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 0}, {.input = {}, .classes = -1}), Error);
 }
 
 TEST(Zoo, WeightsAreDeterministicPerSeed) {

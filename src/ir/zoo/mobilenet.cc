@@ -16,14 +16,14 @@ std::string conv_bn_relu6(GraphBuilder& builder, const std::string& prefix, cons
 
 }  // namespace
 
-Graph build_mobilenet_v2(const ZooOptions& options) {
+Graph build_mobilenet_v2(const ZooOptions& options, const ZooShape& shape) {
   struct Stage {
     int64_t expansion, channels, repeats, stride;
   };
   constexpr Stage kStages[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
                                {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   GraphBuilder builder("mobilenetv2", options.seed);
-  Shape image = options.input.empty() ? Shape{3, 224, 224} : options.input;
+  Shape image = shape.input.empty() ? Shape{3, 224, 224} : shape.input;
   std::string x = builder.input("input", DataType::f32, {options.batch, image[0], image[1], image[2]});
   x = conv_bn_relu6(builder, "features.0", x, 32, 3, 2, 1);
   int index = 1;
@@ -45,7 +45,7 @@ Graph build_mobilenet_v2(const ZooOptions& options) {
   }
   x = conv_bn_relu6(builder, fmt::format("features.{}", index), x, 1280, 1, 1, 1);
   x = builder.flatten("flatten", builder.global_average_pool("avgpool", x));
-  builder.mark_output(builder.linear("classifier.1", x, options.classes > 0 ? options.classes : 1000));
+  builder.mark_output(builder.linear("classifier.1", x, shape.classes > 0 ? shape.classes : 1000));
   return builder.finish();
 }
 

@@ -45,10 +45,10 @@ std::string residual_block(GraphBuilder& builder, const std::string& prefix, con
   return builder.relu(prefix + ".relu", builder.add(prefix + ".add", y, shortcut));
 }
 
-Graph build_resnet(const ResNetSpec& spec, const ZooOptions& options) {
+Graph build_resnet(const ResNetSpec& spec, const ZooOptions& options, const ZooShape& shape) {
   GraphBuilder builder(spec.name, options.seed);
   Shape input_shape = {options.batch};
-  const Shape& image = options.input.empty() ? spec.input : options.input;
+  const Shape& image = shape.input.empty() ? spec.input : shape.input;
   input_shape.insert(input_shape.end(), image.begin(), image.end());
   std::string x = builder.input("input", DataType::f32, input_shape);
   x = builder.conv("conv1", x, spec.stem_channels, spec.stem_kernel, spec.stem_stride, spec.stem_kernel / 2);
@@ -62,29 +62,29 @@ Graph build_resnet(const ResNetSpec& spec, const ZooOptions& options) {
     }
   }
   x = builder.flatten("flatten", builder.global_average_pool("avgpool", x));
-  builder.mark_output(builder.linear("fc", x, options.classes > 0 ? options.classes : spec.classes));
+  builder.mark_output(builder.linear("fc", x, shape.classes > 0 ? shape.classes : spec.classes));
   return builder.finish();
 }
 
 }  // namespace
 
-Graph build_resnet50(const ZooOptions& options) {
+Graph build_resnet50(const ZooOptions& options, const ZooShape& shape) {
   return build_resnet({"resnet50", {3, 224, 224}, true, {3, 4, 6, 3}, {64, 128, 256, 512}, 64, 7, 2, true, 1000},
-                      options);
+                      options, shape);
 }
 
-Graph build_resnet18(const ZooOptions& options) {
+Graph build_resnet18(const ZooOptions& options, const ZooShape& shape) {
   return build_resnet({"resnet18", {3, 224, 224}, false, {2, 2, 2, 2}, {64, 128, 256, 512}, 64, 7, 2, true, 1000},
-                      options);
+                      options, shape);
 }
 
-Graph build_resnet20(const ZooOptions& options) {
-  return build_resnet({"resnet20", {3, 32, 32}, false, {3, 3, 3}, {16, 32, 64}, 16, 3, 1, false, 10}, options);
+Graph build_resnet20(const ZooOptions& options, const ZooShape& shape) {
+  return build_resnet({"resnet20", {3, 32, 32}, false, {3, 3, 3}, {16, 32, 64}, 16, 3, 1, false, 10}, options, shape);
 }
 
-Graph build_resnet50_fmnist(const ZooOptions& options) {
+Graph build_resnet50_fmnist(const ZooOptions& options, const ZooShape& shape) {
   return build_resnet({"resnet50-fmnist", {1, 28, 28}, true, {3, 4, 6, 3}, {16, 32, 64, 128}, 16, 3, 1, false, 10},
-                      options);
+                      options, shape);
 }
 
 }  // namespace nacc::zoo

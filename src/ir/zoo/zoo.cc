@@ -23,17 +23,17 @@ const std::vector<ZooModel>& zoo_models() {
   return kModels;
 }
 
-Graph build_zoo_model(std::string_view name, const ZooOptions& options) {
+Graph build_zoo_model(std::string_view name, const ZooOptions& options, const ZooShape& shape) {
   if (options.batch < 1) fail("expected a batch size >= 1, but found {}", options.batch);
-  if (!options.input.empty() &&
-      (options.input.size() != 3 || std::any_of(options.input.begin(), options.input.end(), [](int64_t d) { return d < 1; }))) {
-    fail("expected an input shape C x H x W of positive sizes, but found {}", shape_to_string(options.input));
+  if (!shape.input.empty() &&
+      (shape.input.size() != 3 || std::any_of(shape.input.begin(), shape.input.end(), [](int64_t d) { return d < 1; }))) {
+    fail("expected an input shape C x H x W of positive sizes, but found {}", shape_to_string(shape.input));
   }
-  if (options.classes < 0) fail("expected a class count >= 1, but found {}", options.classes);
+  if (shape.classes < 0) fail("expected a class count >= 1, but found {}", shape.classes);
   std::string known;
   for (const ZooModel& model : zoo_models()) {
     if (model.name == name) {
-      Graph graph = model.build(options);
+      Graph graph = model.build(options, shape);
       graph.set_metadata("nacc.zoo.model", model.name);
       graph.set_metadata("nacc.zoo.seed", std::to_string(options.seed));
       return graph;

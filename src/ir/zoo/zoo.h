@@ -12,8 +12,12 @@ namespace nacc::zoo {
 struct ZooOptions {
   int64_t batch = 1;
   uint64_t seed = 0;
-  Shape input;          // C, H, W instead of the model's own (empty: its own), e.g. {1, 28, 28} for Fashion-MNIST
-  int64_t classes = 0;  // classes instead of the model's own (0: its own)
+};
+
+// Another image shape or class count than the architecture's own, e.g. ResNet-20 for Fashion-MNIST.
+struct ZooShape {
+  Shape input;          // C, H, W (empty: the model's own)
+  int64_t classes = 0;  // 0: the model's own
 };
 
 struct ZooModel {
@@ -21,20 +25,20 @@ struct ZooModel {
   std::string description;
   Shape input_shape;  // without the batch dimension (C, H, W)
   int64_t classes;
-  Graph (*build)(const ZooOptions& options);
+  Graph (*build)(const ZooOptions& options, const ZooShape& shape);
 };
 
 const std::vector<ZooModel>& zoo_models();
 
 // Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one, or naming an input
 // too small for the architecture.
-Graph build_zoo_model(std::string_view name, const ZooOptions& options);
+Graph build_zoo_model(std::string_view name, const ZooOptions& options, const ZooShape& shape = {});
 
 // The builders (src/ir/zoo/resnet.cc, src/ir/zoo/mobilenet.cc).
-Graph build_resnet50(const ZooOptions& options);
-Graph build_resnet18(const ZooOptions& options);
-Graph build_resnet20(const ZooOptions& options);
-Graph build_resnet50_fmnist(const ZooOptions& options);
-Graph build_mobilenet_v2(const ZooOptions& options);
+Graph build_resnet50(const ZooOptions& options, const ZooShape& shape);
+Graph build_resnet18(const ZooOptions& options, const ZooShape& shape);
+Graph build_resnet20(const ZooOptions& options, const ZooShape& shape);
+Graph build_resnet50_fmnist(const ZooOptions& options, const ZooShape& shape);
+Graph build_mobilenet_v2(const ZooOptions& options, const ZooShape& shape);
 
 }  // namespace nacc::zoo
