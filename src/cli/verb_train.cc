@@ -30,8 +30,8 @@ struct TrainCliOptions {
   train::TrainOptions train;
 };
 
-// The training split of --data: fashion-mnist and cifar10 name their train split, anything else (folder:PATH, or a
-// spec with its split) is used as given. Image folders are read at the model's input size.
+// A data set by spec (data::load_dataset), image folders read at the model's input size (NCHW `model_input`; 224
+// when it is empty).
 data::ImageDataset load_for(const std::string& spec, const Shape& model_input) {
   if (spec.starts_with("folder:")) {
     return data::load_image_folder(spec.substr(7), model_input.size() == 4 ? model_input[2] : 224);
@@ -39,6 +39,8 @@ data::ImageDataset load_for(const std::string& spec, const Shape& model_input) {
   return data::load_dataset(spec);
 }
 
+// The training split of --data: fashion-mnist and cifar10 name their train split, anything else (folder:PATH, or a
+// spec with its split) is used as given.
 std::string training_spec(const std::string& data) {
   return data == "fashion-mnist" || data == "cifar10" ? data + ":train" : data;
 }
@@ -62,6 +64,11 @@ void run_train(TrainCliOptions options) {
   if (options.arch.empty() == options.model.empty()) fail("expected exactly one of --arch NAME or --model FILE");
   for (const std::string& pair : options.feature_pairs) options.train.feature_pairs.push_back(parse_feature_pair(pair));
   if (options.validation_samples < 0) fail("expected --validation-samples >= 0, but found {}", options.validation_samples);
+  Graph teacher;
+  if (!options.teacher.empty()) {
+    teacher = import_onnx_file(options.teacher);
+    options.train.teacher = &teacher;
+  }
   options.train.validate();
   check_writable(options.output);
   // A zoo architecture takes the data's image shape and class count; a model must already fit the data.
@@ -74,11 +81,6 @@ void run_train(TrainCliOptions options) {
     training = load_for(training_spec(options.data), {});
     graph = zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed},
                                  {.input = training.sample_shape(), .classes = training.classes});
-  }
-  Graph teacher;
-  if (!options.teacher.empty()) {
-    teacher = import_onnx_file(options.teacher);
-    options.train.teacher = &teacher;
   }
   std::string validation_name = validation_spec(options);
   std::optional<data::ImageDataset> validation;

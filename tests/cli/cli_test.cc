@@ -218,6 +218,10 @@ TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {
   EXPECT_EQ(trained.value(trained.inputs[0]).shape, (Shape{1, 1, 28, 28}));
   EXPECT_EQ(trained.value(trained.outputs[0]).shape, (Shape{1, 10}));
   EXPECT_TRUE(nlohmann::json::parse(trained.get_metadata("nacc.accuracy")).contains("fashion-mnist:val"));
+  CommandResult distilled = nacc("train --arch resnet20 --teacher " + path("resnet20-fmnist.onnx") +
+                                 " --feature-kd layer2.0.relu=layer2.0.relu --epochs 1 --warmup-epochs 0 --max-steps 2"
+                                 " --batch 8 --validation-samples 16 --threads 2 -o " + path("student.onnx"));
+  ASSERT_EQ(distilled.exit_code, 0) << distilled.output;
   CommandResult exported = nacc("zoo export resnet20 --input 1x28x28 --classes 5 -o " + path("r20.onnx"));
   ASSERT_EQ(exported.exit_code, 0) << exported.output;
   Graph graph = import_onnx_file(path("r20.onnx"));
