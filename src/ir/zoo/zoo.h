@@ -30,8 +30,8 @@ struct ZooModel {
 
 const std::vector<ZooModel>& zoo_models();
 
-// Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one, or naming an input
-// too small for the architecture.
+// Builds a zoo model by name; throws nacc::Error listing the known names for an unknown one, or naming a shape that
+// is not C x H x W of positive sizes or a negative class count.
 Graph build_zoo_model(std::string_view name, const ZooOptions& options, const ZooShape& shape = {});
 
 // The builders (src/ir/zoo/resnet.cc, src/ir/zoo/mobilenet.cc).
