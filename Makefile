@@ -40,7 +40,7 @@ demo: build
 	$(NACC) bench $(DEMO_DIR)/resnet50-int8.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-int8
 	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html and $(DEMO_DIR)/bench-int8/report.html"
 
-# Trains the demo's Fashion-MNIST baseline with the recipe of docs/TRAINING.md (about 2 hours on 2 cores).
+# Trains the demo's Fashion-MNIST baseline with the recipe of docs/TRAINING.md (about 1.8 hours on an idle 2-core machine).
 # Interrupted runs continue where they stopped: the checkpoint lives in $(BUILD_DIR)/baseline-checkpoint.
 baseline: build
 	$(NACC) train --arch resnet50-fmnist --data fashion-mnist --epochs 30 --batch 128 --lr 0.1 --weight-decay 5e-4 \

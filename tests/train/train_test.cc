@@ -156,20 +156,26 @@ TEST(Train, ResumingAfterAKillGivesTheSameWeights) {
   fs::remove_all(folder);
 }
 
-TEST(Train, DistillationLossDecreases) {
-  Graph teacher = small_cnn(3);
-  Graph student = small_cnn(4);
+// Short runs at a constant rate of a student distilled from `teacher`, with this weight on the logit distillation.
+TrainOptions distillation_options(const Graph& teacher, int64_t epochs, double distillation_weight) {
   TrainOptions options;
-  options.epochs = 3;
+  options.epochs = epochs;
   options.batch = 32;
   options.max_steps_per_epoch = 20;
   options.warmup_epochs = 0;
   options.schedule = "constant";
   options.learning_rate = 0.02;
   options.teacher = &teacher;
-  options.distillation_weight = 1.0;  // distillation only
+  options.distillation_weight = distillation_weight;
   options.threads = 2;
   options.show_progress = false;
+  return options;
+}
+
+TEST(Train, DistillationLossDecreases) {
+  Graph teacher = small_cnn(3);
+  Graph student = small_cnn(4);
+  TrainOptions options = distillation_options(teacher, 3, 1.0);  // distillation only
   TrainResult result = train(student, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
   EXPECT_LT(result.epochs.back().train_loss, result.epochs.front().train_loss * 0.8);
 }
@@ -192,17 +198,7 @@ double feature_distance(const Graph& student, const Graph& teacher, const std::s
 TEST(Train, FeatureDistillationPullsFeatureMapsTogether) {
   Graph teacher = small_cnn(3);
   Graph student = small_cnn(4);
-  TrainOptions options;
-  options.epochs = 2;
-  options.batch = 32;
-  options.max_steps_per_epoch = 20;
-  options.warmup_epochs = 0;
-  options.schedule = "constant";
-  options.learning_rate = 0.02;
-  options.teacher = &teacher;
-  options.distillation_weight = 0;  // cross-entropy and the feature maps only
-  options.threads = 2;
-  options.show_progress = false;
+  TrainOptions options = distillation_options(teacher, 2, 0);  // cross-entropy and the feature maps only
   // The same run without and with the feature-map loss: only the latter brings relu2 close to the teacher's.
   Graph control = student;
   train(control, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
