@@ -58,11 +58,14 @@ CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
 CompiledModel compile(const std::string& onnx_path, const CompileOptions& options) {
   return translate([&] {
     if (options.batch < 0) throw nacc::Error("expected a batch size >= 0, but found " + std::to_string(options.batch));
+    if (options.sub_batch < 0) {
+      throw nacc::Error("expected a sub-batch >= 0 (0: chosen for the cache), but found " + std::to_string(options.sub_batch));
+    }
     Graph graph = import_onnx_file(onnx_path, ImportOptions{.batch = options.batch, .constant_inputs = {}});
     compiler::Precision precision = compiler::choose_precision(options.precision, graph);
     compiler::optimize(graph, {.precision = precision, .dump_ir = {}});
     auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{
-        runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1}),
+        runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch}),
         precision});
     return CompiledModel(std::move(state));
   });

@@ -57,6 +57,7 @@ struct SutOptions {
   int64_t batch = 1;    // samples per inference (a query's last, smaller batch runs at its own size)
   int64_t streams = 1;  // inferences running at once, one worker thread each
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
+  int64_t sub_batch = 0;  // compiled runtime: runtime::RuntimeOptions::sub_batch
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
   std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32 or int8
@@ -141,6 +142,7 @@ struct BenchConfig {
   int64_t batch = 0;  // 0: 1, or samples_per_query for MultiStream
   int64_t streams = 1;
   int64_t threads = 0;  // per inference; 0: cores / streams
+  int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
   std::string precision = "auto";
   Executor executor = Executor::compiled;
   int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences

@@ -14,6 +14,7 @@ struct EvaluateOptions {
   std::string precision = "auto";
   bool reference = false;
   int64_t threads = 0;
+  int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
 };
 
 struct Evaluation {

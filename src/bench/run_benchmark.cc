@@ -61,7 +61,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
 
   ModelSut sut(graph, *qsl,
                SutOptions{.batch = batch, .streams = config.streams, .threads = config.threads,
-                          .executor = config.executor, .pin_threads = true, .precision = config.precision});
+                          .sub_batch = config.sub_batch, .executor = config.executor, .pin_threads = true, .precision = config.precision});
   // An Offline query's last batch is usually partial: compile for its size before the timed part.
   const loadgen::TestSettings& settings = config.settings;
   if (settings.scenario == loadgen::Scenario::Offline) sut.prepare_batch(loadgen::offline_sample_count(settings) % batch);

@@ -3,10 +3,24 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/logging.h"
+
+CLI::Validator nacc::cli::at_least(int64_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        size_t used = 0;
+        try {
+          if (std::stoll(text, &used) >= minimum && used == text.size()) return "";
+        } catch (const std::exception&) {
+        }
+        return "expected a whole number >= " + std::to_string(minimum) + ", but found '" + text + "'";
+      },
+      ">= " + std::to_string(minimum));
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, search)",

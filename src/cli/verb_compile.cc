@@ -17,6 +17,7 @@ struct CompileOptions {
   std::string precision = "auto";
   int64_t batch = 0;
   int64_t threads = 0;
+  int64_t sub_batch = 0;
   std::string dump_ir;
 };
 
@@ -28,7 +29,7 @@ void run(const CompileOptions& options) {
       compiler::optimize(graph, {.precision = precision, .dump_ir = options.dump_ir});
   fmt::print("passes ({} nodes -> {}):\n", nodes_before, graph.nodes.size());
   for (const compiler::PassRecord& record : records) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
-  runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1});
+  runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch});
   fmt::print("\n{}", runtime::format_plan(model.plan()));
 }
 
@@ -39,8 +40,10 @@ void add_compile_verb(CLI::App& app) {
   CLI::App* verb = app.add_subcommand("compile", "Optimize and lower a model to oneDNN; print the compiled plan");
   verb->add_option("model", options->model, "ONNX model file")->required();
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
-  verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(CLI::NonNegativeNumber);
-  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(CLI::NonNegativeNumber);
+  verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(at_least(0));
+  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
+  verb->add_option("--sub-batch", options->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
+      ->check(at_least(0));
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");
   verb->callback([options] { run(*options); });
 }

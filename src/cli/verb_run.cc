@@ -32,6 +32,7 @@ struct RunOptions {
   int64_t batch = 0;
   bool reference = false;
   int64_t threads = 0;
+  int64_t sub_batch = 0;
   std::string precision = "auto";
 };
 
@@ -117,7 +118,7 @@ void run(const RunOptions& options) {
   } else {
     auto start = std::chrono::steady_clock::now();
     compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
-    runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1});
+    runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
     outputs = model.run(inputs);
@@ -154,9 +155,11 @@ void add_run_verb(CLI::App& app) {
   verb->add_option("-o,--output", options->output,
                    "Output .npy file (a folder of NAME.npy files when the model has several outputs)");
   verb->add_option("--batch", options->batch, "Set the batch size of the inputs (0: as declared)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(at_least(0));
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
-  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(CLI::NonNegativeNumber);
+  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
+  verb->add_option("--sub-batch", options->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
+      ->check(at_least(0));
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->callback([options] { run(*options); });
 }

@@ -110,6 +110,7 @@ struct EvalCliOptions {
   int64_t batch = 64;
   bool reference = false;
   int64_t threads = 0;
+  int64_t sub_batch = 0;
 };
 
 void run_eval(const EvalCliOptions& options) {
@@ -118,7 +119,10 @@ void run_eval(const EvalCliOptions& options) {
   data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
   bench::Evaluation evaluation =
       bench::evaluate(graph, dataset, preprocess,
-                      {.precision = options.precision, .reference = options.reference, .threads = options.threads});
+                      {.precision = options.precision,
+                       .reference = options.reference,
+                       .threads = options.threads,
+                       .sub_batch = options.sub_batch});
   fmt::print("{}: top-1 {:.2f}% ({} of {}) on {}, {}\n", options.model, 100 * evaluation.top1, evaluation.correct,
              evaluation.samples, options.data, evaluation.executor);
   for (size_t c = 0; c < evaluation.class_top1.size(); ++c) {
@@ -171,9 +175,11 @@ void add_train_verbs(CLI::App& app) {
   eval_verb->add_option("model", eval->model, "ONNX model file")->required();
   eval_verb->add_option("--data", eval->data, "Data set")->capture_default_str();
   eval_verb->add_option("--precision", eval->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
-  eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(CLI::PositiveNumber);
+  eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(at_least(1));
   eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
   eval_verb->add_option("--threads", eval->threads, "Threads per inference (0: one per core)");
+  eval_verb->add_option("--sub-batch", eval->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
+      ->check(at_least(0));
   eval_verb->callback([eval] { run_eval(*eval); });
 }
 

@@ -43,10 +43,10 @@ void add_zoo_verb(CLI::App& app) {
   export_verb->add_option("name", options->name, "Model name (see `nacc zoo list`)")->required();
   export_verb->add_option("-o,--output", options->output, "Output ONNX file")->required();
   export_verb->add_option("--batch", options->batch, "Batch size of the input")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   export_verb->add_option("--seed", options->seed, "Seed of the weight initialisation")->capture_default_str();
   export_verb->add_option("--input", options->input, "Image shape CxHxW instead of the model's own (e.g. 1x28x28)");
-  export_verb->add_option("--classes", options->classes, "Classes instead of the model's own")->check(CLI::PositiveNumber);
+  export_verb->add_option("--classes", options->classes, "Classes instead of the model's own")->check(at_least(1));
   export_verb->callback([options] {
     zoo::ZooShape shape{.input = {}, .classes = options->classes};
     if (!options->input.empty()) shape.input = parse_image_shape(options->input, "--input");

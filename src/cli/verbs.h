@@ -4,7 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
+#include <string>
+
 namespace nacc::cli {
+
+// A flag's check for whole numbers from `minimum` up; its message reads
+// "--sub-batch: expected a whole number >= 0, but found '-2'".
+CLI::Validator at_least(int64_t minimum);
 
 void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "core/error.h"
 #include "ir/ops/schema.h"
@@ -55,13 +56,9 @@ void configure_thread(int64_t requested_threads, int64_t first_core) {
   configured_core = first_core;
 }
 
-}  // namespace
-
-class ExecutionContext {
- public:
-  explicit ExecutionContext(const Plan& plan) : stream(plan.engine), arena(allocate(plan.arena_bytes)),
-                                                 scratchpad(allocate(plan.scratchpad_bytes)) {
-    memory::desc scratchpad_desc;
+// The memory objects of one plan's steps, bound to a context's arena and scratchpad.
+struct PlanBindings {
+  PlanBindings(const Plan& plan, std::byte* arena, std::byte* scratchpad) {
     for (const Step& step : plan.steps) {
       std::unordered_map<int, dnnl::memory> arguments;
       for (const Binding& binding : step.bindings) {
@@ -70,98 +67,80 @@ class ExecutionContext {
           continue;
         }
         const Slot& slot = plan.slots[static_cast<size_t>(binding.slot)];
-        void* data = slot.offset_bytes >= 0 ? arena.get() + slot.offset_bytes : nullptr;
+        void* data = slot.offset_bytes >= 0 ? arena + slot.offset_bytes : nullptr;
         dnnl::memory memory_object(binding.desc, plan.engine, data);
         if (!slot.input_name.empty()) input_bindings.push_back({binding.slot, memory_object});
         arguments[binding.argument] = memory_object;
       }
       if (step.primitive && step.scratchpad_bytes > 0) {
         dnnl::memory::desc desc({step.scratchpad_bytes}, dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
-        arguments[DNNL_ARG_SCRATCHPAD] = dnnl::memory(desc, plan.engine, scratchpad.get());
+        arguments[DNNL_ARG_SCRATCHPAD] = dnnl::memory(desc, plan.engine, scratchpad);
       }
       step_arguments.push_back(std::move(arguments));
     }
   }
 
-  using memory = dnnl::memory;
+  std::vector<std::unordered_map<int, dnnl::memory>> step_arguments;
+  std::vector<std::pair<int, dnnl::memory>> input_bindings;  // slot of a graph input, memory object reading it
+};
+
+int64_t largest(const std::vector<std::unique_ptr<Plan>>& plans, int64_t Plan::*bytes) {
+  int64_t result = 0;
+  for (const auto& plan : plans) result = std::max(result, (*plan).*bytes);
+  return result;
+}
+
+// The profile entry of a step of plans[0] (its index) or of another plan (the entry of the same name and op).
+size_t profile_entry(Profile& profile, const LayerPlan& layer, size_t step, bool first_plan) {
+  if (first_plan) return step;
+  for (size_t i = 0; i < profile.size(); ++i) {
+    if (profile[i].name == layer.name && profile[i].op == layer.op) return i;
+  }
+  profile.push_back({layer.name, layer.op, layer.implementation, 0, 0});
+  return profile.size() - 1;
+}
+
+}  // namespace
+
+// The plans run one after the other, so they share one arena and one scratchpad.
+class ExecutionContext {
+ public:
+  explicit ExecutionContext(const Program& program)
+      : stream(program.plans[0]->engine), arena(allocate(largest(program.plans, &Plan::arena_bytes))),
+        scratchpad(allocate(largest(program.plans, &Plan::scratchpad_bytes))) {
+    for (const auto& plan : program.plans) bindings.emplace_back(*plan, arena.get(), scratchpad.get());
+  }
+
   dnnl::stream stream;
   AlignedBuffer arena;
   AlignedBuffer scratchpad;
-  std::vector<std::unordered_map<int, dnnl::memory>> step_arguments;
-  std::vector<std::pair<int, dnnl::memory>> input_bindings;  // slot of a graph input, memory object reading it
+  std::vector<PlanBindings> bindings;  // per plan of the program
   int64_t first_core = -1;
 };
 
-CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : plan_(std::make_unique<Plan>()) {
-  verify(graph);
-  plan_->graph = std::move(graph);
-  plan_->options = options;
-  if (options.threads < 0) fail("expected threads >= 0 (0: one per core), but found {}", options.threads);
-  try {
-    lower(*plan_);
-  } catch (const dnnl::error& error) {
-    fail("oneDNN could not compile the model: {}", error.what());
-  }
-  assign_offsets(*plan_);
-}
+namespace {
 
-CompiledModel::~CompiledModel() = default;
-CompiledModel::CompiledModel(CompiledModel&&) noexcept = default;
-CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
-
-const Graph& CompiledModel::graph() const { return plan_->graph; }
-const CompiledPlan& CompiledModel::plan() const { return plan_->summary; }
-const RuntimeOptions& CompiledModel::options() const { return plan_->options; }
-
-void ExecutionContextDeleter::operator()(ExecutionContext* context) const { delete context; }
-
-ExecutionContextPtr CompiledModel::create_context(int64_t first_core) const {
-  ExecutionContextPtr context(new ExecutionContext(*plan_));
-  context->first_core = first_core == -2 ? plan_->options.first_core : first_core;
-  return context;
-}
-
-std::map<std::string, Tensor> CompiledModel::run(const std::map<std::string, Tensor>& inputs) const {
-  ExecutionContextPtr context = create_context();
-  return run(*context, inputs);
-}
-
-std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, const std::map<std::string, Tensor>& inputs,
-                                                 Profile* profile) const {
-  const Plan& plan = *plan_;
-  configure_thread(plan.options.threads, context.first_core);
+// One run of `plan` (a piece of the batch, or all of it): inputs read from and outputs written to the given
+// addresses (graph value name -> bytes). Profile times go to the entries of `touched` (see profile_entry).
+void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std::byte* arena,
+             const std::map<std::string, const std::byte*>& inputs, const std::map<std::string, std::byte*>& outputs,
+             Profile* profile, bool first_plan, std::vector<char>& touched) {
   // Where each slot's bytes are this run: the arena, or the caller's tensor for a graph input.
   std::vector<std::byte*> slot_data(plan.slots.size(), nullptr);
   for (size_t i = 0; i < plan.slots.size(); ++i) {
     const Slot& slot = plan.slots[i];
-    if (slot.offset_bytes >= 0) slot_data[i] = context.arena.get() + slot.offset_bytes;
-    if (slot.input_name.empty()) continue;
-    auto found = inputs.find(slot.input_name);
-    const ValueInfo& info = plan.graph.value(slot.input_name);
-    if (found == inputs.end()) fail("expected a tensor for graph input '{}', but none was given", slot.input_name);
-    if (found->second.dtype() != info.dtype || found->second.shape() != info.shape) {
-      fail("expected input '{}' of type {} {}, but found {} {}", slot.input_name, dtype_name(info.dtype),
-           shape_to_string(info.shape), dtype_name(found->second.dtype()), shape_to_string(found->second.shape()));
-    }
-    slot_data[i] = const_cast<std::byte*>(found->second.raw());
+    if (slot.offset_bytes >= 0) slot_data[i] = arena + slot.offset_bytes;
+    if (!slot.input_name.empty()) slot_data[i] = const_cast<std::byte*>(inputs.at(slot.input_name));
   }
-  if (inputs.size() != plan.graph.inputs.size()) {
-    fail("expected {} input tensors (the graph inputs), but found {}", plan.graph.inputs.size(), inputs.size());
-  }
-  for (auto& [slot, memory_object] : context.input_bindings) memory_object.set_data_handle(slot_data[static_cast<size_t>(slot)]);
-  if (profile != nullptr && profile->empty()) {
-    for (size_t i = 0; i < plan.steps.size(); ++i) {
-      profile->push_back({plan.summary.layers[i].name, plan.summary.layers[i].op, plan.summary.layers[i].implementation, 0, 0});
-    }
-  }
+  for (auto& [slot, memory_object] : bindings.input_bindings) memory_object.set_data_handle(slot_data[static_cast<size_t>(slot)]);
 
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const Step& step = plan.steps[i];
     auto start = std::chrono::steady_clock::now();
     if (step.primitive) {
-      step.primitive.execute(context.stream, context.step_arguments[i]);
+      step.primitive.execute(stream, bindings.step_arguments[i]);
     } else {
-      context.stream.wait();
+      stream.wait();
       const Node& node = *step.reference_node;
       std::vector<Tensor> copies;
       copies.reserve(node.inputs.size());
@@ -178,35 +157,147 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
           node_inputs.push_back(&copy);
         }
       }
-      std::vector<Tensor> outputs;
+      std::vector<Tensor> node_outputs;
       for (const std::string& output : node.outputs) {
         const ValueInfo& info = plan.graph.value(output);
-        outputs.emplace_back(info.dtype, info.shape);
+        node_outputs.emplace_back(info.dtype, info.shape);
       }
-      op_schema(node.op).run(KernelContext{node, plan.graph.opset_version, node_inputs, outputs});
-      for (size_t k = 0; k < outputs.size(); ++k) {
-        copy_bytes(slot_data[static_cast<size_t>(step.reference_outputs[k])], outputs[k].raw(), outputs[k].size_bytes());
+      op_schema(node.op).run(KernelContext{node, plan.graph.opset_version, node_inputs, node_outputs});
+      for (size_t k = 0; k < node_outputs.size(); ++k) {
+        copy_bytes(slot_data[static_cast<size_t>(step.reference_outputs[k])], node_outputs[k].raw(), node_outputs[k].size_bytes());
       }
     }
     if (profile != nullptr) {
-      context.stream.wait();
-      (*profile)[i].total_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
-      ++(*profile)[i].runs;
+      stream.wait();
+      size_t entry = profile_entry(*profile, plan.summary.layers[i], i, first_plan);
+      (*profile)[entry].total_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+      touched.resize(profile->size(), 0);
+      touched[entry] = 1;
     }
   }
-  context.stream.wait();
-
-  std::map<std::string, Tensor> results;
-  for (const std::string& output : plan.graph.outputs) {
-    if (const Tensor* constant = plan.graph.initializer(output)) {
-      results[output] = *constant;
-      continue;
-    }
+  stream.wait();
+  for (const auto& [output, destination] : outputs) {
     const ValueInfo& info = plan.graph.value(output);
-    Tensor tensor(info.dtype, info.shape);
-    copy_bytes(tensor.raw(), slot_data[static_cast<size_t>(plan.output_slots.at(output))], tensor.size_bytes());
-    results[output] = std::move(tensor);
+    int64_t bytes = shape_elements(info.shape) * static_cast<int64_t>(dtype_size(info.dtype));
+    copy_bytes(destination, slot_data[static_cast<size_t>(plan.output_slots.at(output))], static_cast<size_t>(bytes));
   }
+}
+
+// After lowering, a plan needs only the initializers its reference kernels read: the others live in oneDNN memory.
+void keep_reference_constants(Plan& plan) {
+  std::set<std::string> needed;
+  for (const Step& step : plan.steps) {
+    if (step.reference_node != nullptr) needed.insert(step.reference_node->inputs.begin(), step.reference_node->inputs.end());
+  }
+  std::erase_if(plan.graph.initializers, [&](const auto& entry) { return needed.count(entry.first) == 0; });
+}
+
+}  // namespace
+
+CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : program_(std::make_unique<Program>()) {
+  verify(graph);
+  if (options.threads < 0) fail("expected threads >= 0 (0: one per core), but found {}", options.threads);
+  if (options.sub_batch < 0) fail("expected a sub-batch >= 0 (0: chosen for the cache), but found {}", options.sub_batch);
+  Program& program = *program_;
+  program.options = options;
+  program.sub_batch = choose_sub_batch(graph, options.sub_batch);
+  const SubBatch& split = program.sub_batch;
+  // The model's interface keeps no weights but those that are outputs; the plans own them.
+  std::map<std::string, Tensor> weights = std::move(graph.initializers);
+  program.graph = graph;
+  graph.initializers = std::move(weights);
+  for (const std::string& output : graph.outputs) {
+    if (const Tensor* constant = graph.initializer(output)) program.graph.initializers[output] = *constant;
+  }
+  std::vector<int64_t> sizes = {split.size};
+  if (split.batch % split.size != 0) sizes.push_back(split.batch % split.size);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    auto plan = std::make_unique<Plan>();
+    plan->graph = i + 1 < sizes.size() ? graph : std::move(graph);
+    if (sizes[i] != split.batch) set_batch_size(plan->graph, sizes[i]);
+    plan->options = options;
+    if (!program.plans.empty()) plan->engine = program.plans[0]->engine;
+    if (sizes.size() > 1) plan->constants = &program.constants;
+    try {
+      lower(*plan);
+    } catch (const dnnl::error& error) {
+      fail("oneDNN could not compile the model: {}", error.what());
+    }
+    assign_offsets(*plan);
+    keep_reference_constants(*plan);
+    program.plans.push_back(std::move(plan));
+  }
+  program.summary = program.plans[0]->summary;
+  program.summary.batch = split.batch;
+  program.summary.sub_batch = split.size;
+  program.summary.sub_batch_note = split.note;
+  program.summary.peak_activation_bytes = largest(program.plans, &Plan::arena_bytes);
+  for (size_t i = 1; i < program.plans.size(); ++i) program.summary.weight_bytes += program.plans[i]->summary.weight_bytes;
+}
+
+CompiledModel::~CompiledModel() = default;
+CompiledModel::CompiledModel(CompiledModel&&) noexcept = default;
+CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
+
+const Graph& CompiledModel::graph() const { return program_->graph; }
+const CompiledPlan& CompiledModel::plan() const { return program_->summary; }
+const RuntimeOptions& CompiledModel::options() const { return program_->options; }
+
+void ExecutionContextDeleter::operator()(ExecutionContext* context) const { delete context; }
+
+ExecutionContextPtr CompiledModel::create_context(int64_t first_core) const {
+  ExecutionContextPtr context(new ExecutionContext(*program_));
+  context->first_core = first_core == -2 ? program_->options.first_core : first_core;
+  return context;
+}
+
+std::map<std::string, Tensor> CompiledModel::run(const std::map<std::string, Tensor>& inputs) const {
+  ExecutionContextPtr context = create_context();
+  return run(*context, inputs);
+}
+
+std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, const std::map<std::string, Tensor>& inputs,
+                                                 Profile* profile) const {
+  const Program& program = *program_;
+  const Graph& graph = program.graph;
+  configure_thread(program.options.threads, context.first_core);
+  for (const std::string& input : graph.inputs) {
+    auto found = inputs.find(input);
+    const ValueInfo& info = graph.value(input);
+    if (found == inputs.end()) fail("expected a tensor for graph input '{}', but none was given", input);
+    if (found->second.dtype() != info.dtype || found->second.shape() != info.shape) {
+      fail("expected input '{}' of type {} {}, but found {} {}", input, dtype_name(info.dtype),
+           shape_to_string(info.shape), dtype_name(found->second.dtype()), shape_to_string(found->second.shape()));
+    }
+  }
+  if (inputs.size() != graph.inputs.size()) {
+    fail("expected {} input tensors (the graph inputs), but found {}", graph.inputs.size(), inputs.size());
+  }
+  std::map<std::string, Tensor> results;
+  for (const std::string& output : graph.outputs) {
+    const Tensor* constant = graph.initializer(output);
+    results[output] = constant != nullptr ? *constant : Tensor(graph.value(output).dtype, graph.value(output).shape);
+  }
+  if (profile != nullptr && profile->empty()) {
+    for (const LayerPlan& layer : program.plans[0]->summary.layers) profile->push_back({layer.name, layer.op, layer.implementation, 0, 0});
+  }
+
+  // Piece by piece: each input and output is sliced along the batch, its first dimension.
+  const int64_t batch = program.sub_batch.batch;
+  std::vector<char> touched;
+  for (int64_t first = 0; first < batch; first += program.sub_batch.size) {
+    size_t which = batch - first >= program.sub_batch.size ? 0 : 1;
+    auto offset = [&](const Tensor& tensor) { return static_cast<size_t>(first) * tensor.size_bytes() / static_cast<size_t>(batch); };
+    std::map<std::string, const std::byte*> piece_inputs;
+    for (const auto& [name, tensor] : inputs) piece_inputs[name] = tensor.raw() + offset(tensor);
+    std::map<std::string, std::byte*> piece_outputs;
+    for (auto& [name, tensor] : results) {
+      if (graph.initializer(name) == nullptr) piece_outputs[name] = tensor.raw() + offset(tensor);
+    }
+    execute(*program.plans[which], context.bindings[which], context.stream, context.arena.get(), piece_inputs,
+            piece_outputs, profile, which == 0, touched);
+  }
+  for (size_t i = 0; i < touched.size(); ++i) (*profile)[i].runs += touched[i];
   return results;
 }
 
@@ -219,6 +310,11 @@ std::string format_plan(const CompiledPlan& plan) {
   text += fmt::format("\n{} layers, {} reorders, weights {:.2f} MB, peak activation memory {:.2f} MB per stream\n",
                       plan.layers.size(), plan.reorders, static_cast<double>(plan.weight_bytes) / 1e6,
                       static_cast<double>(plan.peak_activation_bytes) / 1e6);
+  if (plan.sub_batch < plan.batch) {
+    text += fmt::format("batch {} runs as pieces of {} images ({})\n", plan.batch, plan.sub_batch, plan.sub_batch_note);
+  } else if (!plan.sub_batch_note.empty()) {
+    text += fmt::format("batch {}: {}\n", plan.batch, plan.sub_batch_note);
+  }
   if (plan.fallbacks.empty()) {
     text += "every layer runs on oneDNN\n";
   } else {

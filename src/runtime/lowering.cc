@@ -144,6 +144,14 @@ memory Lowerer::constant(const Tensor& tensor, const memory::dims& dims, const m
   dnnl::stream stream(plan_.engine);
   dnnl::reorder(source, result).execute(stream, source, result);
   stream.wait();
+  if (plan_.constants != nullptr) {
+    for (const memory& made : plan_.constants->entries) {
+      if (made.get_desc() == desc && std::memcmp(made.get_data_handle(), result.get_data_handle(), desc.get_size()) == 0) {
+        return made;
+      }
+    }
+    plan_.constants->entries.push_back(result);
+  }
   plan_.summary.weight_bytes += static_cast<int64_t>(desc.get_size());
   return result;
 }

@@ -39,6 +39,12 @@ struct Step {
   std::vector<int> reference_outputs;
 };
 
+// Weights reordered at compile time, shared by the plans of one model (a sub-batch and its remainder): a constant
+// whose layout and bytes equal one already made is that one.
+struct ConstantCache {
+  std::vector<dnnl::memory> entries;
+};
+
 struct Plan {
   Graph graph;
   RuntimeOptions options;
@@ -48,6 +54,29 @@ struct Plan {
   std::map<std::string, int> output_slots;  // graph output -> plain slot
   int64_t arena_bytes = 0;
   int64_t scratchpad_bytes = 0;  // the largest any step needs
+  CompiledPlan summary;
+  ConstantCache* constants = nullptr;  // shared with the model's other plans, if any
+};
+
+// How a batch runs: whole, or as pieces of `size` images (the last piece may be smaller).
+struct SubBatch {
+  int64_t batch = 1;  // dimension 0 of every graph input and output when split; 1 when the graph has no batch
+  int64_t size = 1;   // images per piece; the batch itself when it runs whole
+  std::string note;   // why, for the plan's summary
+};
+
+// `requested`: RuntimeOptions::sub_batch (0: choose from the graph and the cache size). cache_bytes: the size of the
+// last-level cache (0: this machine's).
+SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t cache_bytes = 0);
+
+// A compiled model: the graph as given and the plans that run it: plans[0] for pieces of sub_batch.size images,
+// plans[1] for a smaller last piece if the batch is not a multiple of it.
+struct Program {
+  Graph graph;
+  RuntimeOptions options;
+  SubBatch sub_batch;
+  ConstantCache constants;
+  std::vector<std::unique_ptr<Plan>> plans;
   CompiledPlan summary;
 };
 

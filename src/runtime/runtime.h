@@ -19,6 +19,10 @@ struct RuntimeOptions {
   int64_t threads = 0;  // threads per inference (OpenMP); 0: one per core
   // Pin each inference's threads to cores first_core, first_core + 1, ... (-1: no pinning).
   int64_t first_core = -1;
+  // Images run through the network at a time: a larger batch runs as pieces of at most this many, so that each
+  // layer's activations stay in the cache (src/runtime/sub_batch.cc). 0: chosen from the model and the cache size.
+  // Graphs that mix the images of a batch always run whole.
+  int64_t sub_batch = 0;
 };
 
 // One layer of the compiled plan, as `nacc compile` prints it.
@@ -37,6 +41,9 @@ struct CompiledPlan {
   int64_t weight_bytes = 0;
   int64_t reorders = 0;
   std::vector<std::string> fallbacks;  // nodes run by the reference kernels, with the reason
+  int64_t batch = 1;                   // the graph's batch
+  int64_t sub_batch = 1;               // images per run of the layers above (the batch when it runs whole)
+  std::string sub_batch_note;          // why that sub-batch
 };
 
 // Time per layer, summed over runs (nacc bench --profile).
@@ -50,7 +57,7 @@ struct LayerTime {
 using Profile = std::vector<LayerTime>;
 
 class ExecutionContext;
-struct Plan;
+struct Program;
 // Contexts are opaque: their deleter lives in the library.
 struct ExecutionContextDeleter {
   void operator()(ExecutionContext* context) const;
@@ -66,6 +73,8 @@ class CompiledModel {
   CompiledModel(CompiledModel&&) noexcept;
   CompiledModel& operator=(CompiledModel&&) noexcept;
 
+  // The model's interface: inputs, outputs, nodes and value types at the full batch (the weights live in the
+  // compiled plan; only constant outputs remain initializers).
   const Graph& graph() const;
   const CompiledPlan& plan() const;
   const RuntimeOptions& options() const;
@@ -83,7 +92,7 @@ class CompiledModel {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
 
  private:
-  std::unique_ptr<Plan> plan_;
+  std::unique_ptr<Program> program_;
 };
 
 // The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.

@@ -130,6 +130,20 @@ TEST_F(Cli, RunWithRandomInputAndBatch) {
   EXPECT_EQ(read_npy_file(path("random.npy")).shape(), (Shape{3, 10}));
 }
 
+TEST_F(Cli, CompileAndRunInSubBatches) {
+  CommandResult plan = nacc("compile " + model() + " --batch 5 --sub-batch 2");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("batch 5 runs as pieces of 2 images (sub-batch asked)"), std::string::npos) << plan.output;
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 5 --sub-batch 2 -o " + path("pieces.npy")).exit_code, 0);
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 5 --sub-batch 5 -o " + path("whole.npy")).exit_code, 0);
+  Tensor pieces = read_npy_file(path("pieces.npy")), whole = read_npy_file(path("whole.npy"));
+  ASSERT_EQ(pieces.shape(), whole.shape());
+  for (int64_t i = 0; i < whole.elements(); ++i) EXPECT_NEAR(pieces.data<float>()[i], whole.data<float>()[i], 1e-4) << i;
+  CommandResult bad = nacc("compile " + model() + " --sub-batch -2");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("--sub-batch"), std::string::npos) << bad.output;
+}
+
 TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   expect_user_error("inspect /nonexistent/model.onnx", "'/nonexistent/model.onnx' does not exist");
   write_file(path("garbage.onnx"), "this is not a model");

@@ -14,6 +14,7 @@
 #include "ir/executor.h"
 #include "ir/zoo/builder.h"
 #include "ir/zoo/zoo.h"
+#include "runtime/plan.h"
 
 namespace nacc::runtime {
 namespace {
@@ -220,6 +221,84 @@ TEST(Runtime, Int8FashionMnistResNet50MatchesItsReferenceKernels) { expect_int8_
 TEST(Runtime, Int8WithAsymmetricActivationsMatchesItsReferenceKernels) {
   // u8 activations with zero points, as other tools quantize: oneDNN's src / dst / sum zero points.
   expect_int8_matches_reference("resnet20", false);
+}
+
+// Sub-batches: a batch run as pieces gives the answer of the whole batch, FP32 and INT8, with a smaller last piece.
+TEST(Runtime, SubBatchesGiveTheWholeBatchsAnswer) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 7, .seed = 8});
+  Graph optimized = graph;
+  compiler::optimize(optimized);
+  CompiledModel whole(optimized, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 7});
+  CompiledModel pieces(optimized, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 3});
+  EXPECT_EQ(whole.plan().sub_batch, 7);
+  EXPECT_EQ(pieces.plan().batch, 7);
+  EXPECT_EQ(pieces.plan().sub_batch, 3);  // 3 + 3 + 1
+  EXPECT_NE(format_plan(pieces.plan()).find("batch 7 runs as pieces of 3 images"), std::string::npos);
+  EXPECT_EQ(pieces.graph().value("input").shape, (Shape{7, 3, 32, 32}));
+  // The two plans share the weights they reorder alike.
+  EXPECT_LT(pieces.plan().weight_bytes, 2 * whole.plan().weight_bytes);
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor({7, 3, 32, 32}, 21)}};
+  Tensor expected = ReferenceExecutor(graph).run(inputs).at("fc");
+  auto context = pieces.create_context();
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    EXPECT_LE(relative_error(pieces.run(*context, inputs).at("fc"), expected), 1e-4);
+  }
+  EXPECT_LE(relative_error(whole.run(inputs).at("fc"), expected), 1e-4);
+
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 5, .seed = 9});
+  Graph quantized = compiler::quantize(model, {{{"input", random_tensor({5, 3, 32, 32}, 1)}}}, {});
+  compiler::optimize(quantized, {.precision = compiler::Precision::int8, .dump_ir = {}});
+  CompiledModel int8(quantized, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 2});
+  EXPECT_EQ(int8.plan().sub_batch, 2);
+  inputs = {{"input", random_tensor({5, 3, 32, 32}, 22)}};
+  EXPECT_LE(relative_error(int8.run(inputs).begin()->second, ReferenceExecutor(quantized).run(inputs).begin()->second), 1e-2);
+}
+
+TEST(Runtime, GraphsThatMixTheImagesOfABatchRunWhole) {
+  zoo::GraphBuilder builder("mix", 3);
+  std::string x = builder.input("x", DataType::f32, {4, 6});
+  builder.mark_output(builder.add_node(OpKind::Softmax, "across", {x}, {{"axis", int64_t{0}}}));
+  Graph graph = builder.finish();
+  CompiledModel model(graph, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 2});
+  EXPECT_EQ(model.plan().sub_batch, 4);
+  EXPECT_NE(model.plan().sub_batch_note.find("normalizes across the batch"), std::string::npos) << model.plan().sub_batch_note;
+  std::map<std::string, Tensor> inputs = {{"x", random_tensor({4, 6}, 3)}};
+  EXPECT_LE(relative_error(model.run(inputs).at("across"), ReferenceExecutor(graph).run(inputs).at("across")), 1e-5);
+
+  zoo::GraphBuilder flat("flat", 3);
+  std::string y = flat.input("y", DataType::f32, {4, 2, 3});
+  flat.mark_output(flat.add_node(OpKind::Flatten, "all", {y}, {{"axis", int64_t{0}}}));
+  CompiledModel flattened(flat.finish(), RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 2});
+  EXPECT_EQ(flattened.plan().sub_batch, 4);
+  EXPECT_NE(flattened.plan().sub_batch_note.find("does not have the batch (4) first"), std::string::npos) << flattened.plan().sub_batch_note;
+
+  EXPECT_THROW(CompiledModel(graph, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = -1}), Error);
+}
+
+TEST(Runtime, SubBatchIsChosenForTheCache) {
+  // resnet20's layers read and write about 0.2 MB per image: a 1 MB cache holds pieces of 2, a 64 MB one the batch.
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 64, .seed = 1});
+  compiler::optimize(graph);
+  SubBatch small = choose_sub_batch(graph, 0, 1 << 20);
+  EXPECT_EQ(small.batch, 64);
+  EXPECT_EQ(small.size, 2) << small.note;
+  EXPECT_NE(small.note.find("cache 1 MB"), std::string::npos) << small.note;
+  SubBatch large = choose_sub_batch(graph, 0, int64_t{64} << 20);
+  EXPECT_EQ(large.size, 64) << large.note;
+  EXPECT_EQ(choose_sub_batch(graph, 10, 1 << 20).size, 10);  // asked: 7 pieces, 6 x 10 + 4
+  EXPECT_EQ(choose_sub_batch(graph, 100, 1 << 20).size, 64);
+}
+
+TEST(Runtime, ProfileOfSubBatchesCountsWholeRuns) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 4, .seed = 2});
+  compiler::optimize(graph);
+  CompiledModel model(graph, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 3});
+  auto context = model.create_context();
+  Profile profile;
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor({4, 3, 32, 32}, 4)}};
+  for (int i = 0; i < 2; ++i) model.run(*context, inputs, &profile);
+  ASSERT_FALSE(profile.empty());
+  for (const LayerTime& layer : profile) EXPECT_EQ(layer.runs, 2) << layer.name;
 }
 
 TEST(Runtime, WrongInputIsAnError) {
