@@ -58,8 +58,10 @@ ModelSut::~ModelSut() {
 
 std::string ModelSut::name() const {
   if (compiled_) {
-    return fmt::format("nacc compiled {} on oneDNN (batch {}, {} stream{} x {} thread{})",
-                       precision_ == compiler::Precision::int8 ? "int8" : "fp32", options_.batch,
+    const runtime::CompiledPlan& plan = compiled_->plan();
+    std::string pieces = plan.sub_batch < plan.batch ? fmt::format(" in pieces of {}", plan.sub_batch) : "";
+    return fmt::format("nacc compiled {} on oneDNN (batch {}{}, {} stream{} x {} thread{})",
+                       precision_ == compiler::Precision::int8 ? "int8" : "fp32", options_.batch, pieces,
                        options_.streams, options_.streams == 1 ? "" : "s", options_.threads,
                        options_.threads == 1 ? "" : "s");
   }

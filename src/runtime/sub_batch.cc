@@ -7,6 +7,7 @@
 // Only a graph that works image by image may be split: every value keeps the batch first, and every node either
 // works on each image alone or is checked below; anything else runs whole.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -82,6 +83,10 @@ std::string why_not_splittable(const Graph& graph, int64_t batch) {
   return "";
 }
 
+// Pieces under 4 images give the convolution kernels too little work per call to gain from the cache: ResNet-50
+// FP32 in pieces of 2 ran no faster than whole (docs/BENCHMARKS.md).
+constexpr int64_t kSmallestPiece = 4;
+
 int64_t bytes_of(const ValueInfo& info) { return shape_elements(info.shape) * static_cast<int64_t>(dtype_size(info.dtype)); }
 
 // The largest cache the cores share (the last level), from sysfs; 8 MiB where it cannot be read.
@@ -135,7 +140,10 @@ SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t cache_b
     int64_t fits = std::clamp<int64_t>(cache / 2 / working_set, 1, choice.batch);
     double split_traffic = static_cast<double>(weights) / static_cast<double>(fits);
     double whole_traffic = static_cast<double>(weights) / static_cast<double>(choice.batch) + static_cast<double>(activations);
-    if (fits >= choice.batch || split_traffic >= whole_traffic) {
+    spdlog::debug("sub-batch: {} B of weights, {} B of activations per image, the largest node {} B per image; pieces of "
+                  "{} fit half of a {} B cache: {:.3g} B per image read in pieces, {:.3g} B whole",
+                  weights, activations, working_set, fits, cache, split_traffic, whole_traffic);
+    if (fits >= choice.batch || fits < kSmallestPiece || split_traffic >= whole_traffic) {
       choice.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB)",
                                 static_cast<double>(working_set) / 1e6, cache >> 20);
       return choice;

@@ -276,15 +276,16 @@ TEST(Runtime, GraphsThatMixTheImagesOfABatchRunWhole) {
 }
 
 TEST(Runtime, SubBatchIsChosenForTheCache) {
-  // resnet20's layers read and write about 0.2 MB per image: a 1 MB cache holds pieces of 2, a 64 MB one the batch.
+  // resnet20's layers read and write about 0.2 MB per image: half of a 4 MB cache holds pieces of 10, half of a
+  // 64 MB one the whole batch, and half of a 1 MB one only pieces of 2, too small to gain.
   Graph graph = zoo::build_zoo_model("resnet20", {.batch = 64, .seed = 1});
   compiler::optimize(graph);
-  SubBatch small = choose_sub_batch(graph, 0, 1 << 20);
-  EXPECT_EQ(small.batch, 64);
-  EXPECT_EQ(small.size, 2) << small.note;
-  EXPECT_NE(small.note.find("cache 1 MB"), std::string::npos) << small.note;
-  SubBatch large = choose_sub_batch(graph, 0, int64_t{64} << 20);
-  EXPECT_EQ(large.size, 64) << large.note;
+  SubBatch medium = choose_sub_batch(graph, 0, 4 << 20);
+  EXPECT_EQ(medium.batch, 64);
+  EXPECT_EQ(medium.size, 10) << medium.note;
+  EXPECT_NE(medium.note.find("cache 4 MB"), std::string::npos) << medium.note;
+  EXPECT_EQ(choose_sub_batch(graph, 0, int64_t{64} << 20).size, 64);
+  EXPECT_EQ(choose_sub_batch(graph, 0, 1 << 20).size, 64);
   EXPECT_EQ(choose_sub_batch(graph, 10, 1 << 20).size, 10);  // asked: 7 pieces, 6 x 10 + 4
   EXPECT_EQ(choose_sub_batch(graph, 100, 1 << 20).size, 64);
 }
