@@ -99,7 +99,10 @@ bool lower_qconv(Lowerer& lowerer) {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
         memory::desc(parameters.weights, memory::data_type::s8, memory::format_tag::any), bias_desc, destination,
         parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
-    return dnnl::convolution_forward::primitive_desc(descriptor, attributes, lowerer.engine());
+    // The implementation is settled here, before a sum's destination is placed in its layout.
+    dnnl::convolution_forward::primitive_desc result(descriptor, attributes, lowerer.engine());
+    lowerer.prefer_optimized(result);
+    return result;
   };
   dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(y.dtype, y.shape));
   int output_slot = -1;
