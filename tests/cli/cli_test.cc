@@ -171,16 +171,18 @@ TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {
 }
 
 TEST_F(Cli, BenchBadInput) {
-  expect_user_error("bench " + model() + " --scenario Batch", "expected a scenario SingleStream");
-  expect_user_error("bench " + model() + " --quick --duration-ms -5", "expected min_duration_ms > 0");
-  expect_user_error("bench " + model() + " --quick -s Server --target-qps 0", "expected target_qps > 0");
-  expect_user_error("bench " + model() + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
-  expect_user_error("bench " + model() + " --quick --accuracy", "expected labelled data");
-  expect_user_error("bench " + model() + " --quick --precision int8", "expected a QDQ model for --precision int8");
-  expect_user_error("bench " + model() + " --quick --precision fp16", "expected --precision auto, fp32 or int8");
+  // Into the test's folder: a run that fails after checking its output folder leaves it behind.
+  std::string bench = "bench " + model() + " -o " + path("bench-bad");
+  expect_user_error(bench + " --scenario Batch", "expected a scenario SingleStream");
+  expect_user_error(bench + " --quick --duration-ms -5", "expected min_duration_ms > 0");
+  expect_user_error(bench + " --quick -s Server --target-qps 0", "expected target_qps > 0");
+  expect_user_error(bench + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
+  expect_user_error(bench + " --quick --accuracy", "expected labelled data");
+  expect_user_error(bench + " --quick --precision int8", "expected a QDQ model for --precision int8");
+  expect_user_error(bench + " --quick --precision fp16", "expected --precision auto, fp32 or int8");
   expect_user_error("bench " + model() + " --quick -o /proc/nacc/bench", "cannot");
   write_file(path("user.conf"), "*.*.no_such_key = 3\n");
-  expect_user_error("bench " + model() + " --quick --config " + path("user.conf"), "user.conf:1");
+  expect_user_error(bench + " --quick --config " + path("user.conf"), "user.conf:1");
 }
 
 TEST_F(Cli, QuantizeWritesAQdqModelThatReimportsAndRuns) {
