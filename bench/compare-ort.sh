@@ -34,12 +34,15 @@ done
 
 json_value() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
+# Offline runs in the throughput configuration of both runtimes: one inference per thread at a time (nacc: THREADS
+# streams of 1 thread; ONNX Runtime: THREADS sessions of 1 thread in worker threads). SingleStream: one inference of
+# THREADS threads.
 # nacc_offline MODEL_PREFIX [SUB_BATCH]: images/s at batch 64 (sub-batches chosen by nacc unless given). A whole
 # number of batches (64 images per second of DURATION_MS, 4x that for INT8), so that no padded batch is counted.
 nacc_offline() {
   local per_second=$([[ "$1" == *int8* ]] && echo 256 || echo 64)
   local samples=$(( (DURATION_MS / 1000 > 0 ? DURATION_MS / 1000 : 1) * per_second ))
-  "$NACC" --log-level warn bench "$WORK/$1-b64.onnx" -s Offline --batch 64 --threads "$THREADS" \
+  "$NACC" --log-level warn bench "$WORK/$1-b64.onnx" -s Offline --batch 64 --streams "$THREADS" --threads 1 \
     --duration-ms 1 --min-queries "$samples" --sub-batch "${2:-0}" -o "$WORK/nacc-offline" >/dev/null 2>&1
   json_value "$WORK/nacc-offline/results.json" "d['performance']['value']"
 }
@@ -50,11 +53,12 @@ nacc_single() {
   json_value "$WORK/nacc-single/results.json" "d['performance']['value'] / 1e6"
 }
 ort_run() { node bench/ort_bench.js "$1" --threads "$THREADS" --duration-ms "$DURATION_MS"; }
+ort_offline() { node bench/ort_bench.js "$1" --sessions "$THREADS" --threads 1 --duration-ms "$DURATION_MS"; }
 
 "$BUILD/nacc_peak" 0.5 8 > "$WORK/peak.json"
 declare -A results
 record() { results[$1]="${results[$1]:-} $2"; }
-ort_ips() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
+ort_ips() { ort_offline "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
 ort_p90() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p90_ms"])'; }
 for round in $(seq 1 "$ROUNDS"); do
   record nacc_fp32_b64 "$(nacc_offline resnet50)"
@@ -116,7 +120,7 @@ rows = [
     ("FP32 Offline batch 64 (img/s)", m["nacc_fp32_b64"], m["ort_fp32_b64"], m["nacc_fp32_b64"] / m["ort_fp32_b64"], ">= 1.15x"),
     ("FP32 SingleStream p90 (ms)", m["nacc_fp32_p90"], m["ort_fp32_p90"], m["nacc_fp32_p90"] / m["ort_fp32_p90"], "-"),
 ]
-print(f"ResNet-50 v1.5, {threads} threads, medians of {len(rounds['nacc_fp32_b64'])} alternating rounds of {int(duration) / 1000:.0f} s")
+print(f"ResNet-50 v1.5, {threads} threads (Offline: {threads} inferences of 1 thread at a time), medians of {len(rounds['nacc_fp32_b64'])} alternating rounds of {int(duration) / 1000:.0f} s")
 print(f"{'configuration':34} {'nacc':>10} {'ORT':>10} {'ratio':>8}  target")
 for name, nacc, ort, ratio, target in rows:
     print(f"{name:34} {nacc:10.2f} {ort:10.2f} {ratio:7.2f}x  {target}")

@@ -101,6 +101,9 @@ class ModelSut : public loadgen::SystemUnderTest {
   void run_job(const Job& job, runtime::ExecutionContext* context,
                std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
   const runtime::CompiledModel& partial_model(int64_t size);
+  runtime::RuntimeOptions runtime_options() const {
+    return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams};
+  }
   Tensor gather_batch(const std::vector<loadgen::QuerySample>& samples) const;
 
   const Graph& graph_;

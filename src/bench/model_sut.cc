@@ -42,7 +42,7 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
     Graph optimized = graph;
     precision_ = compiler::choose_precision(options.precision, graph);
     compiler::optimize(optimized, {.precision = precision_, .dump_ir = {}});
-    compiled_.emplace(std::move(optimized), runtime::RuntimeOptions{.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch});
+    compiled_.emplace(std::move(optimized), runtime_options());
   }
   for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
 }
@@ -113,8 +113,7 @@ const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {
     Graph graph = graph_;
     set_batch_size(graph, size);
     compiler::optimize(graph, {.precision = precision_, .dump_ir = {}});
-    model = std::make_unique<runtime::CompiledModel>(std::move(graph),
-                                                     runtime::RuntimeOptions{.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch});
+    model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options());
   }
   return *model;
 }

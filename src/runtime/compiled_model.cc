@@ -200,7 +200,8 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.sub_batch < 0) fail("expected a sub-batch >= 0 (0: chosen for the cache), but found {}", options.sub_batch);
   Program& program = *program_;
   program.options = options;
-  program.sub_batch = choose_sub_batch(graph, options.sub_batch);
+  if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
+  program.sub_batch = choose_sub_batch(graph, options.sub_batch, options.streams);
   const SubBatch& split = program.sub_batch;
   // The model's interface keeps no weights but those that are outputs; the plans own them.
   std::map<std::string, Tensor> weights = std::move(graph.initializers);

@@ -65,9 +65,9 @@ struct SubBatch {
   std::string note;   // why, for the plan's summary
 };
 
-// `requested`: RuntimeOptions::sub_batch (0: choose from the graph and the cache size). cache_bytes: the size of the
-// last-level cache (0: this machine's).
-SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t cache_bytes = 0);
+// `requested`: RuntimeOptions::sub_batch (0: choose from the graph and the cache size). streams: inferences running at
+// once, which share the cache. cache_bytes: the size of the last-level cache (0: this machine's).
+SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t streams = 1, int64_t cache_bytes = 0);
 
 // A compiled model: the graph as given and the plans that run it: plans[0] for pieces of sub_batch.size images,
 // plans[1] for a smaller last piece if the batch is not a multiple of it.

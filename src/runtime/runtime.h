@@ -23,6 +23,8 @@ struct RuntimeOptions {
   // layer's activations stay in the cache (src/runtime/sub_batch.cc). 0: chosen from the model and the cache size.
   // Graphs that mix the images of a batch always run whole.
   int64_t sub_batch = 0;
+  // Inferences that will run at once on different contexts (streams): they share the cache when sub_batch is chosen.
+  int64_t streams = 1;
 };
 
 // One layer of the compiled plan, as `nacc compile` prints it.

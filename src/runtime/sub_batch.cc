@@ -107,7 +107,7 @@ int64_t last_level_cache_bytes() {
 
 }  // namespace
 
-SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t cache_bytes) {
+SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t streams, int64_t cache_bytes) {
   SubBatch choice;
   if (graph.inputs.empty() || graph.value(graph.inputs[0]).shape.empty()) return choice;
   if (graph.value(graph.inputs[0]).shape[0] <= 1) return choice;
@@ -137,20 +137,22 @@ SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t cache_b
     // Memory traffic per image: pieces whose working set fits half the cache read the weights once per piece;
     // the whole batch reads them once but streams every activation through memory.
     int64_t cache = cache_bytes > 0 ? cache_bytes : last_level_cache_bytes();
-    int64_t fits = std::clamp<int64_t>(cache / 2 / working_set, 1, choice.batch);
+    streams = std::max<int64_t>(streams, 1);
+    int64_t fits = std::clamp<int64_t>(cache / 2 / streams / working_set, 1, choice.batch);
+    std::string shared = streams > 1 ? fmt::format(" shared by {} streams", streams) : "";
     double split_traffic = static_cast<double>(weights) / static_cast<double>(fits);
     double whole_traffic = static_cast<double>(weights) / static_cast<double>(choice.batch) + static_cast<double>(activations);
     spdlog::debug("sub-batch: {} B of weights, {} B of activations per image, the largest node {} B per image; pieces of "
                   "{} fit half of a {} B cache: {:.3g} B per image read in pieces, {:.3g} B whole",
                   weights, activations, working_set, fits, cache, split_traffic, whole_traffic);
     if (fits >= choice.batch || fits < kSmallestPiece || split_traffic >= whole_traffic) {
-      choice.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB)",
-                                static_cast<double>(working_set) / 1e6, cache >> 20);
+      choice.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB{})",
+                                static_cast<double>(working_set) / 1e6, cache >> 20, shared);
       return choice;
     }
     size = fits;
-    choice.note = fmt::format("{:.1f} MB of activations per layer and image, cache {} MB",
-                              static_cast<double>(working_set) / 1e6, cache >> 20);
+    choice.note = fmt::format("{:.1f} MB of activations per layer and image, cache {} MB{}",
+                              static_cast<double>(working_set) / 1e6, cache >> 20, shared);
   } else {
     choice.note = "sub-batch asked";
   }

@@ -280,14 +280,18 @@ TEST(Runtime, SubBatchIsChosenForTheCache) {
   // 64 MB one the whole batch, and half of a 1 MB one only pieces of 2, too small to gain.
   Graph graph = zoo::build_zoo_model("resnet20", {.batch = 64, .seed = 1});
   compiler::optimize(graph);
-  SubBatch medium = choose_sub_batch(graph, 0, 4 << 20);
+  SubBatch medium = choose_sub_batch(graph, 0, 1, 4 << 20);
   EXPECT_EQ(medium.batch, 64);
   EXPECT_EQ(medium.size, 10) << medium.note;
   EXPECT_NE(medium.note.find("cache 4 MB"), std::string::npos) << medium.note;
-  EXPECT_EQ(choose_sub_batch(graph, 0, int64_t{64} << 20).size, 64);
-  EXPECT_EQ(choose_sub_batch(graph, 0, 1 << 20).size, 64);
-  EXPECT_EQ(choose_sub_batch(graph, 10, 1 << 20).size, 10);  // asked: 7 pieces, 6 x 10 + 4
-  EXPECT_EQ(choose_sub_batch(graph, 100, 1 << 20).size, 64);
+  EXPECT_EQ(choose_sub_batch(graph, 0, 1, int64_t{64} << 20).size, 64);
+  EXPECT_EQ(choose_sub_batch(graph, 0, 1, 1 << 20).size, 64);
+  // Two streams share the cache: 8 MB holds what 4 MB holds for one.
+  SubBatch shared = choose_sub_batch(graph, 0, 2, 8 << 20);
+  EXPECT_EQ(shared.size, 10) << shared.note;
+  EXPECT_NE(shared.note.find("cache 8 MB shared by 2 streams"), std::string::npos) << shared.note;
+  EXPECT_EQ(choose_sub_batch(graph, 10, 1, 1 << 20).size, 10);  // asked: 7 pieces, 6 x 10 + 4
+  EXPECT_EQ(choose_sub_batch(graph, 100, 1, 1 << 20).size, 64);
 }
 
 TEST(Runtime, ProfileOfSubBatchesCountsWholeRuns) {
