@@ -121,7 +121,8 @@ class ExecutionContext {
 namespace {
 
 // One run of `plan` (a piece of the batch, or all of it): inputs read from and outputs written to the given
-// addresses (graph value name -> bytes). Profile times go to the entries of `touched` (see profile_entry).
+// addresses (graph value name -> bytes). With a profile, each step's time is added to its entry (profile_entry),
+// and the entry is marked in `touched`.
 void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std::byte* arena,
              const std::map<std::string, const std::byte*>& inputs, const std::map<std::string, std::byte*>& outputs,
              Profile* profile, bool first_plan, std::vector<char>& touched) {
@@ -198,9 +199,9 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   verify(graph);
   if (options.threads < 0) fail("expected threads >= 0 (0: one per core), but found {}", options.threads);
   if (options.sub_batch < 0) fail("expected a sub-batch >= 0 (0: chosen for the cache), but found {}", options.sub_batch);
+  if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
   Program& program = *program_;
   program.options = options;
-  if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
   program.sub_batch = choose_sub_batch(graph, options.sub_batch, options.streams);
   const SubBatch& split = program.sub_batch;
   // The model's interface keeps no weights but those that are outputs; the plans own them.
@@ -210,15 +211,28 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   for (const std::string& output : graph.outputs) {
     if (const Tensor* constant = graph.initializer(output)) program.graph.initializers[output] = *constant;
   }
-  std::vector<int64_t> sizes = {split.size};
-  if (split.batch % split.size != 0) sizes.push_back(split.batch % split.size);
-  for (size_t i = 0; i < sizes.size(); ++i) {
+  // The graph at each piece size: the pieces, and a smaller last piece if the batch is not a multiple of them.
+  std::vector<Graph> graphs;
+  if (split.size < split.batch) {
+    try {
+      for (int64_t size : {split.size, split.batch % split.size}) {
+        if (size == 0) continue;
+        graphs.push_back(graph);
+        set_batch_size(graphs.back(), size);
+      }
+    } catch (const Error& error) {
+      // E.g. a Reshape whose target shape names the batch: its shapes hold at the full batch only.
+      graphs.clear();
+      program.sub_batch = {split.batch, split.batch, fmt::format("the batch runs whole: {}", error.what())};
+    }
+  }
+  if (graphs.empty()) graphs.push_back(std::move(graph));
+  for (size_t i = 0; i < graphs.size(); ++i) {
     auto plan = std::make_unique<Plan>();
-    plan->graph = i + 1 < sizes.size() ? graph : std::move(graph);
-    if (sizes[i] != split.batch) set_batch_size(plan->graph, sizes[i]);
+    plan->graph = std::move(graphs[i]);
     plan->options = options;
     if (!program.plans.empty()) plan->engine = program.plans[0]->engine;
-    if (sizes.size() > 1) plan->constants = &program.constants;
+    if (graphs.size() > 1) plan->constants = &program.constants;
     try {
       lower(*plan);
     } catch (const dnnl::error& error) {

@@ -272,6 +272,18 @@ TEST(Runtime, GraphsThatMixTheImagesOfABatchRunWhole) {
   EXPECT_EQ(flattened.plan().sub_batch, 4);
   EXPECT_NE(flattened.plan().sub_batch_note.find("does not have the batch (4) first"), std::string::npos) << flattened.plan().sub_batch_note;
 
+  // A Reshape whose target shape names the batch holds at the full batch only.
+  zoo::GraphBuilder fixed("fixed", 3);
+  std::string z = fixed.input("z", DataType::f32, {4, 2, 3});
+  fixed.add_initializer("target", Tensor::from_values<int64_t>({2}, {4, 6}));
+  fixed.mark_output(fixed.add_node(OpKind::Reshape, "rows", {z, "target"}));
+  Graph reshaping = fixed.finish();
+  CompiledModel reshaped(reshaping, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = 2});
+  EXPECT_EQ(reshaped.plan().sub_batch, 4);
+  EXPECT_NE(reshaped.plan().sub_batch_note.find("the batch runs whole: "), std::string::npos) << reshaped.plan().sub_batch_note;
+  inputs = {{"z", random_tensor({4, 2, 3}, 5)}};
+  EXPECT_LE(relative_error(reshaped.run(inputs).at("rows"), ReferenceExecutor(reshaping).run(inputs).at("rows")), 1e-6);
+
   EXPECT_THROW(CompiledModel(graph, RuntimeOptions{.threads = 0, .first_core = -1, .sub_batch = -1}), Error);
 }
 
