@@ -83,6 +83,10 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                   {"data", config.data.empty() ? qsl->name() : config.data},
                   {"data_seed", config.seed},
                   {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
+  if (const runtime::CompiledPlan* plan = sut.plan()) {
+    result.extra["sub_batch"] = plan->sub_batch;
+    result.extra["sub_batch_note"] = plan->sub_batch_note;
+  }
   if (config.profile_runs > 0) {
     qsl->load_samples(first);
     runtime::Profile profile = sut.profile(0, config.profile_runs);
