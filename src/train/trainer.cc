@@ -1,10 +1,12 @@
 #include "train/trainer.h"
 
 #include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <numbers>
 #include <numeric>
 #include <set>
@@ -225,9 +227,26 @@ nlohmann::json TrainOptions::to_json() const {
           {"feature_weight", feature_weight}};
 }
 
+namespace {
+
+// libtorch allocates and frees activation tensors of up to tens of MB every step. By default glibc serves the larger
+// ones with fresh mmap pages and hands freed heap memory back to the OS, so each step page-faults its activations in
+// again (resnet50-fmnist at batch 128: 1.2 M page faults in 30 steps). Served from the heap and kept there, they are
+// reused: 3x fewer faults and about 1.2x the images/s (docs/BENCHMARKS.md). Process-wide, set once.
+void keep_freed_memory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks up to 32 MB come from the heap
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and stay there unless 1 GB lies free at its top
+  });
+}
+
+}  // namespace
+
 TrainResult train(Graph& graph, const data::ImageDataset& training, const data::ImageDataset* validation,
                   const data::Preprocess& preprocess, const TrainOptions& options) {
   options.validate();
+  keep_freed_memory();
   if (graph.inputs.size() != 1 || graph.outputs.empty()) fail("expected a graph with one input to train");
   const Shape& input_shape = graph.value(graph.inputs[0]).shape;
   if (Shape(input_shape.begin() + 1, input_shape.end()) != training.sample_shape()) {
