@@ -65,7 +65,9 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
     compiler::Precision precision = compiler::choose_precision(options.precision, graph);
     compiler::optimize(graph, {.precision = precision, .dump_ir = {}});
     auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{
-        runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch}),
+        runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
+                                                                          .first_core = -1,
+                                                                          .sub_batch = options.sub_batch}),
         precision});
     return CompiledModel(std::move(state));
   });

@@ -22,6 +22,12 @@ CLI::Validator nacc::cli::at_least(int64_t minimum) {
       ">= " + std::to_string(minimum));
 }
 
+void nacc::cli::add_sub_batch_option(CLI::App& verb, int64_t& sub_batch) {
+  verb.add_option("--sub-batch", sub_batch,
+                  "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
+      ->check(at_least(0));
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, search)",
                "nacc"};

@@ -97,8 +97,7 @@ void add_bench_verb(CLI::App& app) {
   verb->add_option("--batch", options->batch, "Samples per inference (default 1; MultiStream: samples per query)");
   verb->add_option("--streams", options->streams, "Inferences in flight at once")->capture_default_str();
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
-  verb->add_option("--sub-batch", options->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
-      ->check(at_least(0));
+  add_sub_batch_option(*verb, options->sub_batch);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();

@@ -29,7 +29,8 @@ void run(const CompileOptions& options) {
       compiler::optimize(graph, {.precision = precision, .dump_ir = options.dump_ir});
   fmt::print("passes ({} nodes -> {}):\n", nodes_before, graph.nodes.size());
   for (const compiler::PassRecord& record : records) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
-  runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch});
+  runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
+                                                                        .sub_batch = options.sub_batch});
   fmt::print("\n{}", runtime::format_plan(model.plan()));
 }
 
@@ -42,8 +43,7 @@ void add_compile_verb(CLI::App& app) {
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(at_least(0));
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
-  verb->add_option("--sub-batch", options->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
-      ->check(at_least(0));
+  add_sub_batch_option(*verb, options->sub_batch);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");
   verb->callback([options] { run(*options); });
 }

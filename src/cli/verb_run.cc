@@ -118,7 +118,8 @@ void run(const RunOptions& options) {
   } else {
     auto start = std::chrono::steady_clock::now();
     compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
-    runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch});
+    runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
+                                                                          .sub_batch = options.sub_batch});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
     outputs = model.run(inputs);
@@ -158,8 +159,7 @@ void add_run_verb(CLI::App& app) {
       ->check(at_least(0));
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
-  verb->add_option("--sub-batch", options->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
-      ->check(at_least(0));
+  add_sub_batch_option(*verb, options->sub_batch);
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->callback([options] { run(*options); });
 }

@@ -178,8 +178,7 @@ void add_train_verbs(CLI::App& app) {
   eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(at_least(1));
   eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
   eval_verb->add_option("--threads", eval->threads, "Threads per inference (0: one per core)");
-  eval_verb->add_option("--sub-batch", eval->sub_batch, "Images per run of the layers: a larger batch runs in pieces of this size (0: chosen for the cache)")
-      ->check(at_least(0));
+  add_sub_batch_option(*eval_verb, eval->sub_batch);
   eval_verb->callback([eval] { run_eval(*eval); });
 }
 

@@ -12,6 +12,8 @@ namespace nacc::cli {
 // A flag's check for whole numbers from `minimum` up; its message reads
 // "--sub-batch: expected a whole number >= 0, but found '-2'".
 CLI::Validator at_least(int64_t minimum);
+// --sub-batch N of compile, run, bench and eval (runtime::RuntimeOptions::sub_batch).
+void add_sub_batch_option(CLI::App& verb, int64_t& sub_batch);
 
 void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);
