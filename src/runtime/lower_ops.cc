@@ -237,12 +237,47 @@ bool lower_pool(Lowerer& lowerer) {
   return true;
 }
 
+namespace {
+
+// oneDNN 2.6 has no hardsigmoid: max(0, min(1, alpha x + beta)) runs as a linear step, then a clip in place. (A clip
+// post-op on the linear step would be one pass, but oneDNN then falls back to its reference eltwise, which wrote
+// garbage in ONNX's test_hardsigmoid_example.)
+bool lower_hard_sigmoid(Lowerer& lowerer) {
+  const Node& node = lowerer.node();
+  const Placement& source = lowerer.placement(node.inputs[0]);
+  dnnl::eltwise_forward::desc linear_descriptor(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_linear,
+                                                source.desc, node.attribute_float("alpha", 0.2f),
+                                                node.attribute_float("beta", 0.5f));
+  dnnl::eltwise_forward::primitive_desc linear(linear_descriptor, Lowerer::default_attributes(), lowerer.engine());
+  std::string linear_implementation = lowerer.prefer_optimized(linear);
+  int slot = lowerer.new_slot(linear.dst_desc());
+  Step step;
+  step.name = (node.name.empty() ? node.outputs[0] : node.name) + " (linear)";
+  step.op = "HardSigmoid";
+  step.primitive = dnnl::eltwise_forward(linear);
+  step.scratchpad_bytes = static_cast<int64_t>(linear.scratchpad_desc().get_size());
+  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
+                   {DNNL_ARG_DST, slot, linear.dst_desc(), std::nullopt}};
+  lowerer.add_step(std::move(step), linear_implementation, "", linear.dst_desc(), 0);
+
+  dnnl::eltwise_forward::desc clip_descriptor(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip,
+                                              linear.dst_desc(), 0.0f, 1.0f);
+  dnnl::eltwise_forward::primitive_desc clip(clip_descriptor, Lowerer::default_attributes(), lowerer.engine());
+  std::string clip_implementation = lowerer.prefer_optimized(clip);
+  finish_primitive(lowerer, dnnl::eltwise_forward(clip), clip, clip_implementation,
+                   {{DNNL_ARG_SRC, slot, linear.dst_desc(), std::nullopt}}, "clip [0, 1] in place", 0, slot);
+  return true;
+}
+
+}  // namespace
+
 bool lower_eltwise(Lowerer& lowerer) {
   const Node& node = lowerer.node();
   const ValueInfo& x = lowerer.info(node.inputs[0]);
   if (x.dtype != DataType::f32 || lowerer.is_constant(node.inputs[0])) return false;
   ops::ActivationParameters activation;
   switch (node.op) {
+    case OpKind::HardSigmoid: return lower_hard_sigmoid(lowerer);
     case OpKind::Relu: activation.kind = ops::Activation::Relu; break;
     case OpKind::Sigmoid: activation.kind = ops::Activation::Sigmoid; break;
     case OpKind::HardSwish: activation.kind = ops::Activation::HardSwish; break;

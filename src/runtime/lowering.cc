@@ -73,7 +73,8 @@ void Lowerer::lower_node() {
       case OpKind::Clip:
       case OpKind::LeakyRelu:
       case OpKind::Sigmoid:
-      case OpKind::HardSwish: lowered = lower_eltwise(*this); break;
+      case OpKind::HardSwish:
+      case OpKind::HardSigmoid: lowered = lower_eltwise(*this); break;
       case OpKind::Add:
       case OpKind::Sub:
       case OpKind::Mul:
