@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -227,6 +228,9 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
     }
   }
   if (graphs.empty()) graphs.push_back(std::move(graph));
+  if (options.sub_batch > 0 && options.sub_batch < split.batch && split.size == split.batch) {
+    spdlog::warn("sub-batch {} not used: {}", options.sub_batch, split.note);
+  }
   for (size_t i = 0; i < graphs.size(); ++i) {
     auto plan = std::make_unique<Plan>();
     plan->graph = std::move(graphs[i]);
