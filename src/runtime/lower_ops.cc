@@ -249,23 +249,17 @@ bool lower_hard_sigmoid(Lowerer& lowerer) {
                                                 source.desc, node.attribute_float("alpha", 0.2f),
                                                 node.attribute_float("beta", 0.5f));
   dnnl::eltwise_forward::primitive_desc linear(linear_descriptor, Lowerer::default_attributes(), lowerer.engine());
-  std::string linear_implementation = lowerer.prefer_optimized(linear);
-  int slot = lowerer.new_slot(linear.dst_desc());
-  Step step;
-  step.name = (node.name.empty() ? node.outputs[0] : node.name) + " (linear)";
-  step.op = "HardSigmoid";
-  step.primitive = dnnl::eltwise_forward(linear);
-  step.scratchpad_bytes = static_cast<int64_t>(linear.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                   {DNNL_ARG_DST, slot, linear.dst_desc(), std::nullopt}};
-  lowerer.add_step(std::move(step), linear_implementation, "", linear.dst_desc(), 0);
+  lowerer.prefer_optimized(linear);
+  Placement scaled = lowerer.add_unary_step((node.name.empty() ? node.outputs[0] : node.name) + " (linear)",
+                                            "HardSigmoid", dnnl::eltwise_forward(linear), linear, source,
+                                            linear.dst_desc(), "");
 
   dnnl::eltwise_forward::desc clip_descriptor(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_clip,
-                                              linear.dst_desc(), 0.0f, 1.0f);
+                                              scaled.desc, 0.0f, 1.0f);
   dnnl::eltwise_forward::primitive_desc clip(clip_descriptor, Lowerer::default_attributes(), lowerer.engine());
   std::string clip_implementation = lowerer.prefer_optimized(clip);
   finish_primitive(lowerer, dnnl::eltwise_forward(clip), clip, clip_implementation,
-                   {{DNNL_ARG_SRC, slot, linear.dst_desc(), std::nullopt}}, "clip [0, 1] in place", 0, slot);
+                   {{DNNL_ARG_SRC, scaled.slot, scaled.desc, std::nullopt}}, "clip [0, 1] in place", 0, scaled.slot);
   return true;
 }
 

@@ -105,21 +105,27 @@ Placement Lowerer::place_as(const std::string& value, const memory::desc& desc) 
   auto key = std::make_pair(value, layout_key(desc));
   auto cached = reordered_.find(key);
   if (cached != reordered_.end()) return cached->second;
-  Placement placement{new_slot(desc), desc};
-  Step step;
-  step.name = "reorder " + value;
-  step.op = "Reorder";
   dnnl::reorder::primitive_desc descriptor(plan_.engine, current.desc, plan_.engine, desc, default_attributes());
-  step.primitive = dnnl::reorder(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_FROM, current.slot, current.desc, std::nullopt},
-                   {DNNL_ARG_TO, placement.slot, desc, std::nullopt}};
-  std::string implementation = descriptor.impl_info_str();
+  Placement placement = add_unary_step("reorder " + value, "Reorder", dnnl::reorder(descriptor), descriptor, current, desc, "");
   ++plan_.summary.reorders;
-  add_step(std::move(step), implementation, "", desc, 0);
   reordered_[key] = placement;
   slot_values_[placement.slot].push_back(value);
   return placement;
+}
+
+Placement Lowerer::add_unary_step(const std::string& name, const std::string& op, dnnl::primitive primitive,
+                                  const dnnl::primitive_desc_base& descriptor, const Placement& source,
+                                  const memory::desc& desc, const std::string& fused) {
+  Placement result{new_slot(desc), desc};
+  Step step;
+  step.name = name;
+  step.op = op;
+  step.primitive = std::move(primitive);
+  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
+  // DNNL_ARG_FROM / DNNL_ARG_TO of a reorder are DNNL_ARG_SRC / DNNL_ARG_DST.
+  step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt}, {DNNL_ARG_DST, result.slot, desc, std::nullopt}};
+  add_step(std::move(step), descriptor.impl_info_str(), fused, desc, 0);
+  return result;
 }
 
 int Lowerer::new_slot(const memory::desc& desc) {
@@ -264,15 +270,8 @@ Placement convert(Lowerer& lowerer, const std::string& value, const memory::desc
   if (source_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {source_zero_point});
   if (destination_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {destination_zero_point});
   dnnl::reorder::primitive_desc descriptor(lowerer.engine(), source.desc, lowerer.engine(), desc, attributes);
-  Placement result{lowerer.new_slot(desc), desc};
-  Step step;
-  step.name = "convert " + value;
-  step.op = "Reorder";
-  step.primitive = dnnl::reorder(descriptor);
-  step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings = {{DNNL_ARG_FROM, source.slot, source.desc, std::nullopt}, {DNNL_ARG_TO, result.slot, desc, std::nullopt}};
-  lowerer.add_step(std::move(step), descriptor.impl_info_str(), fmt::format("scale {:.6g}", scale), desc, 0);
-  return result;
+  return lowerer.add_unary_step("convert " + value, "Reorder", dnnl::reorder(descriptor), descriptor, source, desc,
+                                fmt::format("scale {:.6g}", scale));
 }
 
 void lower(Plan& plan) { Lowerer(plan).run(); }

@@ -37,6 +37,11 @@ class Lowerer {
   dnnl::memory constant(const Tensor& tensor, const dnnl::memory::dims& dims, const dnnl::memory::desc& desc);
   // Whether the slot's current contents may be overwritten by the node being lowered (no later reader).
   bool may_overwrite(int slot) const;
+  // Adds a step of its own (a reorder, a conversion, part of a node): `primitive` reads `source` and writes a new
+  // slot in layout `desc`, which it returns.
+  Placement add_unary_step(const std::string& name, const std::string& op, dnnl::primitive primitive,
+                           const dnnl::primitive_desc_base& descriptor, const Placement& source,
+                           const dnnl::memory::desc& desc, const std::string& fused);
   // Adds a step; `slots_read` / `slots_written` drive liveness.
   void add_step(Step step, const std::string& implementation, const std::string& fused,
                 const dnnl::memory::desc& output_desc, int64_t macs);
