@@ -67,7 +67,8 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
     auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{
         runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
                                                                           .first_core = -1,
-                                                                          .sub_batch = options.sub_batch}),
+                                                                          .sub_batch = options.sub_batch,
+                                                                          .winograd = options.winograd}),
         precision});
     return CompiledModel(std::move(state));
   });

@@ -58,6 +58,7 @@ struct SutOptions {
   int64_t streams = 1;  // inferences running at once, one worker thread each
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
   int64_t sub_batch = 0;  // compiled runtime: runtime::RuntimeOptions::sub_batch
+  bool winograd = true;   // compiled runtime: runtime::RuntimeOptions::winograd
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
   std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32 or int8
@@ -102,7 +103,8 @@ class ModelSut : public loadgen::SystemUnderTest {
                std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
   const runtime::CompiledModel& partial_model(int64_t size);
   runtime::RuntimeOptions runtime_options() const {
-    return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams};
+    return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams,
+            .winograd = options_.winograd};
   }
   Tensor gather_batch(const std::vector<loadgen::QuerySample>& samples) const;
 
@@ -146,6 +148,7 @@ struct BenchConfig {
   int64_t streams = 1;
   int64_t threads = 0;  // per inference; 0: cores / streams
   int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
+  bool winograd = true;   // runtime::RuntimeOptions::winograd
   std::string precision = "auto";
   Executor executor = Executor::compiled;
   int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences

@@ -32,7 +32,8 @@ Evaluation evaluate(const Graph& graph, const data::ImageDataset& dataset, const
     }
     compiler::optimize(sized, {.precision = precision, .dump_ir = {}});
     auto model = std::make_shared<runtime::CompiledModel>(
-        std::move(sized), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch});
+        std::move(sized), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch,
+                                                 .winograd = options.winograd});
     auto context = std::shared_ptr<runtime::ExecutionContext>(model->create_context().release(), runtime::ExecutionContextDeleter{});
     return [model, context](const std::map<std::string, Tensor>& inputs) { return model->run(*context, inputs); };
   };

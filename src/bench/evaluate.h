@@ -15,6 +15,7 @@ struct EvaluateOptions {
   bool reference = false;
   int64_t threads = 0;
   int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
+  bool winograd = true;   // runtime::RuntimeOptions::winograd
 };
 
 struct Evaluation {

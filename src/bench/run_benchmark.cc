@@ -61,7 +61,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
 
   ModelSut sut(graph, *qsl,
                SutOptions{.batch = batch, .streams = config.streams, .threads = config.threads,
-                          .sub_batch = config.sub_batch, .executor = config.executor, .pin_threads = true, .precision = config.precision});
+                          .sub_batch = config.sub_batch, .winograd = config.winograd, .executor = config.executor, .pin_threads = true, .precision = config.precision});
   // An Offline query's last batch is usually partial: compile for its size before the timed part.
   const loadgen::TestSettings& settings = config.settings;
   if (settings.scenario == loadgen::Scenario::Offline) sut.prepare_batch(loadgen::offline_sample_count(settings) % batch);
@@ -86,6 +86,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   if (const runtime::CompiledPlan* plan = sut.plan()) {
     result.extra["sub_batch"] = plan->sub_batch;
     result.extra["sub_batch_note"] = plan->sub_batch_note;
+    result.extra["winograd"] = config.winograd;
   }
   if (config.profile_runs > 0) {
     qsl->load_samples(first);

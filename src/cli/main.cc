@@ -28,6 +28,11 @@ void nacc::cli::add_sub_batch_option(CLI::App& verb, int64_t& sub_batch) {
       ->check(at_least(0));
 }
 
+void nacc::cli::add_winograd_option(CLI::App& verb, bool& winograd) {
+  verb.add_flag_callback("--no-winograd", [&winograd] { winograd = false; },
+                         "Run FP32 3x3 convolutions as direct convolution instead of Winograd F(4x4, 3x3)");
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, search)",
                "nacc"};

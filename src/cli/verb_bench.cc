@@ -28,6 +28,7 @@ struct BenchOptions {
   int64_t streams = 1;
   int64_t threads = 0;
   int64_t sub_batch = 0;
+  bool winograd = true;
   bool reference = false;
   bool profile = false;
   std::string precision = "auto";
@@ -62,6 +63,7 @@ void run(const BenchOptions& options) {
   config.streams = options.streams;
   config.threads = options.threads;
   config.sub_batch = options.sub_batch;
+  config.winograd = options.winograd;
   config.executor = options.reference ? bench::Executor::reference : bench::Executor::compiled;
   config.profile_runs = options.profile ? 20 : 0;
   config.precision = options.precision;
@@ -98,6 +100,7 @@ void add_bench_verb(CLI::App& app) {
   verb->add_option("--streams", options->streams, "Inferences in flight at once")->capture_default_str();
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
   add_sub_batch_option(*verb, options->sub_batch);
+  add_winograd_option(*verb, options->winograd);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();

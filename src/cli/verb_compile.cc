@@ -18,6 +18,7 @@ struct CompileOptions {
   int64_t batch = 0;
   int64_t threads = 0;
   int64_t sub_batch = 0;
+  bool winograd = true;
   std::string dump_ir;
 };
 
@@ -30,7 +31,8 @@ void run(const CompileOptions& options) {
   fmt::print("passes ({} nodes -> {}):\n", nodes_before, graph.nodes.size());
   for (const compiler::PassRecord& record : records) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
   runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
-                                                                        .sub_batch = options.sub_batch});
+                                                                        .sub_batch = options.sub_batch,
+                                                                        .winograd = options.winograd});
   fmt::print("\n{}", runtime::format_plan(model.plan()));
 }
 
@@ -44,6 +46,7 @@ void add_compile_verb(CLI::App& app) {
   verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(at_least(0));
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
   add_sub_batch_option(*verb, options->sub_batch);
+  add_winograd_option(*verb, options->winograd);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");
   verb->callback([options] { run(*options); });
 }

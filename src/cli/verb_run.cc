@@ -33,6 +33,7 @@ struct RunOptions {
   bool reference = false;
   int64_t threads = 0;
   int64_t sub_batch = 0;
+  bool winograd = true;
   std::string precision = "auto";
 };
 
@@ -119,7 +120,8 @@ void run(const RunOptions& options) {
     auto start = std::chrono::steady_clock::now();
     compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
     runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
-                                                                          .sub_batch = options.sub_batch});
+                                                                          .sub_batch = options.sub_batch,
+                                                                          .winograd = options.winograd});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
     outputs = model.run(inputs);
@@ -160,6 +162,7 @@ void add_run_verb(CLI::App& app) {
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
   add_sub_batch_option(*verb, options->sub_batch);
+  add_winograd_option(*verb, options->winograd);
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->callback([options] { run(*options); });
 }

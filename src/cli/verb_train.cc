@@ -111,6 +111,7 @@ struct EvalCliOptions {
   bool reference = false;
   int64_t threads = 0;
   int64_t sub_batch = 0;
+  bool winograd = true;
 };
 
 void run_eval(const EvalCliOptions& options) {
@@ -122,7 +123,8 @@ void run_eval(const EvalCliOptions& options) {
                       {.precision = options.precision,
                        .reference = options.reference,
                        .threads = options.threads,
-                       .sub_batch = options.sub_batch});
+                       .sub_batch = options.sub_batch,
+                       .winograd = options.winograd});
   fmt::print("{}: top-1 {:.2f}% ({} of {}) on {}, {}\n", options.model, 100 * evaluation.top1, evaluation.correct,
              evaluation.samples, options.data, evaluation.executor);
   for (size_t c = 0; c < evaluation.class_top1.size(); ++c) {
@@ -179,6 +181,7 @@ void add_train_verbs(CLI::App& app) {
   eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
   eval_verb->add_option("--threads", eval->threads, "Threads per inference (0: one per core)");
   add_sub_batch_option(*eval_verb, eval->sub_batch);
+  add_winograd_option(*eval_verb, eval->winograd);
   eval_verb->callback([eval] { run_eval(*eval); });
 }
 

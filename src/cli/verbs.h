@@ -14,6 +14,8 @@ namespace nacc::cli {
 CLI::Validator at_least(int64_t minimum);
 // --sub-batch N of compile, run, bench and eval (runtime::RuntimeOptions::sub_batch).
 void add_sub_batch_option(CLI::App& verb, int64_t& sub_batch);
+// --no-winograd of compile, run, bench and eval (runtime::RuntimeOptions::winograd).
+void add_winograd_option(CLI::App& verb, bool& winograd);
 
 void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);

@@ -73,7 +73,7 @@ struct PlanBindings {
         if (!slot.input_name.empty()) input_bindings.push_back({binding.slot, memory_object});
         arguments[binding.argument] = memory_object;
       }
-      if (step.primitive && step.scratchpad_bytes > 0) {
+      if ((step.primitive || step.native) && step.scratchpad_bytes > 0) {
         dnnl::memory::desc desc({step.scratchpad_bytes}, dnnl::memory::data_type::u8, dnnl::memory::format_tag::a);
         arguments[DNNL_ARG_SCRATCHPAD] = dnnl::memory(desc, plan.engine, scratchpad);
       }
@@ -141,6 +141,8 @@ void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std
     auto start = std::chrono::steady_clock::now();
     if (step.primitive) {
       step.primitive.execute(stream, bindings.step_arguments[i]);
+    } else if (step.native) {
+      step.native->run(stream, bindings.step_arguments[i]);
     } else {
       stream.wait();
       const Node& node = *step.reference_node;

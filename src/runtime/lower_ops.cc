@@ -55,6 +55,7 @@ bool lower_conv(Lowerer& lowerer) {
   const ValueInfo& y = lowerer.info(node.outputs[0]);
   if (weights == nullptr || (node.has_input(2) && bias == nullptr) || x.dtype != DataType::f32) return false;
   if (x.shape.size() < 3 || x.shape.size() > 5) return false;
+  if (lower_winograd_conv(lowerer)) return true;
   const Shape& w = weights->shape();
   ConvParameters parameters = conv_parameters(node, x, w);
 
@@ -91,12 +92,16 @@ bool lower_conv(Lowerer& lowerer) {
     } catch (const dnnl::error&) {
       // Keep oneDNN's own choice and bring the shortcut to it.
     }
-    Placement placed = lowerer.place_as(shortcut, descriptor.dst_desc());
-    output_slot = placed.slot;
-    if (!lowerer.may_overwrite(placed.slot)) output_slot = convert(lowerer, shortcut, placed.desc).slot;
+    output_slot = sum_destination(lowerer, shortcut, descriptor.dst_desc());
   }
   finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot);
   return true;
+}
+
+int sum_destination(Lowerer& lowerer, const std::string& shortcut, const memory::desc& desc) {
+  Placement placed = lowerer.place_as(shortcut, desc);
+  if (lowerer.may_overwrite(placed.slot)) return placed.slot;
+  return convert(lowerer, shortcut, placed.desc).slot;
 }
 
 void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::primitive_desc_base& descriptor,

@@ -197,7 +197,7 @@ void Lowerer::add_step(Step step, const std::string& implementation, const std::
   memory::dims dims = output_desc.dims();
   LayerPlan layer{step.name,
                   step.op,
-                  step.primitive ? implementation : "reference",
+                  step.primitive || step.native ? implementation : "reference",
                   fmt::format("{} [{}] {}", dnnl_dt2str(static_cast<dnnl_data_type_t>(output_desc.data_type())),
                               fmt::join(dims, ", "), layout_name(output_desc)),
                   fused,

@@ -23,6 +23,7 @@ class Lowerer {
 
   // --- used by the per-op lowering functions (lower_ops.cc) ---
   const Graph& graph() const { return plan_.graph; }
+  const RuntimeOptions& options() const { return plan_.options; }
   dnnl::engine& engine() { return plan_.engine; }
   const ValueInfo& info(const std::string& value) const { return plan_.graph.value(value); }
   const Placement& placement(const std::string& value) const { return placements_.at(value); }
@@ -78,6 +79,10 @@ class Lowerer {
 Placement convert(Lowerer& lowerer, const std::string& value, const dnnl::memory::desc& desc, float scale = 1.0f,
                   int32_t source_zero_point = 0, int32_t destination_zero_point = 0);
 
+// The slot a convolution with a residual sum writes into, in place: the shortcut in layout `desc`, or a copy of it
+// when the shortcut is read later.
+int sum_destination(Lowerer& lowerer, const std::string& shortcut, const dnnl::memory::desc& desc);
+
 // A convolution node as oneDNN describes it: weights [G, OC/G, IC/G, k...] when grouped, strides, dilations minus
 // one, and explicit paddings (automatic padding resolved).
 struct ConvParameters {
@@ -104,6 +109,8 @@ void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primiti
 // The per-op lowering functions: each returns false (leaving no trace) when oneDNN cannot run the node, in which
 // case it runs on its reference kernel.
 bool lower_conv(Lowerer& lowerer);
+// FP32 3x3 stride-1 convolutions as Winograd F(4x4, 3x3) (src/runtime/winograd.cc), when RuntimeOptions::winograd.
+bool lower_winograd_conv(Lowerer& lowerer);
 bool lower_inner_product(Lowerer& lowerer);
 bool lower_pool(Lowerer& lowerer);
 bool lower_eltwise(Lowerer& lowerer);

@@ -5,7 +5,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include "runtime/runtime.h"
 
@@ -27,10 +29,19 @@ struct Binding {
   std::optional<dnnl::memory> constant;  // a weight or bias made at compile time
 };
 
+// A kernel of nacc's own (src/runtime/winograd.cc): runs on the step's bound memories (DNNL_ARG_SRC, DNNL_ARG_DST,
+// DNNL_ARG_WEIGHTS, DNNL_ARG_SCRATCHPAD of the step's scratchpad_bytes), like a primitive.
+class NativeKernel {
+ public:
+  virtual ~NativeKernel() = default;
+  virtual void run(dnnl::stream& stream, const std::unordered_map<int, dnnl::memory>& arguments) const = 0;
+};
+
 struct Step {
   std::string name;
   std::string op;
-  dnnl::primitive primitive;  // empty for reference steps
+  dnnl::primitive primitive;  // empty for native and reference steps
+  std::shared_ptr<const NativeKernel> native;
   std::vector<Binding> bindings;
   int64_t scratchpad_bytes = 0;
   // Reference fallback: the node and, per node input, the slot (or constant tensor) it reads; per output the slot.

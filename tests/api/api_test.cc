@@ -49,6 +49,18 @@ TEST_F(Api, CompileDescribeAndRun) {
   std::span<const float> second = other.output("fc");
   for (size_t i = 0; i < kept.size(); ++i) EXPECT_FLOAT_EQ(second[i], kept[i]);
   EXPECT_FALSE(nacc::version().empty());
+
+  // Direct convolution instead of Winograd: another plan, the same answer within 1e-4 of its scale.
+  EXPECT_NE(model.plan().find("winograd"), std::string::npos);
+  nacc::CompiledModel direct = nacc::compile((folder_ / "resnet20.onnx").string(), {.batch = 2, .winograd = false});
+  EXPECT_EQ(direct.plan().find("winograd"), std::string::npos);
+  nacc::InferRequest direct_request = direct.create_request();
+  direct_request.set_input("input", input.data(), input.size());
+  direct_request.run();
+  float scale = 0;
+  for (float value : kept) scale = std::max(scale, std::fabs(value));
+  std::span<const float> third = direct_request.output("fc");
+  for (size_t i = 0; i < kept.size(); ++i) EXPECT_NEAR(third[i], kept[i], 1e-4f * scale);
 }
 
 TEST_F(Api, ErrorsAreNaccErrors) {

@@ -144,6 +144,22 @@ TEST_F(Cli, CompileAndRunInSubBatches) {
   EXPECT_NE(bad.output.find("--sub-batch"), std::string::npos) << bad.output;
 }
 
+TEST_F(Cli, WinogradIsTheDefaultAndCanBeTurnedOff) {
+  CommandResult winograd = nacc("compile " + model());
+  ASSERT_EQ(winograd.exit_code, 0) << winograd.output;
+  EXPECT_NE(winograd.output.find("winograd_4x3:nacc"), std::string::npos) << winograd.output;
+  CommandResult direct = nacc("compile " + model() + " --no-winograd");
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+  EXPECT_EQ(direct.output.find("winograd"), std::string::npos) << direct.output;
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 2 -o " + path("winograd.npy")).exit_code, 0);
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 2 --no-winograd -o " + path("direct.npy")).exit_code, 0);
+  Tensor a = read_npy_file(path("winograd.npy")), b = read_npy_file(path("direct.npy"));
+  ASSERT_EQ(a.shape(), b.shape());
+  double scale = 0;
+  for (float value : b.values<float>()) scale = std::max(scale, static_cast<double>(std::fabs(value)));
+  for (int64_t i = 0; i < b.elements(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-4 * scale) << i;
+}
+
 TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   expect_user_error("inspect /nonexistent/model.onnx", "'/nonexistent/model.onnx' does not exist");
   write_file(path("garbage.onnx"), "this is not a model");

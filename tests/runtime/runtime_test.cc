@@ -37,10 +37,12 @@ double relative_error(const Tensor& actual, const Tensor& expected) {
 }
 
 // Compiles (optimized or not) and compares every output with the reference executor on the original graph.
-void expect_matches_reference(const Graph& original, bool optimize_first, double tolerance = 1e-4) {
+// Returns the plan's layers.
+std::vector<LayerPlan> expect_matches_reference(const Graph& original, bool optimize_first, double tolerance = 1e-4,
+                                                const RuntimeOptions& options = {}) {
   Graph graph = original;
   if (optimize_first) compiler::optimize(graph);
-  CompiledModel model(graph, RuntimeOptions{});
+  CompiledModel model(graph, options);
   std::map<std::string, Tensor> inputs;
   uint64_t seed = 11;
   for (const std::string& input : original.inputs) inputs[input] = random_tensor(original.value(input).shape, seed++);
@@ -49,10 +51,18 @@ void expect_matches_reference(const Graph& original, bool optimize_first, double
   for (int repeat = 0; repeat < 2; ++repeat) {  // a second run on the same context must give the same result
     auto actual = model.run(*context, inputs);
     for (const auto& [name, tensor] : expected) {
-      ASSERT_EQ(actual.at(name).shape(), tensor.shape()) << name;
+      EXPECT_EQ(actual.at(name).shape(), tensor.shape()) << name;
+      if (actual.at(name).shape() != tensor.shape()) continue;
       EXPECT_LE(relative_error(actual.at(name), tensor), tolerance) << name << "\n" << format_plan(model.plan());
     }
   }
+  return model.plan().layers;
+}
+
+// How many of the plan's layers run as Winograd.
+int64_t winograd_layers(const std::vector<LayerPlan>& layers) {
+  return std::count_if(layers.begin(), layers.end(),
+                       [](const LayerPlan& layer) { return layer.implementation.rfind("winograd", 0) == 0; });
 }
 
 TEST(Runtime, ZooModelsMatchTheReference) {
@@ -85,6 +95,73 @@ TEST(Runtime, ConvolutionsAcrossBlockingBoundaries) {
     builder.mark_output(builder.relu("relu", y));
     expect_matches_reference(builder.finish(), true);
   }
+}
+
+// Winograd F(4x4, 3x3) against the reference (relative error <= 1e-4, as for direct convolution): output sizes that
+// are not multiples of 4, paddings 0 and 1, more tiles than one block (the last block partial), with and without a
+// bias, every activation kind, and a residual sum.
+TEST(Runtime, WinogradConvolutionsMatchTheReference) {
+  struct Case {
+    int64_t batch, in, out, size, pad;
+    bool bias;
+    OpKind activation;
+  };
+  for (const Case& c : std::vector<Case>{{1, 32, 48, 13, 1, true, OpKind::Relu},
+                                         {3, 64, 32, 9, 0, false, OpKind::Clip},
+                                         {7, 32, 32, 20, 1, true, OpKind::LeakyRelu},
+                                         {2, 48, 64, 8, 1, true, OpKind::HardSwish},
+                                         {1, 32, 32, 6, 1, true, OpKind::Identity}}) {
+    SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " size " << c.size << " batch " << c.batch);
+    zoo::GraphBuilder builder("winograd", 1);
+    std::string x = builder.input("x", DataType::f32, {c.batch, c.in, c.size, c.size});
+    std::string y = builder.conv("conv", x, c.out, 3, 1, c.pad, 1, c.bias);
+    if (c.activation == OpKind::Clip) {
+      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
+      builder.add_initializer("high", Tensor::scalar<float>(6.0f));
+      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
+    } else if (c.activation != OpKind::Identity) {
+      y = builder.add_node(c.activation, "activation", {y});
+    }
+    builder.mark_output(y);
+    EXPECT_EQ(winograd_layers(expect_matches_reference(builder.finish(), true)), 1);
+  }
+}
+
+TEST(Runtime, WinogradResidualSumKeepsAShortcutThatIsReadLater) {
+  zoo::GraphBuilder builder("residual", 4);
+  std::string x = builder.input("x", DataType::f32, {2, 32, 10, 10});
+  std::string y = builder.conv("conv", x, 32, 3, 1, 1, 1, true);
+  std::string z = builder.relu("relu", builder.add("residual", y, x));
+  builder.mark_output(builder.add("again", z, x));
+  std::vector<LayerPlan> layers = expect_matches_reference(builder.finish(), true);
+  ASSERT_EQ(winograd_layers(layers), 1);
+  auto conv = std::find_if(layers.begin(), layers.end(), [](const LayerPlan& layer) { return layer.name == "conv"; });
+  ASSERT_NE(conv, layers.end());
+  EXPECT_EQ(conv->fused, "bias + sum + Relu");
+}
+
+TEST(Runtime, WinogradLeavesOtherConvolutionsDirect) {
+  auto graph_with = [](int64_t channels, int64_t stride, int64_t groups, int64_t size, int64_t dilation) {
+    zoo::GraphBuilder builder("direct", 2);
+    std::string x = builder.input("x", DataType::f32, {1, channels, size, size});
+    builder.add_initializer("w", random_tensor({channels, channels / groups, 3, 3}, 3));
+    builder.mark_output(builder.add_node(OpKind::Conv, "conv", {x, "w"},
+                                         {{"strides", std::vector<int64_t>{stride, stride}},
+                                          {"pads", std::vector<int64_t>{dilation, dilation, dilation, dilation}},
+                                          {"dilations", std::vector<int64_t>{dilation, dilation}},
+                                          {"group", groups}}));
+    return builder.finish();
+  };
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 1), true)), 1);  // the control
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 2, 1, 12, 1), true)), 0);  // stride 2
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(24, 1, 1, 12, 1), true)), 0);  // not a multiple of 16
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(16, 1, 1, 12, 1), true)), 0);  // under 32 channels
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 2, 12, 1), true)), 0);  // grouped
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 5, 1), true)), 0);   // output under 6x6
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 2), true)), 0);  // dilated
+  RuntimeOptions direct;
+  direct.winograd = false;
+  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 1), true, 1e-4, direct)), 0);
 }
 
 TEST(Runtime, PoolsEltwiseBinaryConcatSoftmax) {
