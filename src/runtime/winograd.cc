@@ -2,12 +2,13 @@
 // block of inputs around it as A^T [U (.) (B^T d B)] A, with U = G g G^T the transformed weights: 36 products per
 // tile and channel pair instead of 16 x 9 = 144 (the transforms of d and of the result are per channel, not per
 // pair). Summed over the input channels, the 36 elementwise products are 36 matrix products
-// [tiles x C] x [C x K], which one batched oneDNN matmul runs per block of tiles; the transforms are nacc's own
-// loops over 16 channels at a time. Activations stay NHWC, as oneDNN's brgconv keeps them around it, so no reorders;
-// bias, a residual sum and the activation are applied as the outputs are written.
+// [tiles x C] x [C x K] (oneDNN's sgemm) per block of tiles; the transforms are nacc's own loops over 16 channels at
+// a time. Activations stay NHWC, as oneDNN's brgconv keeps them around it, so no reorders; bias, a residual sum and
+// the activation are applied as the outputs are written.
 //
 // A block of tiles is sized so that its transformed inputs and products stay in the cache between the three phases;
-// the rows of each of the 36 matrices are padded by 64 bytes so that the 36 do not map to the same cache sets.
+// the 36 matrices are 64 bytes further apart than their rows need, so that they do not map to the same cache sets.
+// Each thread runs whole blocks on its own part of the scratchpad.
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -25,7 +26,8 @@ namespace {
 
 constexpr int64_t kLanes = 16;             // channels per step of the transforms
 constexpr int64_t kPoints = 36;            // 6x6 transformed positions
-constexpr int64_t kLargestBlock = 64;      // tiles per block (measured: 32-128 within 5% on ResNet-50's layers)
+constexpr int64_t kLargestBlock = 64;      // tiles per block (measured on ResNet-50's layers: 32 and 128 slower)
+constexpr int64_t kSmallestBlock = 32;     // fewer tiles per block: direct convolution is faster
 constexpr int64_t kRowPadding = kLanes;    // floats between the 36 matrices beyond their rows
 constexpr int64_t kSmallestChannels = 32;  // below this the transforms cost more than the products save
 
@@ -148,60 +150,49 @@ NACC_VECTOR_CLONES void transform_output_tile(const Geometry& g, const float* m,
 class WinogradKernel final : public NativeKernel {
  public:
   WinogradKernel(const Geometry& geometry, std::vector<float> bias, bool sum, ops::ActivationParameters activation,
-                 const dnnl::matmul::primitive_desc& descriptor)
-      : geometry_(geometry), bias_(std::move(bias)), sum_(sum), activation_(activation), matmul_(descriptor),
-        source_desc_(descriptor.src_desc()), product_desc_(descriptor.dst_desc()),
-        matmul_scratchpad_desc_(descriptor.scratchpad_desc()) {}
+                 int64_t threads)
+      : geometry_(geometry), bias_(std::move(bias)), sum_(sum), activation_(activation), threads_(threads) {}
 
-  // Scratchpad: the block's transformed inputs, its products, then the matmul's own scratchpad.
-  int64_t source_bytes() const { return aligned(static_cast<int64_t>(source_desc_.get_size())); }
-  int64_t product_bytes() const { return aligned(static_cast<int64_t>(product_desc_.get_size())); }
-  int64_t scratchpad_bytes() const {
-    return source_bytes() + product_bytes() + static_cast<int64_t>(matmul_scratchpad_desc_.get_size());
+  // Scratchpad: per thread, a block's transformed inputs and its products.
+  int64_t thread_floats() const {
+    return (kPoints * (geometry_.source_stride + geometry_.product_stride) + kLanes - 1) / kLanes * kLanes;
   }
+  int64_t scratchpad_bytes() const { return threads_ * thread_floats() * static_cast<int64_t>(sizeof(float)); }
 
-  void run(dnnl::stream& stream, const std::unordered_map<int, dnnl::memory>& arguments) const override {
+  void run(dnnl::stream& /*stream*/, const std::unordered_map<int, dnnl::memory>& arguments) const override {
     const Geometry& g = geometry_;
     const auto* x = static_cast<const float*>(arguments.at(DNNL_ARG_SRC).get_data_handle());
     auto* y = static_cast<float*>(arguments.at(DNNL_ARG_DST).get_data_handle());
-    const memory& weights = arguments.at(DNNL_ARG_WEIGHTS);
-    auto* scratchpad = static_cast<std::byte*>(arguments.at(DNNL_ARG_SCRATCHPAD).get_data_handle());
-    auto* v = reinterpret_cast<float*>(scratchpad);
-    auto* m = reinterpret_cast<float*>(scratchpad + source_bytes());
-    dnnl::engine engine = weights.get_engine();
-    memory source(source_desc_, engine, v), products(product_desc_, engine, m);
-    memory matmul_scratchpad(matmul_scratchpad_desc_, engine, scratchpad + source_bytes() + product_bytes());
-    std::unordered_map<int, memory> matmul_arguments{{DNNL_ARG_SRC, source},
-                                                      {DNNL_ARG_WEIGHTS, weights},
-                                                      {DNNL_ARG_DST, products},
-                                                      {DNNL_ARG_SCRATCHPAD, matmul_scratchpad}};
-    for (int64_t first = 0; first < g.tiles; first += g.block) {
-      int64_t count = std::min(g.block, g.tiles - first);
-      if (count < g.block) {  // rows past the last tile: zeros rather than stale bytes
+    const auto* u = static_cast<const float*>(arguments.at(DNNL_ARG_WEIGHTS).get_data_handle());
+    auto* scratchpad = static_cast<float*>(arguments.at(DNNL_ARG_SCRATCHPAD).get_data_handle());
+    int64_t blocks = (g.tiles + g.block - 1) / g.block;
+    int team = static_cast<int>(std::min<int64_t>({threads_, omp_get_max_threads(), blocks}));
+    // Each thread takes whole blocks: no barrier between the phases, and each product is one sequential GEMM
+    // (dnnl_sgemm runs on the calling thread inside a parallel region).
+#pragma omp parallel num_threads(team)
+    {
+      float* v = scratchpad + omp_get_thread_num() * thread_floats();
+      float* m = v + kPoints * g.source_stride;
+      for (int64_t index = omp_get_thread_num(); index < blocks; index += omp_get_num_threads()) {
+        int64_t first = index * g.block, count = std::min(g.block, g.tiles - first);
+        for (int64_t row = 0; row < count; ++row) transform_input_tile(g, x, first + row, row, v);
         for (int64_t p = 0; p < kPoints; ++p) {
-          std::memset(v + p * g.source_stride + count * g.channels, 0,
-                      static_cast<size_t>((g.block - count) * g.channels) * sizeof(float));
+          dnnl_sgemm('N', 'N', count, g.out_channels, g.channels, 1.0f, v + p * g.source_stride, g.channels,
+                     u + p * g.channels * g.out_channels, g.out_channels, 0.0f, m + p * g.product_stride, g.out_channels);
         }
-      }
-#pragma omp parallel for schedule(static)
-      for (int64_t row = 0; row < count; ++row) transform_input_tile(g, x, first + row, row, v);
-      matmul_.execute(stream, matmul_arguments);
-#pragma omp parallel for schedule(static)
-      for (int64_t row = 0; row < count; ++row) {
-        transform_output_tile(g, m, first + row, row, bias_.data(), sum_, activation_, y);
+        for (int64_t row = 0; row < count; ++row) {
+          transform_output_tile(g, m, first + row, row, bias_.data(), sum_, activation_, y);
+        }
       }
     }
   }
 
  private:
-  static int64_t aligned(int64_t bytes) { return (bytes + 63) / 64 * 64; }
-
   Geometry geometry_;
   std::vector<float> bias_;  // zeros without a bias
   bool sum_;
   ops::ActivationParameters activation_;
-  dnnl::matmul matmul_;
-  memory::desc source_desc_, product_desc_, matmul_scratchpad_desc_;
+  int64_t threads_;  // at most this many run it (the scratchpad holds one block per thread)
 };
 
 // U = G g G^T per output and input channel, as 36 matrices [C x K].
@@ -257,18 +248,14 @@ bool lower_winograd_conv(Lowerer& lowerer) {
   g.pad_top = parameters.padding_left[0], g.pad_left = parameters.padding_left[1];
   g.tiles_y = (g.out_height + 3) / 4, g.tiles_x = (g.out_width + 3) / 4;
   g.tiles = x.shape[0] * g.tiles_y * g.tiles_x;
-  int64_t blocks = (g.tiles + kLargestBlock - 1) / kLargestBlock;
+  // Blocks of at most kLargestBlock tiles, at least one per thread; smaller blocks read the transformed weights
+  // (4x the direct ones) too often for the products they make, so such layers stay direct.
+  int64_t threads = lowerer.options().threads > 0 ? lowerer.options().threads : omp_get_num_procs();
+  int64_t blocks = std::max((g.tiles + kLargestBlock - 1) / kLargestBlock, threads);
   g.block = (g.tiles + blocks - 1) / blocks;
+  if (g.block < kSmallestBlock) return false;
   g.source_stride = g.block * channels + kRowPadding;
   g.product_stride = g.block * out_channels + kRowPadding;
-
-  memory::desc source_desc({kPoints, g.block, channels}, memory::data_type::f32, memory::dims{g.source_stride, channels, 1});
-  memory::desc product_desc({kPoints, g.block, out_channels}, memory::data_type::f32,
-                            memory::dims{g.product_stride, out_channels, 1});
-  memory::desc weights_any({kPoints, channels, out_channels}, memory::data_type::f32, memory::format_tag::any);
-  dnnl::matmul::primitive_desc descriptor(dnnl::matmul::desc(source_desc, weights_any, product_desc),
-                                          Lowerer::default_attributes(), lowerer.engine());
-  std::string matmul_implementation = lowerer.prefer_optimized(descriptor);
 
   std::string fused = bias != nullptr ? "bias" : "";
   bool sum = node.op == OpKind::FusedConv && node.has_input(3);
@@ -286,16 +273,16 @@ bool lower_winograd_conv(Lowerer& lowerer) {
 
   std::vector<float> bias_values(static_cast<size_t>(out_channels), 0.0f);
   if (bias != nullptr) std::copy(bias->values<float>().begin(), bias->values<float>().end(), bias_values.begin());
-  auto kernel = std::make_shared<WinogradKernel>(g, std::move(bias_values), sum, activation, descriptor);
+  auto kernel = std::make_shared<WinogradKernel>(g, std::move(bias_values), sum, activation, threads);
+  memory::desc plain({kPoints, channels, out_channels}, memory::data_type::f32, memory::format_tag::abc);
   Step step;
   step.native = kernel;
   step.scratchpad_bytes = kernel->scratchpad_bytes();
   step.bindings = {{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                   {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(transformed_weights(*weights), {kPoints, channels, out_channels},
-                                                              descriptor.weights_desc())},
+                   {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(transformed_weights(*weights), {kPoints, channels, out_channels}, plain)},
                    {DNNL_ARG_DST, output_slot, nhwc_out, std::nullopt}};
   int64_t macs = shape_elements(y.shape) * channels * 9;  // as direct convolution does them
-  lowerer.finish_node(std::move(step), "winograd_4x3:nacc + " + matmul_implementation, fused, output_slot, nhwc_out, macs);
+  lowerer.finish_node(std::move(step), "winograd_4x3:nacc", fused, output_slot, nhwc_out, macs);
   return true;
 }
 

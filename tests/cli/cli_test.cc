@@ -145,14 +145,15 @@ TEST_F(Cli, CompileAndRunInSubBatches) {
 }
 
 TEST_F(Cli, WinogradIsTheDefaultAndCanBeTurnedOff) {
-  CommandResult winograd = nacc("compile " + model());
+  // resnet20's 32-channel layers have 16 tiles (4x4 outputs) per image: a batch of 8 fills two blocks.
+  CommandResult winograd = nacc("compile " + model() + " --batch 8 --threads 2");
   ASSERT_EQ(winograd.exit_code, 0) << winograd.output;
   EXPECT_NE(winograd.output.find("winograd_4x3:nacc"), std::string::npos) << winograd.output;
-  CommandResult direct = nacc("compile " + model() + " --no-winograd");
+  CommandResult direct = nacc("compile " + model() + " --batch 8 --threads 2 --no-winograd");
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
   EXPECT_EQ(direct.output.find("winograd"), std::string::npos) << direct.output;
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 2 -o " + path("winograd.npy")).exit_code, 0);
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 2 --no-winograd -o " + path("direct.npy")).exit_code, 0);
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 8 --threads 2 -o " + path("winograd.npy")).exit_code, 0);
+  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 8 --threads 2 --no-winograd -o " + path("direct.npy")).exit_code, 0);
   Tensor a = read_npy_file(path("winograd.npy")), b = read_npy_file(path("direct.npy"));
   ASSERT_EQ(a.shape(), b.shape());
   double scale = 0;

@@ -98,19 +98,21 @@ TEST(Runtime, ConvolutionsAcrossBlockingBoundaries) {
 }
 
 // Winograd F(4x4, 3x3) against the reference (relative error <= 1e-4, as for direct convolution): output sizes that
-// are not multiples of 4, paddings 0 and 1, more tiles than one block (the last block partial), with and without a
-// bias, every activation kind, and a residual sum.
+// are not multiples of 4, paddings 0 and 1, several blocks of tiles (the last one partial), with and without a
+// bias, every activation kind, and a residual sum. Two threads, so that blocks run on both; a layer needs 64 tiles
+// (4x4 outputs each) for two blocks of 32.
+const RuntimeOptions kTwoThreads{.threads = 2};
 TEST(Runtime, WinogradConvolutionsMatchTheReference) {
   struct Case {
     int64_t batch, in, out, size, pad;
     bool bias;
     OpKind activation;
   };
-  for (const Case& c : std::vector<Case>{{1, 32, 48, 13, 1, true, OpKind::Relu},
-                                         {3, 64, 32, 9, 0, false, OpKind::Clip},
+  for (const Case& c : std::vector<Case>{{4, 32, 48, 13, 1, true, OpKind::Relu},
+                                         {16, 64, 32, 9, 0, false, OpKind::Clip},
                                          {7, 32, 32, 20, 1, true, OpKind::LeakyRelu},
-                                         {2, 48, 64, 8, 1, true, OpKind::HardSwish},
-                                         {1, 32, 32, 6, 1, true, OpKind::Identity}}) {
+                                         {16, 48, 64, 8, 1, true, OpKind::HardSwish},
+                                         {16, 32, 32, 6, 1, true, OpKind::Identity}}) {
     SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " size " << c.size << " batch " << c.batch);
     zoo::GraphBuilder builder("winograd", 1);
     std::string x = builder.input("x", DataType::f32, {c.batch, c.in, c.size, c.size});
@@ -123,17 +125,17 @@ TEST(Runtime, WinogradConvolutionsMatchTheReference) {
       y = builder.add_node(c.activation, "activation", {y});
     }
     builder.mark_output(y);
-    EXPECT_EQ(winograd_layers(expect_matches_reference(builder.finish(), true)), 1);
+    EXPECT_EQ(winograd_layers(expect_matches_reference(builder.finish(), true, 1e-4, kTwoThreads)), 1);
   }
 }
 
 TEST(Runtime, WinogradResidualSumKeepsAShortcutThatIsReadLater) {
   zoo::GraphBuilder builder("residual", 4);
-  std::string x = builder.input("x", DataType::f32, {2, 32, 10, 10});
+  std::string x = builder.input("x", DataType::f32, {8, 32, 10, 10});
   std::string y = builder.conv("conv", x, 32, 3, 1, 1, 1, true);
   std::string z = builder.relu("relu", builder.add("residual", y, x));
   builder.mark_output(builder.add("again", z, x));
-  std::vector<LayerPlan> layers = expect_matches_reference(builder.finish(), true);
+  std::vector<LayerPlan> layers = expect_matches_reference(builder.finish(), true, 1e-4, kTwoThreads);
   ASSERT_EQ(winograd_layers(layers), 1);
   auto conv = std::find_if(layers.begin(), layers.end(), [](const LayerPlan& layer) { return layer.name == "conv"; });
   ASSERT_NE(conv, layers.end());
@@ -141,9 +143,9 @@ TEST(Runtime, WinogradResidualSumKeepsAShortcutThatIsReadLater) {
 }
 
 TEST(Runtime, WinogradLeavesOtherConvolutionsDirect) {
-  auto graph_with = [](int64_t channels, int64_t stride, int64_t groups, int64_t size, int64_t dilation) {
+  auto graph_with = [](int64_t batch, int64_t channels, int64_t stride, int64_t groups, int64_t size, int64_t dilation) {
     zoo::GraphBuilder builder("direct", 2);
-    std::string x = builder.input("x", DataType::f32, {1, channels, size, size});
+    std::string x = builder.input("x", DataType::f32, {batch, channels, size, size});
     builder.add_initializer("w", random_tensor({channels, channels / groups, 3, 3}, 3));
     builder.mark_output(builder.add_node(OpKind::Conv, "conv", {x, "w"},
                                          {{"strides", std::vector<int64_t>{stride, stride}},
@@ -152,16 +154,21 @@ TEST(Runtime, WinogradLeavesOtherConvolutionsDirect) {
                                           {"group", groups}}));
     return builder.finish();
   };
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 1), true)), 1);  // the control
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 2, 1, 12, 1), true)), 0);  // stride 2
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(24, 1, 1, 12, 1), true)), 0);  // not a multiple of 16
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(16, 1, 1, 12, 1), true)), 0);  // under 32 channels
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 2, 12, 1), true)), 0);  // grouped
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 5, 1), true)), 0);   // output under 6x6
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 2), true)), 0);  // dilated
-  RuntimeOptions direct;
+  auto winograd = [&](const Graph& graph, RuntimeOptions options = kTwoThreads) {
+    return winograd_layers(expect_matches_reference(graph, true, 1e-4, options));
+  };
+  EXPECT_EQ(winograd(graph_with(8, 32, 1, 1, 12, 1)), 1);   // the control: 72 tiles
+  EXPECT_EQ(winograd(graph_with(8, 32, 2, 1, 12, 1)), 0);   // stride 2
+  EXPECT_EQ(winograd(graph_with(8, 24, 1, 1, 12, 1)), 0);   // channels not a multiple of 16
+  EXPECT_EQ(winograd(graph_with(8, 16, 1, 1, 12, 1)), 0);   // under 32 channels
+  EXPECT_EQ(winograd(graph_with(8, 32, 1, 2, 12, 1)), 0);   // grouped
+  EXPECT_EQ(winograd(graph_with(32, 32, 1, 1, 5, 1)), 0);   // output under 6x6
+  EXPECT_EQ(winograd(graph_with(8, 32, 1, 1, 12, 2)), 0);   // dilated
+  EXPECT_EQ(winograd(graph_with(4, 32, 1, 1, 12, 1)), 0);   // 36 tiles: two blocks of 18 are too few
+  EXPECT_EQ(winograd(graph_with(4, 32, 1, 1, 12, 1), RuntimeOptions{.threads = 1}), 1);  // one block of 36
+  RuntimeOptions direct = kTwoThreads;
   direct.winograd = false;
-  EXPECT_EQ(winograd_layers(expect_matches_reference(graph_with(32, 1, 1, 12, 1), true, 1e-4, direct)), 0);
+  EXPECT_EQ(winograd(graph_with(8, 32, 1, 1, 12, 1), direct), 0);
 }
 
 TEST(Runtime, PoolsEltwiseBinaryConcatSoftmax) {
