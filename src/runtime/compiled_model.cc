@@ -233,6 +233,14 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.sub_batch > 0 && options.sub_batch < split.batch && split.size == split.batch) {
     spdlog::warn("sub-batch {} not used: {}", options.sub_batch, split.note);
   }
+  // oneDNN sizes a primitive's work split by the creating thread's OpenMP thread count and keeps that split when it
+  // runs: create them for the threads they will run on.
+  int creating_threads = omp_get_max_threads();
+  omp_set_num_threads(options.threads > 0 ? static_cast<int>(options.threads) : omp_get_num_procs());
+  struct RestoreThreads {
+    int threads;
+    ~RestoreThreads() { omp_set_num_threads(threads); }
+  } restore{creating_threads};
   for (size_t i = 0; i < graphs.size(); ++i) {
     auto plan = std::make_unique<Plan>();
     plan->graph = std::move(graphs[i]);
