@@ -49,6 +49,19 @@ class Cli : public ::testing::Test {
   static std::string model() { return (folder_ / "resnet20.onnx").string(); }
   static std::string path(const std::string& name) { return (folder_ / name).string(); }
 
+  // `nacc run` on the same random input with two sets of flags: the outputs agree within 1e-4 of their scale.
+  static void expect_runs_agree(const std::string& flags, const std::string& other_flags) {
+    ASSERT_EQ(nacc("run " + model() + " --random-input " + flags + " -o " + path("first.npy")).exit_code, 0);
+    ASSERT_EQ(nacc("run " + model() + " --random-input " + other_flags + " -o " + path("second.npy")).exit_code, 0);
+    Tensor first = read_npy_file(path("first.npy")), second = read_npy_file(path("second.npy"));
+    ASSERT_EQ(first.shape(), second.shape());
+    double scale = 0;
+    for (float value : second.values<float>()) scale = std::max(scale, static_cast<double>(std::fabs(value)));
+    for (int64_t i = 0; i < second.elements(); ++i) {
+      EXPECT_NEAR(first.data<float>()[i], second.data<float>()[i], 1e-4 * scale) << flags << " vs " << other_flags << ": " << i;
+    }
+  }
+
   // A user error: non-zero exit and exactly one line that starts with "nacc: error:".
   static void expect_user_error(const std::string& arguments, const std::string& part, int exit_code = 1) {
     CommandResult result = nacc(arguments);
@@ -134,11 +147,7 @@ TEST_F(Cli, CompileAndRunInSubBatches) {
   CommandResult plan = nacc("compile " + model() + " --batch 5 --sub-batch 2");
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_NE(plan.output.find("batch 5 runs as pieces of 2 images (sub-batch asked)"), std::string::npos) << plan.output;
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 5 --sub-batch 2 -o " + path("pieces.npy")).exit_code, 0);
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 5 --sub-batch 5 -o " + path("whole.npy")).exit_code, 0);
-  Tensor pieces = read_npy_file(path("pieces.npy")), whole = read_npy_file(path("whole.npy"));
-  ASSERT_EQ(pieces.shape(), whole.shape());
-  for (int64_t i = 0; i < whole.elements(); ++i) EXPECT_NEAR(pieces.data<float>()[i], whole.data<float>()[i], 1e-4) << i;
+  expect_runs_agree("--batch 5 --sub-batch 2", "--batch 5 --sub-batch 5");
   CommandResult bad = nacc("compile " + model() + " --sub-batch -2");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.output.find("--sub-batch"), std::string::npos) << bad.output;
@@ -152,13 +161,7 @@ TEST_F(Cli, WinogradIsTheDefaultAndCanBeTurnedOff) {
   CommandResult direct = nacc("compile " + model() + " --batch 8 --threads 2 --no-winograd");
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
   EXPECT_EQ(direct.output.find("winograd"), std::string::npos) << direct.output;
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 8 --threads 2 -o " + path("winograd.npy")).exit_code, 0);
-  ASSERT_EQ(nacc("run " + model() + " --random-input --batch 8 --threads 2 --no-winograd -o " + path("direct.npy")).exit_code, 0);
-  Tensor a = read_npy_file(path("winograd.npy")), b = read_npy_file(path("direct.npy"));
-  ASSERT_EQ(a.shape(), b.shape());
-  double scale = 0;
-  for (float value : b.values<float>()) scale = std::max(scale, static_cast<double>(std::fabs(value)));
-  for (int64_t i = 0; i < b.elements(); ++i) EXPECT_NEAR(a.data<float>()[i], b.data<float>()[i], 1e-4 * scale) << i;
+  expect_runs_agree("--batch 8 --threads 2", "--batch 8 --threads 2 --no-winograd");
 }
 
 TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
