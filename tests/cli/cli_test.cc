@@ -188,7 +188,8 @@ TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {
   nlohmann::json json = nlohmann::json::parse(read_file(folder_ / "bench" / "results.json"));
   EXPECT_GE(json["performance"]["queries_issued"].get<int64_t>(), 5);
   EXPECT_EQ(json["context"]["model"], model());
-  EXPECT_EQ(json["context"]["sub_batch"], 1);  // batch 1 runs whole
+  EXPECT_EQ(json["context"]["sub_batch"], 1);        // batch 1 runs whole
+  EXPECT_EQ(json["context"]["winograd_layers"], 0);  // and has too few 4x4 tiles per layer for Winograd
 }
 
 TEST_F(Cli, BenchBadInput) {
