@@ -168,6 +168,8 @@ bool Lowerer::may_overwrite(int slot) const {
   auto found = slot_values_.find(slot);
   if (found == slot_values_.end()) return true;
   for (const std::string& value : found->second) {
+    // The node reads its first input around each position it writes (a convolution's window): never in place.
+    if (value == node_->inputs[0]) return false;
     auto reader = last_reader_.find(value);
     if (reader != last_reader_.end() && reader->second > node_index_) return false;
   }

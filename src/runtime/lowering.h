@@ -36,7 +36,8 @@ class Lowerer {
   void set_placement(const std::string& value, Placement placement);
   // A constant in layout `desc`, reordered once now (`tensor` is read in plain layout, reshaped to `dims`).
   dnnl::memory constant(const Tensor& tensor, const dnnl::memory::dims& dims, const dnnl::memory::desc& desc);
-  // Whether the slot's current contents may be overwritten by the node being lowered (no later reader).
+  // Whether the slot's current contents may be overwritten by the node being lowered: no later reader, and not the
+  // node's own first input.
   bool may_overwrite(int slot) const;
   // Adds a step of its own (a reorder, a conversion, part of a node): `primitive` reads `source` and writes a new
   // slot in layout `desc`, which it returns.

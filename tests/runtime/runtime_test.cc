@@ -142,6 +142,23 @@ TEST(Runtime, WinogradResidualSumKeepsAShortcutThatIsReadLater) {
   EXPECT_EQ(conv->fused, "bias + sum + Relu");
 }
 
+TEST(Runtime, ResidualSumOverTheConvolutionsOwnInputDoesNotOverwriteIt) {
+  // y = relu(conv(x) + x) with x read by nothing else: the sum must not write into x while the convolution reads it
+  // (Winograd: blocks of 32 tiles split the images, so a block reads rows that the one before has written).
+  for (bool winograd : {true, false}) {
+    SCOPED_TRACE(winograd ? "winograd" : "direct");
+    zoo::GraphBuilder builder("own_input", 5);
+    std::string input = builder.input("input", DataType::f32, {7, 32, 10, 10});
+    std::string x = builder.relu("pre", input);
+    std::string y = builder.conv("conv", x, 32, 3, 1, 1, 1, true);
+    builder.mark_output(builder.relu("relu", builder.add("residual", y, x)));
+    RuntimeOptions options = kTwoThreads;
+    options.winograd = winograd;
+    std::vector<LayerPlan> layers = expect_matches_reference(builder.finish(), true, 1e-4, options);
+    EXPECT_EQ(winograd_layers(layers), winograd ? 1 : 0);
+  }
+}
+
 TEST(Runtime, WinogradLeavesOtherConvolutionsDirect) {
   auto graph_with = [](int64_t batch, int64_t channels, int64_t stride, int64_t groups, int64_t size, int64_t dilation) {
     zoo::GraphBuilder builder("direct", 2);
