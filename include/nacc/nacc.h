@@ -36,6 +36,9 @@ struct CompileOptions {
   // activations stay in the CPU's cache. 0: chosen from the model and the cache size (graphs that mix the images
   // of a batch always run whole).
   int64_t sub_batch = 0;
+  // Inferences you will run at once (InferRequests on different threads): they share the cache when sub_batch is
+  // chosen. With threads, it is OpenVINO's streams x threads: e.g. 2 requests of 1 thread each on 2 cores.
+  int64_t streams = 1;
   // FP32 3x3 stride-1 convolutions with 32 or more channels (multiples of 16) run as Winograd F(4x4, 3x3): about
   // 2x faster on those layers, with results that differ from direct convolution by ~1e-5 of the output's scale.
   // false: direct convolution everywhere.

@@ -61,6 +61,7 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
     if (options.sub_batch < 0) {
       throw nacc::Error("expected a sub-batch >= 0 (0: chosen for the cache), but found " + std::to_string(options.sub_batch));
     }
+    if (options.streams < 1) throw nacc::Error("expected streams >= 1, but found " + std::to_string(options.streams));
     Graph graph = import_onnx_file(onnx_path, ImportOptions{.batch = options.batch, .constant_inputs = {}});
     compiler::Precision precision = compiler::choose_precision(options.precision, graph);
     compiler::optimize(graph, {.precision = precision, .dump_ir = {}});
@@ -68,6 +69,7 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
         runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
                                                                           .first_core = -1,
                                                                           .sub_batch = options.sub_batch,
+                                                                          .streams = options.streams,
                                                                           .winograd = options.winograd}),
         precision});
     return CompiledModel(std::move(state));

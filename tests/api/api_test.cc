@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <thread>
 
 namespace {
 
@@ -72,6 +73,28 @@ TEST_F(Api, ErrorsAreNaccErrors) {
   EXPECT_THROW(request.set_input("input", too_small.data(), too_small.size()), nacc::Error);
   EXPECT_THROW(request.set_input("nope", too_small.data(), too_small.size()), nacc::Error);
   EXPECT_THROW(request.output("fc"), nacc::Error) << "no run yet";
+  EXPECT_THROW(nacc::compile((folder_ / "resnet20.onnx").string(), {.streams = 0}), nacc::Error);
+}
+
+TEST_F(Api, RequestsOnSeveralThreads) {
+  // Two streams of one thread: one request per thread, each with its own buffers, the same answers.
+  nacc::CompiledModel model = nacc::compile((folder_ / "resnet20.onnx").string(), {.batch = 4, .threads = 1, .streams = 2});
+  std::vector<float> input(static_cast<size_t>(model.inputs()[0].elements()));
+  for (size_t i = 0; i < input.size(); ++i) input[i] = std::cos(static_cast<float>(i));
+  std::vector<std::vector<float>> answers(2);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < answers.size(); ++t) {
+    threads.emplace_back([&, t] {
+      nacc::InferRequest request = model.create_request();
+      request.set_input("input", input.data(), input.size());
+      for (int repeat = 0; repeat < 3; ++repeat) request.run();
+      std::span<const float> output = request.output("fc");
+      answers[t].assign(output.begin(), output.end());
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_EQ(answers[0].size(), 40u);
+  EXPECT_EQ(answers[0], answers[1]);
 }
 
 }  // namespace
