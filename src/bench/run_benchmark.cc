@@ -1,7 +1,5 @@
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "bench/bench.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -88,10 +86,8 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   if (const runtime::CompiledPlan* plan = sut.plan()) {
     result.extra["sub_batch"] = plan->sub_batch;
     result.extra["sub_batch_note"] = plan->sub_batch_note;
-    // Layers that ran as Winograd F(4x4, 3x3) (none with --no-winograd, in INT8, or without eligible convolutions).
-    result.extra["winograd_layers"] = std::count_if(plan->layers.begin(), plan->layers.end(), [](const runtime::LayerPlan& layer) {
-      return layer.implementation.rfind("winograd", 0) == 0;
-    });
+    // None with --no-winograd, in INT8, or without eligible convolutions.
+    result.extra["winograd_layers"] = runtime::winograd_layers(*plan);
   }
   if (config.profile_runs > 0) {
     qsl->load_samples(first);

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <xmmintrin.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -36,12 +37,20 @@ void copy_bytes(void* destination, const void* source, size_t size) {
   if (size > 0) std::memcpy(destination, source, size);
 }
 
+}  // namespace
+
+int threads_per_inference(int64_t requested) {
+  return requested > 0 ? static_cast<int>(requested) : omp_get_num_procs();
+}
+
+namespace {
+
 // Threads per inference, pinning and flush-to-zero, set once per calling thread (OpenMP keeps a pool per thread).
 void configure_thread(int64_t requested_threads, int64_t first_core) {
   thread_local int64_t configured_threads = -1;
   thread_local int64_t configured_core = -2;
   if (configured_threads == requested_threads && configured_core == first_core) return;
-  int threads = requested_threads > 0 ? static_cast<int>(requested_threads) : omp_get_num_procs();
+  int threads = threads_per_inference(requested_threads);
   omp_set_num_threads(threads);
 #pragma omp parallel num_threads(threads)
   {
@@ -236,7 +245,7 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   // oneDNN sizes a primitive's work split by the creating thread's OpenMP thread count and keeps that split when it
   // runs: create them for the threads they will run on.
   int creating_threads = omp_get_max_threads();
-  omp_set_num_threads(options.threads > 0 ? static_cast<int>(options.threads) : omp_get_num_procs());
+  omp_set_num_threads(threads_per_inference(options.threads));
   struct RestoreThreads {
     int threads;
     ~RestoreThreads() { omp_set_num_threads(threads); }
@@ -328,6 +337,11 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
   }
   for (size_t i = 0; i < touched.size(); ++i) (*profile)[i].runs += touched[i];
   return results;
+}
+
+int64_t winograd_layers(const CompiledPlan& plan) {
+  return std::count_if(plan.layers.begin(), plan.layers.end(),
+                       [](const LayerPlan& layer) { return layer.implementation.rfind("winograd", 0) == 0; });
 }
 
 std::string format_plan(const CompiledPlan& plan) {

@@ -94,6 +94,8 @@ struct Program {
 // Builds steps and slots from the graph (src/runtime/lowering.cc), then assigns arena offsets
 // (src/runtime/memory_plan.cc).
 void lower(Plan& plan);
+// Threads per inference for RuntimeOptions::threads: as asked, or one per core when 0.
+int threads_per_inference(int64_t requested);
 void assign_offsets(Plan& plan);
 
 }  // namespace nacc::runtime

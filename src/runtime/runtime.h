@@ -102,6 +102,8 @@ class CompiledModel {
 
 // The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.
 std::string format_plan(const CompiledPlan& plan);
+// How many of the plan's layers run as Winograd F(4x4, 3x3) (implementation "winograd_4x3:nacc").
+int64_t winograd_layers(const CompiledPlan& plan);
 
 }  // namespace nacc::runtime
 

@@ -78,12 +78,20 @@ struct Geometry {
   int64_t source_stride, product_stride;           // floats between the 36 matrices of a block
 };
 
+// Where a tile's 4x4 outputs start: its image, and its top-left output row and column.
+struct TileOrigin {
+  int64_t image, y, x;
+};
+TileOrigin tile_origin(const Geometry& g, int64_t tile) {
+  int64_t per_image = g.tiles_y * g.tiles_x, within = tile % per_image;
+  return {tile / per_image, within / g.tiles_x * 4, within % g.tiles_x * 4};
+}
+
 // The transformed 6x6 input block of one tile, all channels, into row `row` of the block's 36 matrices.
 NACC_VECTOR_CLONES void transform_input_tile(const Geometry& g, const float* x, int64_t tile, int64_t row, float* v) {
-  int64_t per_image = g.tiles_y * g.tiles_x;
-  int64_t image = tile / per_image, y0 = (tile % per_image) / g.tiles_x * 4 - g.pad_top;
-  int64_t x0 = (tile % per_image) % g.tiles_x * 4 - g.pad_left;
-  const float* source = x + image * g.height * g.width * g.channels;
+  TileOrigin origin = tile_origin(g, tile);
+  int64_t y0 = origin.y - g.pad_top, x0 = origin.x - g.pad_left;
+  const float* source = x + origin.image * g.height * g.width * g.channels;
   alignas(64) float d[kPoints][kLanes];
   alignas(64) float t[kPoints][kLanes];
   for (int64_t c0 = 0; c0 < g.channels; c0 += kLanes) {
@@ -109,9 +117,9 @@ NACC_VECTOR_CLONES void transform_input_tile(const Geometry& g, const float* x, 
 NACC_VECTOR_CLONES void transform_output_tile(const Geometry& g, const float* m, int64_t tile, int64_t row,
                                               const float* bias, bool sum, const ops::ActivationParameters& activation,
                                               float* y) {
-  int64_t per_image = g.tiles_y * g.tiles_x;
-  int64_t image = tile / per_image, y0 = (tile % per_image) / g.tiles_x * 4, x0 = (tile % per_image) % g.tiles_x * 4;
-  float* destination = y + image * g.out_height * g.out_width * g.out_channels;
+  TileOrigin origin = tile_origin(g, tile);
+  int64_t y0 = origin.y, x0 = origin.x;
+  float* destination = y + origin.image * g.out_height * g.out_width * g.out_channels;
   int64_t rows = std::min<int64_t>(4, g.out_height - y0), columns = std::min<int64_t>(4, g.out_width - x0);
   alignas(64) float t[4 * 6][kLanes];
   alignas(64) float o[4 * 4][kLanes];
@@ -250,7 +258,7 @@ bool lower_winograd_conv(Lowerer& lowerer) {
   g.tiles = x.shape[0] * g.tiles_y * g.tiles_x;
   // Blocks of at most kLargestBlock tiles, at least one per thread; smaller blocks read the transformed weights
   // (4x the direct ones) too often for the products they make, so such layers stay direct.
-  int64_t threads = lowerer.options().threads > 0 ? lowerer.options().threads : omp_get_num_procs();
+  int64_t threads = threads_per_inference(lowerer.options().threads);
   int64_t blocks = std::max((g.tiles + kLargestBlock - 1) / kLargestBlock, threads);
   g.block = (g.tiles + blocks - 1) / blocks;
   if (g.block < kSmallestBlock) return false;
