@@ -4,6 +4,8 @@
 // Activations may carry zero points (oneDNN's src / dst zero points and the sum post-op's); weights are symmetric.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "ir/ops/common.h"
 #include "ir/ops/window.h"
 #include "runtime/lowering.h"
@@ -21,14 +23,19 @@ memory::desc with_type(const memory::desc& desc, memory::data_type type) {
 }
 
 // The activation post-op of a quantized layer: Relu commutes with the output scale; Clip's bounds are rescaled.
-bool append_quantized_activation(const Node& node, float output_scale, dnnl::post_ops& post_ops, std::string& fused) {
+// `rescale`: the value reaching the post-op is the layer's output divided by it (see residual_add_descriptor), and
+// the post-op multiplies it back.
+bool append_quantized_activation(const Node& node, float output_scale, dnnl::post_ops& post_ops, std::string& fused,
+                                 float rescale = 1.0f) {
   ops::ActivationParameters activation = ops::activation_of(node);
+  float bound = output_scale * rescale;
   switch (activation.kind) {
-    case ops::Activation::None: return true;
-    case ops::Activation::Relu: post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
+    case ops::Activation::None:
+      if (rescale != 1.0f) post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_linear, 1.0f, 0.0f);
+      return true;
+    case ops::Activation::Relu: post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
     case ops::Activation::Clip:
-      post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, activation.alpha / output_scale,
-                              activation.beta / output_scale);
+      post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_clip, activation.alpha / bound, activation.beta / bound);
       break;
     default: return false;
   }
@@ -70,15 +77,63 @@ bool lower_qconv(Lowerer& lowerer) {
   int32_t sum_zero_point = static_cast<int32_t>(node.attribute_int("sum_zero_point", 0));
 
   std::string fused = bias != nullptr ? "bias" : "";
-  dnnl::post_ops post_ops;
   bool sum = node.has_input(3);
-  std::string sum_value;
+  std::string sum_value = sum ? node.inputs[3] : std::string();
   float sum_scale = 1.0f;
   if (sum) {
-    sum_value = node.inputs[3];
     const ValueInfo& addend = lowerer.info(sum_value);
     float addend_scale = addend.dtype == DataType::f32 ? 1.0f : node.attribute_float("sum_scale", 1.0f);
     sum_scale = addend_scale / layer.output_scale;
+  }
+  dnnl::primitive_attr attributes = Lowerer::default_attributes();
+  if (x_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {x_zero_point});
+  if (y_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {y_zero_point});
+
+  memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::s32, {y.shape[1]}) : memory::desc();
+  auto make = [&](const memory::desc& destination, const dnnl::primitive_attr& layer_attributes) {
+    dnnl::convolution_forward::desc descriptor(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
+        memory::desc(parameters.weights, memory::data_type::s8, memory::format_tag::any), bias_desc, destination,
+        parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
+    // The implementation is settled here, before a sum's destination is placed in its layout.
+    dnnl::convolution_forward::primitive_desc result(descriptor, layer_attributes, lowerer.engine());
+    lowerer.prefer_optimized(result);
+    return result;
+  };
+
+  // A residual sum into a pointwise convolution is a binary add of the shortcut's integers, with the output scales
+  // divided by the sum's scale and the activation multiplying it back: oneDNN 2.6 then runs jit_int8_1x1, while
+  // its sum post-op in brgconv_1x1 runs the channel-expanding layers of ResNet-50 3x slower (docs/BENCHMARKS.md).
+  bool pointwise = std::all_of(parameters.weights.end() - static_cast<long>(x.shape.size() - 2), parameters.weights.end(),
+                               [](int64_t size) { return size == 1; }) &&
+                   std::all_of(parameters.strides.begin(), parameters.strides.end(), [](int64_t s) { return s == 1; });
+  if (sum && pointwise && sum_zero_point == 0 && dtype_size(lowerer.info(sum_value).dtype) == dtype_size(y.dtype)) {
+    const Placement& addend = lowerer.placement(sum_value);
+    dnnl::post_ops post_ops;
+    post_ops.append_binary(dnnl::algorithm::binary_add, addend.desc);
+    std::string add_fused = fused + (fused.empty() ? "" : " + ") + "sum";
+    if (append_quantized_activation(node, layer.output_scale, post_ops, add_fused, sum_scale)) {
+      dnnl::primitive_attr add_attributes = attributes;
+      std::vector<float> scales = layer.scales;
+      for (float& scale : scales) scale /= sum_scale;
+      add_attributes.set_output_scales(1 << 1, scales);
+      add_attributes.set_post_ops(post_ops);
+      try {
+        dnnl::convolution_forward::primitive_desc descriptor = make(with_type(addend.desc, layer.output_type), add_attributes);
+        if (std::string(descriptor.impl_info_str()).rfind("ref", 0) != 0) {
+          Binding shortcut{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, addend.slot, addend.desc, std::nullopt};
+          finish_convolution(lowerer, descriptor, add_fused, *weights, parameters.weights, bias, -1, {shortcut});
+          return true;
+        }
+      } catch (const dnnl::error&) {
+        // oneDNN cannot run it this way: the sum post-op below.
+      }
+    }
+  }
+
+  dnnl::post_ops post_ops;
+  if (sum) {
+    const ValueInfo& addend = lowerer.info(sum_value);
     if (dtype_size(addend.dtype) == dtype_size(y.dtype)) {
       post_ops.append_sum(sum_scale, sum_zero_point, to_dnnl(addend.dtype));
     } else {
@@ -87,24 +142,9 @@ bool lower_qconv(Lowerer& lowerer) {
     fused += std::string(fused.empty() ? "" : " + ") + "sum";
   }
   if (!append_quantized_activation(node, layer.output_scale, post_ops, fused)) return false;
-  dnnl::primitive_attr attributes = Lowerer::default_attributes();
   attributes.set_output_scales(1 << 1, layer.scales);
   attributes.set_post_ops(post_ops);
-  if (x_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {x_zero_point});
-  if (y_zero_point != 0) attributes.set_zero_points(DNNL_ARG_DST, 0, {y_zero_point});
-
-  memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::s32, {y.shape[1]}) : memory::desc();
-  auto make = [&](const memory::desc& destination) {
-    dnnl::convolution_forward::desc descriptor(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
-        memory::desc(parameters.weights, memory::data_type::s8, memory::format_tag::any), bias_desc, destination,
-        parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
-    // The implementation is settled here, before a sum's destination is placed in its layout.
-    dnnl::convolution_forward::primitive_desc result(descriptor, attributes, lowerer.engine());
-    lowerer.prefer_optimized(result);
-    return result;
-  };
-  dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(y.dtype, y.shape));
+  dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(y.dtype, y.shape), attributes);
   int output_slot = -1;
   if (sum) {
     const ValueInfo& addend = lowerer.info(sum_value);
@@ -112,7 +152,7 @@ bool lower_qconv(Lowerer& lowerer) {
       // In place into (a copy of) the addend, viewed with the destination's type.
       memory::desc addend_desc = lowerer.placement(sum_value).desc;
       try {
-        descriptor = make(with_type(addend_desc, layer.output_type));
+        descriptor = make(with_type(addend_desc, layer.output_type), attributes);
       } catch (const dnnl::error&) {
       }
       Placement placed = lowerer.place_as(sum_value, with_type(descriptor.dst_desc(), to_dnnl(addend.dtype)));

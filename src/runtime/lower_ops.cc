@@ -117,7 +117,8 @@ void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::p
 }
 
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
-                        const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot) {
+                        const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot,
+                        std::vector<Binding> extra) {
   const Node& node = lowerer.node();
   std::string implementation = lowerer.prefer_optimized(descriptor);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
@@ -127,6 +128,7 @@ void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_d
   if (bias != nullptr) {
     bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {channels}, descriptor.bias_desc())});
   }
+  for (Binding& binding : extra) bindings.push_back(std::move(binding));
   int64_t macs = output_elements(lowerer, node) * (weights.elements() / channels);
   finish_primitive(lowerer, dnnl::convolution_forward(descriptor), descriptor, implementation, std::move(bindings), fused,
                    macs, output_slot);

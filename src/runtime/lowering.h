@@ -98,9 +98,11 @@ void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::p
                       int64_t macs, int output_slot = -1);
 
 // The common end of an FP32 or INT8 convolution: places the source in the primitive's layout, binds the weights
-// (reordered once), the bias and the destination (output_slot, or a new slot when < 0) and adds the step.
+// (reordered once), the bias, `extra` (post-op operands) and the destination (output_slot, or a new slot when < 0)
+// and adds the step.
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
-                        const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot);
+                        const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot,
+                        std::vector<Binding> extra = {});
 
 // The same for an inner product (weights [N, K...], a new destination slot).
 void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primitive_desc& descriptor,

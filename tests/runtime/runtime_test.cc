@@ -332,6 +332,69 @@ TEST(Runtime, Int8WithAsymmetricActivationsMatchesItsReferenceKernels) {
   expect_int8_matches_reference("resnet20", false);
 }
 
+// A residual sum into an INT8 1x1 convolution, element by element against the reference kernels of the same fused
+// graph: within one quantization step of the output. Symmetric activations run it as a binary add of the
+// shortcut's integers (jit_int8_1x1), asymmetric ones (a sum zero point) as oneDNN's sum post-op.
+TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
+  struct Case {
+    int64_t batch, in, out, height, width;
+    OpKind activation;  // after the sum: Relu, Clip (0..1) or Identity (none)
+    bool symmetric;
+  };
+  for (const Case& c : std::vector<Case>{{3, 64, 256, 9, 7, OpKind::Relu, true},
+                                         {1, 13, 24, 5, 5, OpKind::Relu, true},
+                                         {2, 16, 64, 6, 3, OpKind::Identity, true},
+                                         {2, 24, 16, 7, 7, OpKind::Clip, true},
+                                         {2, 64, 256, 9, 7, OpKind::Relu, false}}) {
+    SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " " << c.height << "x" << c.width << " batch "
+                                      << c.batch << " " << op_name(c.activation) << (c.symmetric ? "" : " asymmetric"));
+    zoo::GraphBuilder builder("residual_int8", 6);
+    std::string x = builder.relu("pre", builder.input("x", DataType::f32, {c.batch, c.in, c.height, c.width}));
+    std::string shortcut = builder.input("shortcut", DataType::f32, {c.batch, c.out, c.height, c.width});
+    std::string y = builder.add("residual", builder.conv("conv", x, c.out, 1, 1, 0, 1, true), shortcut);
+    if (c.activation == OpKind::Clip) {
+      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
+      builder.add_initializer("high", Tensor::scalar<float>(1.0f));  // low enough that it clips
+      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
+    } else if (c.activation != OpKind::Identity) {
+      y = builder.add_node(c.activation, "activation", {y});
+    }
+    // A 1x1 max pool (the identity) reads the sum's output quantized: the layer writes u8 / s8, not f32.
+    builder.mark_output(builder.max_pool("pool", y, 1, 1, 0));
+    Graph model = builder.finish();
+    auto inputs_with_seed = [&](uint64_t seed) {
+      return std::map<std::string, Tensor>{{"x", random_tensor(model.value("x").shape, seed)},
+                                           {"shortcut", random_tensor(model.value("shortcut").shape, seed + 1)}};
+    };
+    compiler::QuantizeOptions options;
+    options.symmetric_activations = c.symmetric;
+    Graph graph = compiler::quantize(model, {inputs_with_seed(1), inputs_with_seed(3)}, options);
+    compiler::optimize(graph, {.precision = compiler::Precision::int8, .dump_ir = {}});
+    auto qconv = std::find_if(graph.nodes.begin(), graph.nodes.end(), [](const Node& node) { return node.op == OpKind::QConv; });
+    ASSERT_NE(qconv, graph.nodes.end());
+    ASSERT_TRUE(qconv->has_input(3)) << "the residual add must be the convolution's sum";
+    double step = qconv->attribute_float("y_scale", 0.0f);
+    ASSERT_GT(step, 0.0);
+
+    CompiledModel compiled(graph, kTwoThreads);
+    auto layer = std::find_if(compiled.plan().layers.begin(), compiled.plan().layers.end(),
+                              [](const LayerPlan& l) { return l.op == "nacc.QConv"; });
+    ASSERT_NE(layer, compiled.plan().layers.end());
+    EXPECT_NE(layer->fused.find("sum"), std::string::npos) << layer->fused;
+    EXPECT_NE(layer->implementation.find(c.symmetric ? "jit_int8_1x1" : "brgconv_1x1"), std::string::npos)
+        << layer->implementation;
+    std::map<std::string, Tensor> inputs = inputs_with_seed(5);
+    Tensor expected = ReferenceExecutor(graph).run(inputs).begin()->second;
+    Tensor actual = compiled.run(inputs).begin()->second;
+    ASSERT_EQ(actual.shape(), expected.shape());
+    double worst = 0;
+    for (int64_t i = 0; i < expected.elements(); ++i) {
+      worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
+    }
+    EXPECT_LE(worst, step * 1.001) << "output step " << step << "\n" << format_plan(compiled.plan());
+  }
+}
+
 // Sub-batches: a batch run as pieces gives the answer of the whole batch, FP32 and INT8, with a smaller last piece.
 TEST(Runtime, SubBatchesGiveTheWholeBatchsAnswer) {
   Graph graph = zoo::build_zoo_model("resnet20", {.batch = 7, .seed = 8});
