@@ -345,10 +345,22 @@ int64_t winograd_layers(const CompiledPlan& plan) {
 }
 
 std::string format_plan(const CompiledPlan& plan) {
-  std::string text = fmt::format("{:<34} {:<18} {:<26} {:<36} {}\n", "layer", "op", "implementation", "output", "fused");
+  // Columns as wide as their longest entry, so that the table lines up for any model.
+  size_t name = 5, op = 2, implementation = 14, output = 6;
   for (const LayerPlan& layer : plan.layers) {
-    text += fmt::format("{:<34} {:<18} {:<26} {:<36} {}\n", layer.name, layer.op, layer.implementation,
-                        layer.output_layout, layer.fused);
+    name = std::max(name, layer.name.size());
+    op = std::max(op, layer.op.size());
+    implementation = std::max(implementation, layer.implementation.size());
+    output = std::max(output, layer.output_layout.size());
+  }
+  auto row = [&](const std::string& a, const std::string& b, const std::string& c, const std::string& d,
+                 const std::string& e) {
+    std::string line = fmt::format("{:<{}} {:<{}} {:<{}} {:<{}} {}", a, name, b, op, c, implementation, d, output, e);
+    return line.erase(line.find_last_not_of(' ') + 1) + "\n";
+  };
+  std::string text = row("layer", "op", "implementation", "output", "fused");
+  for (const LayerPlan& layer : plan.layers) {
+    text += row(layer.name, layer.op, layer.implementation, layer.output_layout, layer.fused);
   }
   text += fmt::format("\n{} layers, {} reorders, weights {:.2f} MB, peak activation memory {:.2f} MB per stream\n",
                       plan.layers.size(), plan.reorders, static_cast<double>(plan.weight_bytes) / 1e6,
