@@ -93,6 +93,11 @@ bool lower_conv(Lowerer& lowerer) {
       // Keep oneDNN's own choice and bring the shortcut to it.
     }
     output_slot = sum_destination(lowerer, shortcut, descriptor.dst_desc());
+    NativeStep tiled = pixel_tiled_sum(lowerer, descriptor, attributes);
+    if (tiled.kernel) {
+      finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot, {}, tiled);
+      return true;
+    }
   }
   finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot);
   return true;
@@ -118,18 +123,29 @@ void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::p
 
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
                         const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot,
-                        std::vector<Binding> extra) {
+                        std::vector<Binding> extra, const NativeStep& native) {
   const Node& node = lowerer.node();
   std::string implementation = lowerer.prefer_optimized(descriptor);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
   int64_t channels = weights.shape()[0];
+  memory::desc weights_desc = native.kernel ? native.weights_desc : descriptor.weights_desc();
   std::vector<Binding> bindings{{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},
-                                {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, descriptor.weights_desc())}};
+                                {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(weights, weight_dims, weights_desc)}};
   if (bias != nullptr) {
     bindings.push_back({DNNL_ARG_BIAS, -1, {}, lowerer.constant(*bias, {channels}, descriptor.bias_desc())});
   }
   for (Binding& binding : extra) bindings.push_back(std::move(binding));
   int64_t macs = output_elements(lowerer, node) * (weights.elements() / channels);
+  if (native.kernel) {
+    if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
+    Step step;
+    step.native = native.kernel;
+    step.scratchpad_bytes = native.scratchpad_bytes;
+    step.bindings = std::move(bindings);
+    step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
+    lowerer.finish_node(std::move(step), native.implementation, fused, output_slot, descriptor.dst_desc(), macs);
+    return;
+  }
   finish_primitive(lowerer, dnnl::convolution_forward(descriptor), descriptor, implementation, std::move(bindings), fused,
                    macs, output_slot);
 }

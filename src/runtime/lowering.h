@@ -97,12 +97,26 @@ void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::p
                       const std::string& implementation, std::vector<Binding> bindings, const std::string& fused,
                       int64_t macs, int output_slot = -1);
 
+// A step that runs a node with a kernel of nacc's own instead of one primitive; empty `kernel`: none.
+struct NativeStep {
+  std::shared_ptr<const NativeKernel> kernel;
+  int64_t scratchpad_bytes = 0;
+  std::string implementation;
+  dnnl::memory::desc weights_desc;  // the layout the kernel reads its weights in
+};
+
 // The common end of an FP32 or INT8 convolution: places the source in the primitive's layout, binds the weights
 // (reordered once), the bias, `extra` (post-op operands) and the destination (output_slot, or a new slot when < 0)
-// and adds the step.
+// and adds the step: `descriptor`'s primitive, or `native`'s kernel on the same bindings.
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
                         const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot,
-                        std::vector<Binding> extra = {});
+                        std::vector<Binding> extra = {}, const NativeStep& native = {});
+
+// An FP32 1x1 stride-1 channels-last convolution with a residual sum (`whole`, made with `attributes`) as tiles of
+// pixels that first bring their part of the shortcut into the cache (src/runtime/pixel_tiles.cc); empty when that
+// does not apply (more than one thread per inference, another shape or layout, too few pixels).
+NativeStep pixel_tiled_sum(Lowerer& lowerer, const dnnl::convolution_forward::primitive_desc& whole,
+                           const dnnl::primitive_attr& attributes);
 
 // The same for an inner product (weights [N, K...], a new destination slot).
 void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primitive_desc& descriptor,

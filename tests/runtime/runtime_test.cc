@@ -152,6 +152,49 @@ TEST(Runtime, ResidualSumOverTheConvolutionsOwnInputDoesNotOverwriteIt) {
   }
 }
 
+// FP32 1x1 convolutions with a residual sum run in tiles of pixels on one thread (src/runtime/pixel_tiles.cc):
+// tiles across image boundaries, a smaller last tile, channels that cross oneDNN's blocking, every activation, a
+// shortcut read again later. On two threads, or with too few pixels, the layer stays one primitive.
+TEST(Runtime, PointwiseResidualSumsRunInTilesOfPixels) {
+  struct Case {
+    int64_t batch, in, out, height, width;
+    OpKind activation;
+    bool shortcut_read_later;
+    int64_t threads;
+    bool tiled;
+  };
+  // Tiles hold 512 KB of the destination: 512 pixels of 256 channels, 256 of 512, 2048 of 64, 3276 of 40.
+  for (const Case& c : std::vector<Case>{{3, 64, 256, 23, 19, OpKind::Relu, false, 1, true},
+                                         {2, 24, 40, 64, 64, OpKind::Clip, true, 1, true},
+                                         {16, 64, 512, 7, 7, OpKind::Identity, false, 1, true},
+                                         {2, 13, 64, 64, 32, OpKind::LeakyRelu, false, 1, true},
+                                         {3, 64, 256, 23, 19, OpKind::Relu, false, 2, false},
+                                         {1, 64, 256, 9, 9, OpKind::Relu, false, 1, false}}) {
+    SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " " << c.height << "x" << c.width << " batch "
+                                      << c.batch << " threads " << c.threads);
+    zoo::GraphBuilder builder("pointwise_sum", 7);
+    std::string x = builder.input("x", DataType::f32, {c.batch, c.in, c.height, c.width});
+    // The shortcut comes from a convolution, channels-last like the layer's output (a graph input stays NCHW).
+    std::string shortcut = builder.conv("project", x, c.out, 1, 1, 0, 1, true);
+    std::string y = builder.add("residual", builder.conv("conv", x, c.out, 1, 1, 0, 1, true), shortcut);
+    if (c.activation == OpKind::Clip) {
+      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
+      builder.add_initializer("high", Tensor::scalar<float>(1.0f));
+      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
+    } else if (c.activation != OpKind::Identity) {
+      y = builder.add_node(c.activation, "activation", {y});
+    }
+    if (c.shortcut_read_later) y = builder.add("again", y, shortcut);
+    builder.mark_output(y);
+    RuntimeOptions options{.threads = c.threads, .first_core = -1};
+    CompiledPlan plan = expect_matches_reference(builder.finish(), true, 1e-4, options);
+    auto conv = std::find_if(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& layer) { return layer.name == "conv"; });
+    ASSERT_NE(conv, plan.layers.end());
+    EXPECT_NE(conv->fused.find("sum"), std::string::npos) << conv->fused;
+    EXPECT_EQ(conv->implementation.find("in tiles") != std::string::npos, c.tiled) << format_plan(plan);
+  }
+}
+
 TEST(Runtime, WinogradLeavesOtherConvolutionsDirect) {
   auto graph_with = [](int64_t batch, int64_t channels, int64_t stride, int64_t groups, int64_t size, int64_t dilation) {
     zoo::GraphBuilder builder("direct", 2);
