@@ -36,6 +36,15 @@ double relative_error(const Tensor& actual, const Tensor& expected) {
   return worst / scale;
 }
 
+// `y` followed by `activation` (Identity: none; Clip: to [0, clip_high]).
+std::string with_activation(zoo::GraphBuilder& builder, const std::string& y, OpKind activation, float clip_high) {
+  if (activation == OpKind::Identity) return y;
+  if (activation != OpKind::Clip) return builder.add_node(activation, "activation", {y});
+  builder.add_initializer("low", Tensor::scalar<float>(0.0f));
+  builder.add_initializer("high", Tensor::scalar<float>(clip_high));
+  return builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
+}
+
 // Compiles (optimized or not) and compares every output with the reference executor on the original graph.
 // Returns the compiled plan.
 CompiledPlan expect_matches_reference(const Graph& original, bool optimize_first, double tolerance = 1e-4,
@@ -111,13 +120,7 @@ TEST(Runtime, WinogradConvolutionsMatchTheReference) {
     zoo::GraphBuilder builder("winograd", 1);
     std::string x = builder.input("x", DataType::f32, {c.batch, c.in, c.size, c.size});
     std::string y = builder.conv("conv", x, c.out, 3, 1, c.pad, 1, c.bias);
-    if (c.activation == OpKind::Clip) {
-      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
-      builder.add_initializer("high", Tensor::scalar<float>(6.0f));
-      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
-    } else if (c.activation != OpKind::Identity) {
-      y = builder.add_node(c.activation, "activation", {y});
-    }
+    y = with_activation(builder, y, c.activation, 6.0f);
     builder.mark_output(y);
     EXPECT_EQ(winograd_layers(expect_matches_reference(builder.finish(), true, 1e-4, kTwoThreads)), 1);
   }
@@ -177,13 +180,7 @@ TEST(Runtime, PointwiseResidualSumsRunInTilesOfPixels) {
     // The shortcut comes from a convolution, channels-last like the layer's output (a graph input stays NCHW).
     std::string shortcut = builder.conv("project", x, c.out, 1, 1, 0, 1, true);
     std::string y = builder.add("residual", builder.conv("conv", x, c.out, 1, 1, 0, 1, true), shortcut);
-    if (c.activation == OpKind::Clip) {
-      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
-      builder.add_initializer("high", Tensor::scalar<float>(1.0f));
-      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
-    } else if (c.activation != OpKind::Identity) {
-      y = builder.add_node(c.activation, "activation", {y});
-    }
+    y = with_activation(builder, y, c.activation, 1.0f);
     if (c.shortcut_read_later) y = builder.add("again", y, shortcut);
     builder.mark_output(y);
     RuntimeOptions options{.threads = c.threads, .first_core = -1};
@@ -395,13 +392,7 @@ TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
     std::string x = builder.relu("pre", builder.input("x", DataType::f32, {c.batch, c.in, c.height, c.width}));
     std::string shortcut = builder.input("shortcut", DataType::f32, {c.batch, c.out, c.height, c.width});
     std::string y = builder.add("residual", builder.conv("conv", x, c.out, 1, 1, 0, 1, true), shortcut);
-    if (c.activation == OpKind::Clip) {
-      builder.add_initializer("low", Tensor::scalar<float>(0.0f));
-      builder.add_initializer("high", Tensor::scalar<float>(1.0f));  // low enough that it clips
-      y = builder.add_node(OpKind::Clip, "clip", {y, "low", "high"});
-    } else if (c.activation != OpKind::Identity) {
-      y = builder.add_node(c.activation, "activation", {y});
-    }
+    y = with_activation(builder, y, c.activation, 1.0f);  // Clip low enough that it clips
     // A 1x1 max pool (the identity) reads the sum's output quantized: the layer writes u8 / s8, not f32.
     builder.mark_output(builder.max_pool("pool", y, 1, 1, 0));
     Graph model = builder.finish();
