@@ -23,8 +23,8 @@ memory::desc with_type(const memory::desc& desc, memory::data_type type) {
 }
 
 // The activation post-op of a quantized layer: Relu commutes with the output scale; Clip's bounds are rescaled.
-// `rescale`: the value reaching the post-op is the layer's output divided by it (see residual_add_descriptor), and
-// the post-op multiplies it back.
+// `rescale`: the value reaching the post-op is the layer's output divided by it (the binary-add residual sum in
+// lower_qconv), and the post-op multiplies it back.
 bool append_quantized_activation(const Node& node, float output_scale, dnnl::post_ops& post_ops, std::string& fused,
                                  float rescale = 1.0f) {
   ops::ActivationParameters activation = ops::activation_of(node);
@@ -103,7 +103,7 @@ bool lower_qconv(Lowerer& lowerer) {
 
   // A residual sum into a pointwise convolution is a binary add of the shortcut's integers, with the output scales
   // divided by the sum's scale and the activation multiplying it back: oneDNN 2.6 then runs jit_int8_1x1, while
-  // its sum post-op in brgconv_1x1 runs the channel-expanding layers of ResNet-50 3x slower (docs/BENCHMARKS.md).
+  // its sum post-op in brgconv_1x1 runs the channel-expanding layers of ResNet-50 2.5x slower (docs/BENCHMARKS.md).
   bool pointwise = std::all_of(parameters.weights.end() - static_cast<long>(x.shape.size() - 2), parameters.weights.end(),
                                [](int64_t size) { return size == 1; }) &&
                    std::all_of(parameters.strides.begin(), parameters.strides.end(), [](int64_t s) { return s == 1; });

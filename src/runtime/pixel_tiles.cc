@@ -85,6 +85,7 @@ NativeStep pixel_tiled_sum(Lowerer& lowerer, const dnnl::convolution_forward::pr
   int64_t tiles = (pixels + tile - 1) / tile;
   tile = (pixels + tiles - 1) / tiles;
   std::string implementation;
+  bool reference = false;
   int64_t scratchpad_bytes = 0;
   // The tiles choose their weight layout (the whole layer's may not suit a tile); the last tile must take the same.
   memory::desc tile_weights(w, memory::data_type::f32, memory::format_tag::any);
@@ -98,6 +99,7 @@ NativeStep pixel_tiled_sum(Lowerer& lowerer, const dnnl::convolution_forward::pr
                                                {0, 0}, {0, 0});
     dnnl::convolution_forward::primitive_desc tile_desc(descriptor, attributes, lowerer.engine());
     implementation = lowerer.prefer_optimized(tile_desc);
+    reference = reference || implementation.rfind("ref", 0) == 0;
     if (tile_weights.data.format_kind == dnnl_format_kind_any) tile_weights = tile_desc.weights_desc();
     if (tile_desc.weights_desc() != tile_weights) throw dnnl::error(dnnl_unimplemented, "the tiles take two weight layouts");
     scratchpad_bytes = std::max(scratchpad_bytes, static_cast<int64_t>(tile_desc.scratchpad_desc().get_size()));
@@ -108,7 +110,7 @@ NativeStep pixel_tiled_sum(Lowerer& lowerer, const dnnl::convolution_forward::pr
     TilePrimitive full = make(tile);
     std::optional<TilePrimitive> rest;
     if (pixels % tile != 0) rest = make(pixels % tile);
-    if (implementation.rfind("ref", 0) == 0) return {};
+    if (reference) return {};
     NativeStep step;
     step.kernel = std::make_shared<PixelTiledConvolution>(std::move(full), std::move(rest), pixels, in_channels, out_channels);
     step.scratchpad_bytes = scratchpad_bytes;
