@@ -145,7 +145,9 @@ struct BenchConfig {
   loadgen::TestSettings settings;
   std::string data;  // "" for generated data, else a data set spec (data::load_dataset)
   int64_t batch = 0;  // 0: 1, or samples_per_query for MultiStream
-  int64_t streams = 1;
+  // Inferences at once. 0: chosen (choose_streams): in Offline and Server on the compiled runtime, one per core at
+  // `threads` each (one thread when 0), OpenVINO's throughput default; otherwise 1.
+  int64_t streams = 0;
   int64_t threads = 0;  // per inference; 0: cores / streams
   int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
   bool winograd = true;   // runtime::RuntimeOptions::winograd

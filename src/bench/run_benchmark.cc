@@ -1,5 +1,8 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "bench/bench.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -25,11 +28,23 @@ int64_t choose_batch(const BenchConfig& config) {
   return settings.scenario == loadgen::Scenario::MultiStream ? settings.samples_per_query : 1;
 }
 
+// Streams for BenchConfig::streams: as asked, or for a throughput scenario on the compiled runtime one per core,
+// each of `threads` threads (one when 0).
+int64_t choose_streams(const BenchConfig& config) {
+  if (config.streams < 0) fail("expected --streams >= 1 (or 0: chosen), but found {}", config.streams);
+  if (config.streams > 0) return config.streams;
+  loadgen::Scenario scenario = config.settings.scenario;
+  bool throughput = scenario == loadgen::Scenario::Offline || scenario == loadgen::Scenario::Server;
+  if (!throughput || config.executor != Executor::compiled) return 1;
+  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  return std::max<int64_t>(1, cores / std::max<int64_t>(1, config.threads));
+}
+
 }  // namespace
 
 loadgen::TestResult run_benchmark(const BenchConfig& config) {
   config.settings.validate();
-  if (config.streams < 1) fail("expected --streams >= 1, but found {}", config.streams);
+  int64_t streams = choose_streams(config);
   if (config.threads < 0) fail("expected --threads >= 0 (0: cores / streams), but found {}", config.threads);
   if (config.threads > 0 && config.executor == Executor::reference) {
     spdlog::warn("the reference executor runs each inference on one thread; --threads applies to the compiled runtime");
@@ -60,7 +75,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   }
 
   ModelSut sut(graph, *qsl,
-               SutOptions{.batch = batch, .streams = config.streams, .threads = config.threads,
+               SutOptions{.batch = batch, .streams = streams, .threads = config.threads,
                           .sub_batch = config.sub_batch, .winograd = config.winograd, .executor = config.executor, .pin_threads = true, .precision = config.precision});
   // An Offline query's last batch is usually partial: compile for its size before the timed part.
   const loadgen::TestSettings& settings = config.settings;
@@ -78,7 +93,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                   {"precision", sut.precision()},
                   {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
                   {"batch", batch},
-                  {"streams", config.streams},
+                  {"streams", streams},
                   {"threads", sut.threads()},
                   {"data", config.data.empty() ? qsl->name() : config.data},
                   {"data_seed", config.seed},

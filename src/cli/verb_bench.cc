@@ -25,7 +25,7 @@ struct BenchOptions {
   std::optional<double> target_latency_ms;
   std::optional<int64_t> samples_per_query;
   int64_t batch = 0;
-  int64_t streams = 1;
+  int64_t streams = 0;
   int64_t threads = 0;
   int64_t sub_batch = 0;
   bool winograd = true;
@@ -97,7 +97,9 @@ void add_bench_verb(CLI::App& app) {
                    "Server: latency bound; SingleStream/MultiStream: expected latency");
   verb->add_option("--samples-per-query", options->samples_per_query, "MultiStream: samples per query (8)");
   verb->add_option("--batch", options->batch, "Samples per inference (default 1; MultiStream: samples per query)");
-  verb->add_option("--streams", options->streams, "Inferences in flight at once")->capture_default_str();
+  verb->add_option("--streams", options->streams,
+                   "Inferences in flight at once (0: one per core in Offline and Server, else 1)")
+      ->capture_default_str();
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
   add_sub_batch_option(*verb, options->sub_batch);
   add_winograd_option(*verb, options->winograd);

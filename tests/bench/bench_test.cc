@@ -2,6 +2,9 @@
 #include "bench/bench.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -127,6 +130,28 @@ TEST_F(RunBenchmark, ReferenceExecutorAndProfile) {
   for (const auto& layer : result.extra["profile"]) share += layer["share"].get<double>();
   EXPECT_NEAR(share, 1.0, 1e-9);
   EXPECT_NE(read_file(config_.output / "report.html").find("Time per layer"), std::string::npos);
+}
+
+// Streams default (0) to one per core in the throughput scenarios on the compiled runtime, OpenVINO's THROUGHPUT
+// hint; SingleStream, the reference executor and a given --threads keep the arithmetic of cores.
+TEST_F(RunBenchmark, StreamsAreChosenPerScenario) {
+  auto streams_of = [&](loadgen::Scenario scenario, int64_t streams, int64_t threads, Executor executor) {
+    BenchConfig config = config_;
+    config.settings = loadgen::quick_settings(scenario);
+    config.settings.min_duration_ms = 20;
+    config.settings.min_query_count = 1;
+    config.streams = streams;
+    config.threads = threads;
+    config.executor = executor;
+    return run_benchmark(config).extra["streams"].get<int64_t>();
+  };
+  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, 0, Executor::compiled), cores);
+  EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, cores, Executor::compiled), 1);
+  EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, 0, Executor::reference), 1);
+  EXPECT_EQ(streams_of(loadgen::Scenario::SingleStream, 0, 0, Executor::compiled), 1);
+  EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 3, 1, Executor::compiled), 3);
+  EXPECT_THROW(streams_of(loadgen::Scenario::Offline, -1, 0, Executor::compiled), Error);
 }
 
 TEST_F(RunBenchmark, BadConfigurationsAreErrorsBeforeRunning) {
