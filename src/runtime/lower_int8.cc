@@ -84,6 +84,7 @@ bool lower_qconv(Lowerer& lowerer) {
     const ValueInfo& addend = lowerer.info(sum_value);
     float addend_scale = addend.dtype == DataType::f32 ? 1.0f : node.attribute_float("sum_scale", 1.0f);
     sum_scale = addend_scale / layer.output_scale;
+    fused += std::string(fused.empty() ? "" : " + ") + "sum";
   }
   dnnl::primitive_attr attributes = Lowerer::default_attributes();
   if (x_zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {x_zero_point});
@@ -111,7 +112,7 @@ bool lower_qconv(Lowerer& lowerer) {
     const Placement& addend = lowerer.placement(sum_value);
     dnnl::post_ops post_ops;
     post_ops.append_binary(dnnl::algorithm::binary_add, addend.desc);
-    std::string add_fused = fused + (fused.empty() ? "" : " + ") + "sum";
+    std::string add_fused = fused;  // the activation is appended to a copy: this way may yet be abandoned
     if (append_quantized_activation(node, layer.output_scale, post_ops, add_fused, sum_scale)) {
       dnnl::primitive_attr add_attributes = attributes;
       std::vector<float> scales = layer.scales;
@@ -139,7 +140,6 @@ bool lower_qconv(Lowerer& lowerer) {
     } else {
       post_ops.append_sum(1.0f);  // the addend is converted into the destination's type first (below)
     }
-    fused += std::string(fused.empty() ? "" : " + ") + "sum";
   }
   if (!append_quantized_activation(node, layer.output_scale, post_ops, fused)) return false;
   attributes.set_output_scales(1 << 1, layer.scales);

@@ -109,16 +109,28 @@ int sum_destination(Lowerer& lowerer, const std::string& shortcut, const memory:
   return convert(lowerer, shortcut, placed.desc).slot;
 }
 
+namespace {
+
+// Adds `step` (its primitive or kernel and scratchpad set) reading `bindings` and writing `destination` into
+// output_slot, or into a new slot when < 0.
+void finish_step(Lowerer& lowerer, Step step, const memory::desc& destination, const std::string& implementation,
+                 std::vector<Binding> bindings, const std::string& fused, int64_t macs, int output_slot) {
+  if (output_slot < 0) output_slot = lowerer.new_slot(destination);
+  step.bindings = std::move(bindings);
+  step.bindings.push_back({DNNL_ARG_DST, output_slot, destination, std::nullopt});
+  lowerer.finish_node(std::move(step), implementation, fused, output_slot, destination, macs);
+}
+
+}  // namespace
+
 void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::primitive_desc_base& descriptor,
                       const std::string& implementation, std::vector<Binding> bindings, const std::string& fused,
                       int64_t macs, int output_slot) {
-  if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
   Step step;
   step.primitive = std::move(primitive);
   step.scratchpad_bytes = static_cast<int64_t>(descriptor.scratchpad_desc().get_size());
-  step.bindings = std::move(bindings);
-  step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-  lowerer.finish_node(std::move(step), implementation, fused, output_slot, descriptor.dst_desc(), macs);
+  finish_step(lowerer, std::move(step), descriptor.dst_desc(), implementation, std::move(bindings), fused, macs,
+              output_slot);
 }
 
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
@@ -137,13 +149,11 @@ void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_d
   for (Binding& binding : extra) bindings.push_back(std::move(binding));
   int64_t macs = output_elements(lowerer, node) * (weights.elements() / channels);
   if (native.kernel) {
-    if (output_slot < 0) output_slot = lowerer.new_slot(descriptor.dst_desc());
     Step step;
     step.native = native.kernel;
     step.scratchpad_bytes = native.scratchpad_bytes;
-    step.bindings = std::move(bindings);
-    step.bindings.push_back({DNNL_ARG_DST, output_slot, descriptor.dst_desc(), std::nullopt});
-    lowerer.finish_node(std::move(step), native.implementation, fused, output_slot, descriptor.dst_desc(), macs);
+    finish_step(lowerer, std::move(step), descriptor.dst_desc(), native.implementation, std::move(bindings), fused, macs,
+                output_slot);
     return;
   }
   finish_primitive(lowerer, dnnl::convolution_forward(descriptor), descriptor, implementation, std::move(bindings), fused,

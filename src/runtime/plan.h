@@ -29,8 +29,9 @@ struct Binding {
   std::optional<dnnl::memory> constant;  // a weight or bias made at compile time
 };
 
-// A kernel of nacc's own (src/runtime/winograd.cc): runs on the step's bound memories (DNNL_ARG_SRC, DNNL_ARG_DST,
-// DNNL_ARG_WEIGHTS, DNNL_ARG_SCRATCHPAD of the step's scratchpad_bytes), like a primitive.
+// A kernel of nacc's own (src/runtime/winograd.cc, src/runtime/pixel_tiles.cc): runs on the step's bound memories
+// (DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_SCRATCHPAD of the step's scratchpad_bytes),
+// like a primitive.
 class NativeKernel {
  public:
   virtual ~NativeKernel() = default;
