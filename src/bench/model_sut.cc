@@ -59,7 +59,9 @@ ModelSut::~ModelSut() {
 std::string ModelSut::name() const {
   if (compiled_) {
     const runtime::CompiledPlan& plan = compiled_->plan();
-    std::string pieces = plan.sub_batch < plan.batch ? fmt::format(" in pieces of {}", plan.sub_batch) : "";
+    std::string pieces = !plan.stages.empty()          ? fmt::format(" in {} stages, pieces of {} first", plan.stages.size(), plan.sub_batch)
+                         : plan.sub_batch < plan.batch ? fmt::format(" in pieces of {}", plan.sub_batch)
+                                                       : "";
     return fmt::format("nacc compiled {} on oneDNN (batch {}{}, {} stream{} x {} thread{})",
                        precision_ == compiler::Precision::int8 ? "int8" : "fp32", options_.batch, pieces,
                        options_.streams, options_.streams == 1 ? "" : "s", options_.threads,

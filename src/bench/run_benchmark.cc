@@ -101,6 +101,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   if (const runtime::CompiledPlan* plan = sut.plan()) {
     result.extra["sub_batch"] = plan->sub_batch;
     result.extra["sub_batch_note"] = plan->sub_batch_note;
+    if (!plan->stages.empty()) result.extra["stages"] = plan->stages;
     // None with --no-winograd, in INT8, or without eligible convolutions.
     result.extra["winograd_layers"] = runtime::winograd_layers(*plan);
   }

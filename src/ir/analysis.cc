@@ -20,18 +20,22 @@ bool is_learned_input(const Node& node, size_t input_index, const Tensor& tensor
   }
 }
 
+}  // namespace
+
 int64_t node_macs(const Graph& graph, const Node& node) {
   switch (node.op) {
     case OpKind::Conv:
-    case OpKind::FusedConv: {
+    case OpKind::FusedConv:
+    case OpKind::QConv: {
       const Shape& w = graph.value(node.inputs[1]).shape;
       int64_t per_output = 1;
       for (size_t i = 1; i < w.size(); ++i) per_output *= w[i];  // (C / group) x kernel
       return shape_elements(graph.value(node.outputs[0]).shape) * per_output;
     }
     case OpKind::Gemm:
-    case OpKind::FusedGemm: {
-      // FusedGemm flattens A to [A0, rest].
+    case OpKind::FusedGemm:
+    case OpKind::QGemm: {
+      // FusedGemm and QGemm flatten A to [A0, rest].
       const Shape& a = graph.value(node.inputs[0]).shape;
       int64_t k = node.attribute_int("transA", 0) != 0 ? a[0] : shape_elements(a) / std::max<int64_t>(a[0], 1);
       return shape_elements(graph.value(node.outputs[0]).shape) * k;
@@ -43,8 +47,6 @@ int64_t node_macs(const Graph& graph, const Node& node) {
     default: return 0;
   }
 }
-
-}  // namespace
 
 GraphStats analyze_graph(const Graph& graph) {
   GraphStats stats;

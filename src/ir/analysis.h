@@ -30,5 +30,7 @@ struct GraphStats {
 // statistics, shape/pad tensors (s64), quantization scales and zero points, and Clip bounds.
 // MACs: Conv = output elements x (input channels / group) x kernel size; Gemm and MatMul = M x N x K (x batch).
 GraphStats analyze_graph(const Graph& graph);
+// The MACs of one node, as counted above (0 for nodes that multiply nothing).
+int64_t node_macs(const Graph& graph, const Node& node);
 
 }  // namespace nacc

@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
 #include "ir/ops/schema.h"
+#include "runtime/dnnl_util.h"
 #include "runtime/plan.h"
 #include "runtime/runtime.h"
 
@@ -79,7 +81,7 @@ struct PlanBindings {
         const Slot& slot = plan.slots[static_cast<size_t>(binding.slot)];
         void* data = slot.offset_bytes >= 0 ? arena + slot.offset_bytes : nullptr;
         dnnl::memory memory_object(binding.desc, plan.engine, data);
-        if (!slot.input_name.empty()) input_bindings.push_back({binding.slot, memory_object});
+        if (slot.offset_bytes < 0) external_bindings.push_back({binding.slot, memory_object});
         arguments[binding.argument] = memory_object;
       }
       if ((step.primitive || step.native) && step.scratchpad_bytes > 0) {
@@ -91,18 +93,22 @@ struct PlanBindings {
   }
 
   std::vector<std::unordered_map<int, dnnl::memory>> step_arguments;
-  std::vector<std::pair<int, dnnl::memory>> input_bindings;  // slot of a graph input, memory object reading it
+  // Slots bound per run (graph inputs, stage outputs) and the memory objects viewing them.
+  std::vector<std::pair<int, dnnl::memory>> external_bindings;
 };
 
-int64_t largest(const std::vector<std::unique_ptr<Plan>>& plans, int64_t Plan::*bytes) {
+int64_t largest(const std::vector<Stage>& stages, int64_t Plan::*bytes) {
   int64_t result = 0;
-  for (const auto& plan : plans) result = std::max(result, (*plan).*bytes);
+  for (const Stage& stage : stages) {
+    for (const auto& plan : stage.plans) result = std::max(result, (*plan).*bytes);
+  }
   return result;
 }
 
-// The profile entry of a step of plans[0] (its index) or of another plan (the entry of the same name and op).
-size_t profile_entry(Profile& profile, const LayerPlan& layer, size_t step, bool first_plan) {
-  if (first_plan) return step;
+// The profile entry of a step of a stage's plans[0] (`first_entry`: its index) or of another plan (the entry of the
+// same name and op).
+size_t profile_entry(Profile& profile, const LayerPlan& layer, std::optional<size_t> first_entry) {
+  if (first_entry) return *first_entry;
   for (size_t i = 0; i < profile.size(); ++i) {
     if (profile[i].name == layer.name && profile[i].op == layer.op) return i;
   }
@@ -112,38 +118,48 @@ size_t profile_entry(Profile& profile, const LayerPlan& layer, size_t step, bool
 
 }  // namespace
 
-// The plans run one after the other, so they share one arena and one scratchpad.
+// The plans run one after the other, so they share one arena and one scratchpad; the values passed between stages
+// have buffers of their own, for the whole batch.
 class ExecutionContext {
  public:
   explicit ExecutionContext(const Program& program)
-      : stream(program.plans[0]->engine), arena(allocate(largest(program.plans, &Plan::arena_bytes))),
-        scratchpad(allocate(largest(program.plans, &Plan::scratchpad_bytes))) {
-    for (const auto& plan : program.plans) bindings.emplace_back(*plan, arena.get(), scratchpad.get());
+      : stream(program.stages[0].plans[0]->engine), arena(allocate(largest(program.stages, &Plan::arena_bytes))),
+        scratchpad(allocate(largest(program.stages, &Plan::scratchpad_bytes))) {
+    for (const Stage& stage : program.stages) {
+      std::vector<PlanBindings>& stage_bindings = bindings.emplace_back();
+      for (const auto& plan : stage.plans) stage_bindings.emplace_back(*plan, arena.get(), scratchpad.get());
+    }
+    for (const auto& [value, desc] : program.boundaries) {
+      boundaries[value] = allocate(static_cast<int64_t>(desc.get_size()));
+    }
   }
 
   dnnl::stream stream;
   AlignedBuffer arena;
   AlignedBuffer scratchpad;
-  std::vector<PlanBindings> bindings;  // per plan of the program
+  std::vector<std::vector<PlanBindings>> bindings;  // per stage and plan of the program
+  std::map<std::string, AlignedBuffer> boundaries;  // value passed between stages -> its bytes
   int64_t first_core = -1;
 };
 
 namespace {
 
 // One run of `plan` (a piece of the batch, or all of it): inputs read from and outputs written to the given
-// addresses (graph value name -> bytes). With a profile, each step's time is added to its entry (profile_entry),
-// and the entry is marked in `touched`.
+// addresses (graph value name -> bytes). With a profile, each step's time is added to its entry (profile_entry: the
+// step's index plus `first_entry` for a stage's first plan), and the entry is marked in `touched`.
 void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std::byte* arena,
              const std::map<std::string, const std::byte*>& inputs, const std::map<std::string, std::byte*>& outputs,
-             Profile* profile, bool first_plan, std::vector<char>& touched) {
-  // Where each slot's bytes are this run: the arena, or the caller's tensor for a graph input.
+             Profile* profile, std::optional<size_t> first_entry, std::vector<char>& touched) {
+  // Where each slot's bytes are this run: the arena, the caller's tensor for a graph input, or the buffer of a
+  // value passed to the next stage.
   std::vector<std::byte*> slot_data(plan.slots.size(), nullptr);
   for (size_t i = 0; i < plan.slots.size(); ++i) {
     const Slot& slot = plan.slots[i];
     if (slot.offset_bytes >= 0) slot_data[i] = arena + slot.offset_bytes;
     if (!slot.input_name.empty()) slot_data[i] = const_cast<std::byte*>(inputs.at(slot.input_name));
+    if (!slot.output_name.empty()) slot_data[i] = outputs.at(slot.output_name);
   }
-  for (auto& [slot, memory_object] : bindings.input_bindings) memory_object.set_data_handle(slot_data[static_cast<size_t>(slot)]);
+  for (auto& [slot, memory_object] : bindings.external_bindings) memory_object.set_data_handle(slot_data[static_cast<size_t>(slot)]);
 
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const Step& step = plan.steps[i];
@@ -182,7 +198,7 @@ void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std
     }
     if (profile != nullptr) {
       stream.wait();
-      size_t entry = profile_entry(*profile, plan.summary.layers[i], i, first_plan);
+      size_t entry = profile_entry(*profile, plan.summary.layers[i], first_entry ? std::optional(*first_entry + i) : std::nullopt);
       (*profile)[entry].total_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
       touched.resize(profile->size(), 0);
       touched[entry] = 1;
@@ -190,9 +206,11 @@ void execute(const Plan& plan, PlanBindings& bindings, dnnl::stream& stream, std
   }
   stream.wait();
   for (const auto& [output, destination] : outputs) {
+    int slot = plan.output_slots.at(output);
+    if (!plan.slots[static_cast<size_t>(slot)].output_name.empty()) continue;  // written in place
     const ValueInfo& info = plan.graph.value(output);
     int64_t bytes = shape_elements(info.shape) * static_cast<int64_t>(dtype_size(info.dtype));
-    copy_bytes(destination, slot_data[static_cast<size_t>(plan.output_slots.at(output))], static_cast<size_t>(bytes));
+    copy_bytes(destination, slot_data[static_cast<size_t>(slot)], static_cast<size_t>(bytes));
   }
 }
 
@@ -207,40 +225,83 @@ void keep_reference_constants(Plan& plan) {
 
 }  // namespace
 
+namespace {
+
+// The graph of nodes [first, end) of `graph`: its inputs are the activations they read that none of them makes,
+// its outputs those they make that a later node or the graph's outputs read (and any constant graph output, for the
+// last stage).
+Graph stage_graph(const Graph& graph, size_t first, size_t end) {
+  Graph stage;
+  stage.name = graph.name;
+  stage.opset_version = graph.opset_version;
+  stage.metadata = graph.metadata;
+  std::set<std::string> made, read_later(graph.outputs.begin(), graph.outputs.end());
+  for (size_t i = end; i < graph.nodes.size(); ++i) read_later.insert(graph.nodes[i].inputs.begin(), graph.nodes[i].inputs.end());
+  for (size_t i = first; i < end; ++i) {
+    const Node& node = graph.nodes[i];
+    for (const std::string& input : node.inputs) {
+      if (input.empty() || stage.has_value(input)) continue;
+      if (const Tensor* constant = graph.initializer(input)) {
+        stage.add_initializer(input, *constant);
+      } else if (made.count(input) == 0) {
+        stage.add_input(input, graph.value(input));
+      }
+    }
+    for (const std::string& output : node.outputs) {
+      made.insert(output);
+      stage.values[output] = graph.value(output);
+      if (read_later.count(output) != 0) stage.outputs.push_back(output);
+    }
+    stage.nodes.push_back(node);
+  }
+  if (end == graph.nodes.size()) {
+    stage.outputs.clear();
+    for (const std::string& output : graph.outputs) {
+      if (const Tensor* constant = graph.initializer(output); constant != nullptr && !stage.has_value(output)) {
+        stage.add_initializer(output, *constant);
+      }
+      stage.outputs.push_back(output);
+    }
+  }
+  return stage;
+}
+
+// The inputs of `stage` that come from the stage before and that no later stage reads.
+std::set<std::string> overwritable(const std::vector<Stage>& stages, const Stage& stage) {
+  std::set<std::string> result;
+  if (&stage == &stages.front()) return result;
+  result.insert(stage.graph.inputs.begin(), stage.graph.inputs.end());
+  for (const Stage* later = &stage + 1; later <= &stages.back(); ++later) {
+    for (const std::string& input : later->graph.inputs) result.erase(input);
+  }
+  return result;
+}
+
+// A stage for the plan's summary: its first and last layers, its pieces and why.
+std::string describe_stage(const Stage& stage) {
+  const std::vector<LayerPlan>& layers = stage.plans[0]->summary.layers;
+  std::string pieces = stage.sub_batch.size < stage.sub_batch.batch ? fmt::format("pieces of {}", stage.sub_batch.size)
+                                                                    : std::string("whole");
+  return fmt::format("{} .. {}: {} ({})", layers.front().name, layers.back().name, pieces, stage.sub_batch.note);
+}
+
+}  // namespace
+
 CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : program_(std::make_unique<Program>()) {
   verify(graph);
   if (options.threads < 0) fail("expected threads >= 0 (0: one per core), but found {}", options.threads);
   if (options.sub_batch < 0) fail("expected a sub-batch >= 0 (0: chosen for the cache), but found {}", options.sub_batch);
   if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
+  if (options.cache_bytes < 0) fail("expected a cache size >= 0 bytes (0: this machine's), but found {}", options.cache_bytes);
   Program& program = *program_;
   program.options = options;
-  program.sub_batch = choose_sub_batch(graph, options.sub_batch, options.streams);
-  const SubBatch& split = program.sub_batch;
-  // The model's interface keeps no weights but those that are outputs; the plans own them.
+  std::vector<StageChoice> choices = choose_stages(graph, options.sub_batch, options.streams, options.cache_bytes);
+  // The model's interface keeps no weights but those that are outputs; the stages own them.
   std::map<std::string, Tensor> weights = std::move(graph.initializers);
   program.graph = graph;
   graph.initializers = std::move(weights);
   for (const std::string& output : graph.outputs) {
     if (const Tensor* constant = graph.initializer(output)) program.graph.initializers[output] = *constant;
-  }
-  // The graph at each piece size: the pieces, and a smaller last piece if the batch is not a multiple of them.
-  std::vector<Graph> graphs;
-  if (split.size < split.batch) {
-    try {
-      for (int64_t size : {split.size, split.batch % split.size}) {
-        if (size == 0) continue;
-        graphs.push_back(graph);
-        set_batch_size(graphs.back(), size);
-      }
-    } catch (const Error& error) {
-      // E.g. a Reshape whose target shape names the batch: its shapes hold at the full batch only.
-      graphs.clear();
-      program.sub_batch = {split.batch, split.batch, fmt::format("the batch runs whole: {}", error.what())};
-    }
-  }
-  if (graphs.empty()) graphs.push_back(std::move(graph));
-  if (options.sub_batch > 0 && options.sub_batch < split.batch && split.size == split.batch) {
-    spdlog::warn("sub-batch {} not used: {}", options.sub_batch, split.note);
   }
   // oneDNN sizes a primitive's work split by the creating thread's OpenMP thread count and keeps that split when it
   // runs: create them for the threads they will run on.
@@ -250,27 +311,80 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
     int threads;
     ~RestoreThreads() { omp_set_num_threads(threads); }
   } restore{creating_threads};
-  for (size_t i = 0; i < graphs.size(); ++i) {
-    auto plan = std::make_unique<Plan>();
-    plan->graph = std::move(graphs[i]);
-    plan->options = options;
-    if (!program.plans.empty()) plan->engine = program.plans[0]->engine;
-    if (graphs.size() > 1) plan->constants = &program.constants;
-    try {
-      lower(*plan);
-    } catch (const dnnl::error& error) {
-      fail("oneDNN could not compile the model: {}", error.what());
+  std::set<std::string> passed;  // values passed between stages
+  for (const StageChoice& choice : choices) {
+    Stage& stage = program.stages.emplace_back();
+    stage.graph = choices.size() == 1 ? std::move(graph) : stage_graph(graph, choice.first_node, choice.end_node);
+    stage.sub_batch = choice.sub_batch;
+    if (choices.size() > 1) {
+      for (const std::string& input : stage.graph.inputs) {
+        if (std::find(graph.inputs.begin(), graph.inputs.end(), input) == graph.inputs.end()) passed.insert(input);
+      }
     }
-    assign_offsets(*plan);
-    keep_reference_constants(*plan);
-    program.plans.push_back(std::move(plan));
   }
-  program.summary = program.plans[0]->summary;
-  program.summary.batch = split.batch;
-  program.summary.sub_batch = split.size;
-  program.summary.sub_batch_note = split.note;
-  program.summary.peak_activation_bytes = largest(program.plans, &Plan::arena_bytes);
-  for (size_t i = 1; i < program.plans.size(); ++i) program.summary.weight_bytes += program.plans[i]->summary.weight_bytes;
+  if (options.sub_batch > 0 && options.sub_batch < choices[0].sub_batch.batch && choices[0].sub_batch.size == choices[0].sub_batch.batch) {
+    spdlog::warn("sub-batch {} not used: {}", options.sub_batch, choices[0].sub_batch.note);
+  }
+  for (Stage& stage : program.stages) {
+    // The stage's graph at each piece size: the pieces, and a smaller last piece if the batch is not a multiple of
+    // them.
+    const SubBatch split = stage.sub_batch;
+    std::vector<Graph> graphs;
+    if (split.size < split.batch) {
+      try {
+        for (int64_t size : {split.size, split.batch % split.size}) {
+          if (size == 0) continue;
+          graphs.push_back(stage.graph);
+          set_batch_size(graphs.back(), size);
+        }
+      } catch (const Error& error) {
+        // E.g. a Reshape whose target shape names the batch: its shapes hold at the full batch only.
+        graphs.clear();
+        stage.sub_batch = {split.batch, split.batch, fmt::format("the batch runs whole: {}", error.what())};
+      }
+    }
+    if (graphs.empty()) graphs.push_back(stage.graph);
+    for (Graph& piece : graphs) {
+      auto plan = std::make_unique<Plan>();
+      plan->graph = std::move(piece);
+      plan->options = options;
+      plan->channels_last_edges = passed;
+      plan->overwritable_inputs = overwritable(program.stages, stage);
+      if (!program.stages[0].plans.empty()) plan->engine = program.stages[0].plans[0]->engine;
+      if (program.stages.size() > 1 || graphs.size() > 1) plan->constants = &program.constants;
+      try {
+        lower(*plan);
+      } catch (const dnnl::error& error) {
+        fail("oneDNN could not compile the model: {}", error.what());
+      }
+      assign_offsets(*plan);
+      keep_reference_constants(*plan);
+      stage.plans.push_back(std::move(plan));
+    }
+    stage.graph.initializers.clear();  // the plans hold what they need
+  }
+  for (const std::string& value : passed) program.boundaries[value] = edge_desc(program.graph.value(value), true);
+  CompiledPlan& summary = program.summary;
+  summary = program.stages[0].plans[0]->summary;
+  summary.layers.clear();
+  summary.fallbacks.clear();
+  summary.reorders = 0;
+  summary.weight_bytes = 0;
+  summary.batch = program.stages[0].sub_batch.batch;
+  summary.sub_batch = summary.batch;
+  for (Stage& stage : program.stages) {
+    stage.first_layer = summary.layers.size();
+    const CompiledPlan& first = stage.plans[0]->summary;
+    summary.layers.insert(summary.layers.end(), first.layers.begin(), first.layers.end());
+    summary.fallbacks.insert(summary.fallbacks.end(), first.fallbacks.begin(), first.fallbacks.end());
+    summary.reorders += first.reorders;
+    for (const auto& plan : stage.plans) summary.weight_bytes += plan->summary.weight_bytes;
+    summary.sub_batch = std::min(summary.sub_batch, stage.sub_batch.size);
+    if (program.stages.size() > 1) summary.stages.push_back(describe_stage(stage));
+  }
+  summary.sub_batch_note = program.stages.size() == 1 ? program.stages[0].sub_batch.note : "in stages";
+  summary.peak_activation_bytes = largest(program.stages, &Plan::arena_bytes);
+  for (const auto& [value, desc] : program.boundaries) summary.peak_activation_bytes += static_cast<int64_t>(desc.get_size());
 }
 
 CompiledModel::~CompiledModel() = default;
@@ -317,23 +431,38 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
     results[output] = constant != nullptr ? *constant : Tensor(graph.value(output).dtype, graph.value(output).shape);
   }
   if (profile != nullptr && profile->empty()) {
-    for (const LayerPlan& layer : program.plans[0]->summary.layers) profile->push_back({layer.name, layer.op, layer.implementation, 0, 0});
+    for (const LayerPlan& layer : program.summary.layers) profile->push_back({layer.name, layer.op, layer.implementation, 0, 0});
   }
 
-  // Piece by piece: each input and output is sliced along the batch, its first dimension.
-  const int64_t batch = program.sub_batch.batch;
+  // Stage by stage, piece by piece: each input and output is sliced along the batch, its first dimension.
   std::vector<char> touched;
-  for (int64_t first = 0; first < batch; first += program.sub_batch.size) {
-    size_t which = batch - first >= program.sub_batch.size ? 0 : 1;
-    auto offset = [&](const Tensor& tensor) { return static_cast<size_t>(first) * tensor.size_bytes() / static_cast<size_t>(batch); };
-    std::map<std::string, const std::byte*> piece_inputs;
-    for (const auto& [name, tensor] : inputs) piece_inputs[name] = tensor.raw() + offset(tensor);
-    std::map<std::string, std::byte*> piece_outputs;
-    for (auto& [name, tensor] : results) {
-      if (graph.initializer(name) == nullptr) piece_outputs[name] = tensor.raw() + offset(tensor);
+  for (size_t s = 0; s < program.stages.size(); ++s) {
+    const Stage& stage = program.stages[s];
+    const int64_t batch = stage.sub_batch.batch;
+    for (int64_t first = 0; first < batch; first += stage.sub_batch.size) {
+      size_t which = batch - first >= stage.sub_batch.size ? 0 : 1;
+      auto offset = [&](size_t bytes) { return static_cast<size_t>(first) * bytes / static_cast<size_t>(batch); };
+      std::map<std::string, const std::byte*> piece_inputs;
+      for (const std::string& input : stage.graph.inputs) {
+        auto given = inputs.find(input);
+        if (given != inputs.end()) {
+          piece_inputs[input] = given->second.raw() + offset(given->second.size_bytes());
+        } else {
+          piece_inputs[input] = context.boundaries.at(input).get() + offset(program.boundaries.at(input).get_size());
+        }
+      }
+      std::map<std::string, std::byte*> piece_outputs;
+      for (const std::string& output : stage.graph.outputs) {
+        auto result = results.find(output);
+        if (result != results.end()) {
+          if (graph.initializer(output) == nullptr) piece_outputs[output] = result->second.raw() + offset(result->second.size_bytes());
+        } else {
+          piece_outputs[output] = context.boundaries.at(output).get() + offset(program.boundaries.at(output).get_size());
+        }
+      }
+      execute(*stage.plans[which], context.bindings[s][which], context.stream, context.arena.get(), piece_inputs,
+              piece_outputs, profile, which == 0 ? std::optional(stage.first_layer) : std::nullopt, touched);
     }
-    execute(*program.plans[which], context.bindings[which], context.stream, context.arena.get(), piece_inputs,
-            piece_outputs, profile, which == 0, touched);
   }
   for (size_t i = 0; i < touched.size(); ++i) (*profile)[i].runs += touched[i];
   return results;
@@ -365,7 +494,10 @@ std::string format_plan(const CompiledPlan& plan) {
   text += fmt::format("\n{} layers, {} reorders, weights {:.2f} MB, peak activation memory {:.2f} MB per stream\n",
                       plan.layers.size(), plan.reorders, static_cast<double>(plan.weight_bytes) / 1e6,
                       static_cast<double>(plan.peak_activation_bytes) / 1e6);
-  if (plan.sub_batch < plan.batch) {
+  if (!plan.stages.empty()) {
+    text += fmt::format("batch {} runs in {} stages, each over the whole batch before the next:\n", plan.batch, plan.stages.size());
+    for (const std::string& stage : plan.stages) text += "  " + stage + "\n";
+  } else if (plan.sub_batch < plan.batch) {
     text += fmt::format("batch {} runs as pieces of {} images ({})\n", plan.batch, plan.sub_batch, plan.sub_batch_note);
   } else if (!plan.sub_batch_note.empty()) {
     text += fmt::format("batch {}: {}\n", plan.batch, plan.sub_batch_note);

@@ -33,6 +33,13 @@ memory::desc plain_desc(DataType dtype, const Shape& shape) {
   return memory::desc(dims, to_dnnl(dtype), strides);
 }
 
+memory::desc edge_desc(const ValueInfo& info, bool passed_between_stages) {
+  if (passed_between_stages && info.shape.size() == 4) {
+    return memory::desc(to_dims(info.shape), to_dnnl(info.dtype), memory::format_tag::acdb);
+  }
+  return plain_desc(info.dtype, info.shape);
+}
+
 memory::desc any_desc(DataType dtype, const Shape& shape) {
   return memory::desc(to_dims(shape), to_dnnl(dtype), memory::format_tag::any);
 }

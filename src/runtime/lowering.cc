@@ -22,6 +22,11 @@ std::string layout_key(const memory::desc& desc) {
   return fmt::format("{}:{}:{}", static_cast<int>(desc.data_type()), fmt::join(desc.dims(), "x"), layout_name(desc));
 }
 
+// How the plan holds a graph input or output.
+memory::desc held_desc(const Plan& plan, const std::string& value) {
+  return edge_desc(plan.graph.value(value), plan.channels_last_edges.count(value) != 0);
+}
+
 }  // namespace
 
 Lowerer::Lowerer(Plan& plan) : plan_(plan) {}
@@ -41,8 +46,7 @@ void Lowerer::run() {
   }
   for (const std::string& output : graph.outputs) last_reader_[output] = INT_MAX;
   for (const std::string& input : graph.inputs) {
-    const ValueInfo& info = graph.value(input);
-    memory::desc desc = plain_desc(info.dtype, info.shape);
+    memory::desc desc = held_desc(plan_, input);
     int slot = new_slot(desc);
     plan_.slots[static_cast<size_t>(slot)].input_name = input;
     plan_.slots[static_cast<size_t>(slot)].first_step = -1;
@@ -164,7 +168,8 @@ memory Lowerer::constant(const Tensor& tensor, const memory::dims& dims, const m
 }
 
 bool Lowerer::may_overwrite(int slot) const {
-  if (plan_.slots[static_cast<size_t>(slot)].first_step == -1) return false;  // the caller's input buffer
+  const Slot& held = plan_.slots[static_cast<size_t>(slot)];
+  if (held.first_step == -1 && plan_.overwritable_inputs.count(held.input_name) == 0) return false;  // the caller's
   auto found = slot_values_.find(slot);
   if (found == slot_values_.end()) return true;
   for (const std::string& value : found->second) {
@@ -252,8 +257,12 @@ void Lowerer::lower_reference(const std::string& reason) {
 void Lowerer::place_graph_outputs() {
   for (const std::string& output : plan_.graph.outputs) {
     if (is_constant(output)) continue;  // copied from the initializer at run time
-    const ValueInfo& value = info(output);
-    plan_.output_slots[output] = place_as(output, plain_desc(value.dtype, value.shape)).slot;
+    int slot = place_as(output, held_desc(plan_, output)).slot;
+    plan_.output_slots[output] = slot;
+    // A value passed to the next stage is written straight into the buffer that holds it for the whole batch.
+    if (plan_.channels_last_edges.count(output) != 0 && plan_.slots[static_cast<size_t>(slot)].first_step != -1) {
+      plan_.slots[static_cast<size_t>(slot)].output_name = output;
+    }
   }
   // Every output slot stays alive until the caller reads it, after the last step (placing a later output may add
   // reorder steps, so this comes after all of them).

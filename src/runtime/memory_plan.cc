@@ -75,7 +75,7 @@ void assign_offsets(Plan& plan) {
   std::vector<int> order;
   for (size_t i = 0; i < plan.slots.size(); ++i) {
     Slot& slot = plan.slots[i];
-    if (slot.first_step == -1) continue;  // a graph input
+    if (slot.first_step == -1 || !slot.output_name.empty()) continue;  // bound per run: a graph input, a stage output
     if (slot.first_step == INT_MAX) slot.first_step = slot.last_step;  // never written: an unused value
     order.push_back(static_cast<int>(i));
   }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include "runtime/runtime.h"
@@ -16,10 +17,11 @@ namespace nacc::runtime {
 struct Slot {
   dnnl::memory::desc desc;
   int64_t size_bytes = 0;
-  int64_t offset_bytes = -1;  // in the arena; -1 for graph inputs (bound to the caller's buffer)
+  int64_t offset_bytes = -1;  // in the arena; -1 for graph inputs and stage outputs (bound per run)
   int first_step = -1;        // first step writing it (-1: before the first step)
   int last_step = -1;         // last step reading or writing it
   std::string input_name;     // graph input bound to this slot, if any
+  std::string output_name;    // graph output passed to the next stage, bound to its buffer (offset -1), if any
 };
 
 struct Binding {
@@ -68,6 +70,11 @@ struct Plan {
   int64_t scratchpad_bytes = 0;  // the largest any step needs
   CompiledPlan summary;
   ConstantCache* constants = nullptr;  // shared with the model's other plans, if any
+  // Graph inputs and outputs passed between stages: held channels-last (NHWC) rather than in the plain layout.
+  std::set<std::string> channels_last_edges;
+  // Inputs from the stage before that no later stage reads: their buffers may be written over (a residual sum in
+  // place), like an activation of the plan's own.
+  std::set<std::string> overwritable_inputs;
 };
 
 // How a batch runs: whole, or as pieces of `size` images (the last piece may be smaller).
@@ -81,14 +88,38 @@ struct SubBatch {
 // once, which share the cache. cache_bytes: the size of the last-level cache (0: this machine's).
 SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t streams = 1, int64_t cache_bytes = 0);
 
-// A compiled model: the graph as given and the plans that run it: plans[0] for pieces of sub_batch.size images,
-// plans[1] for a smaller last piece if the batch is not a multiple of it.
+// A stage: nodes [first_node, end_node) of the graph, run over the whole batch in pieces of its own size before the
+// next stage starts. Consecutive stages pass one value, kept channels-last for the whole batch.
+struct StageChoice {
+  size_t first_node = 0;
+  size_t end_node = 0;
+  SubBatch sub_batch;
+};
+
+// The stages that move the fewest bytes through memory per image (src/runtime/sub_batch.cc): the start of ResNet-50,
+// with large activations and few weights, in pieces of one or two images; its end, with small activations and most
+// of the weights, whole. One stage with choose_sub_batch's choice when `requested` > 0, when the graph cannot be split
+// or when no cut pays.
+std::vector<StageChoice> choose_stages(const Graph& graph, int64_t requested, int64_t streams = 1, int64_t cache_bytes = 0);
+
+// One stage of a compiled model: its nodes as a graph of their own (inputs: graph inputs or the value the stage before
+// passes), and the plans that run it: plans[0] for pieces of sub_batch.size images, plans[1] for a smaller last piece
+// if the batch is not a multiple of it.
+struct Stage {
+  Graph graph;
+  SubBatch sub_batch;
+  std::vector<std::unique_ptr<Plan>> plans;
+  size_t first_layer = 0;  // its first entry in the program's CompiledPlan::layers
+};
+
+// A compiled model: the graph as given and the stages that run it, one after the other.
 struct Program {
   Graph graph;
   RuntimeOptions options;
-  SubBatch sub_batch;
   ConstantCache constants;
-  std::vector<std::unique_ptr<Plan>> plans;
+  std::vector<Stage> stages;
+  // The values passed between stages, each held for the whole batch in the channels-last layout.
+  std::map<std::string, dnnl::memory::desc> boundaries;
   CompiledPlan summary;
 };
 

@@ -20,7 +20,8 @@ struct RuntimeOptions {
   // Pin each inference's threads to cores first_core, first_core + 1, ... (-1: no pinning).
   int64_t first_core = -1;
   // Images run through the network at a time: a larger batch runs as pieces of at most this many, so that each
-  // layer's activations stay in the cache (src/runtime/sub_batch.cc). 0: chosen from the model and the cache size.
+  // layer's activations stay in the cache (src/runtime/sub_batch.cc). 0: chosen from the model and the cache size,
+  // possibly in stages (layers with large activations and few weights in small pieces, the rest whole).
   // Graphs that mix the images of a batch always run whole.
   int64_t sub_batch = 0;
   // Inferences that will run at once on different contexts (streams): they share the cache when sub_batch is chosen.
@@ -28,6 +29,8 @@ struct RuntimeOptions {
   // FP32 3x3 stride-1 convolutions with 32 or more channels run as Winograd F(4x4, 3x3) (src/runtime/winograd.cc):
   // about 2x faster, with rounding that differs from direct convolution by ~1e-5 of the output's scale.
   bool winograd = true;
+  // The last-level cache the sub-batch is chosen for, in bytes; 0: this machine's.
+  int64_t cache_bytes = 0;
 };
 
 // One layer of the compiled plan, as `nacc compile` prints it.
@@ -47,8 +50,10 @@ struct CompiledPlan {
   int64_t reorders = 0;
   std::vector<std::string> fallbacks;  // nodes run by the reference kernels, with the reason
   int64_t batch = 1;                   // the graph's batch
-  int64_t sub_batch = 1;               // images per run of the layers above (the batch when it runs whole)
+  int64_t sub_batch = 1;               // images per run of the layers above (the batch when it runs whole; the
+                                       // smallest piece of any stage when it runs in stages)
   std::string sub_batch_note;          // why that sub-batch
+  std::vector<std::string> stages;     // when the layers run in stages: each one's layers, pieces and why
 };
 
 // Time per layer, summed over runs (nacc bench --profile).

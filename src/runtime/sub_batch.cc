@@ -12,7 +12,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <unordered_map>
 
+#include "ir/analysis.h"
 #include "runtime/plan.h"
 
 namespace nacc::runtime {
@@ -86,8 +90,13 @@ std::string why_not_splittable(const Graph& graph, int64_t batch) {
 // Pieces under 4 images give the convolution kernels too little work per call to gain from the cache: ResNet-50
 // FP32 in pieces of 2 ran no faster than whole (docs/BENCHMARKS.md).
 constexpr int64_t kSmallestPiece = 4;
+// Within a stage, the smallest piece gives every image-shaped (4-D) output at least this many pixels per call: 4
+// images at ResNet-50's 7x7 end, one image at its 56x56 start.
+constexpr int64_t kSmallestPiecePixels = 4 * 7 * 7;
 
 int64_t bytes_of(const ValueInfo& info) { return shape_elements(info.shape) * static_cast<int64_t>(dtype_size(info.dtype)); }
+
+bool is_activation(const Graph& graph, const std::string& value) { return !value.empty() && graph.initializer(value) == nullptr; }
 
 // The largest cache the cores share (the last level), from sysfs; 8 MiB where it cannot be read.
 int64_t last_level_cache_bytes() {
@@ -103,6 +112,100 @@ int64_t last_level_cache_bytes() {
     best = std::max(best, value);
   }
   return best > 0 ? best : int64_t{8} << 20;
+}
+
+// Multiply-adds one core does in FP32 for each byte memory brings it: 111 GMAC/s against about 10 GB/s on the AMD
+// host (docs/BENCHMARKS.md), where ResNet-50's 56x56 1x1 layers, at 7 MACs per byte, wait for memory and its
+// 14x14 ones, at 29, do not. INT8 does four times the multiply-adds; streams running at once share the bandwidth.
+constexpr double kFp32MacsPerByte = 11;
+// What a cut must save beyond its own traffic, as a share of the graph's traffic in one stage: small differences in
+// the model make no stages.
+constexpr double kCutShare = 0.05;
+
+// What one range of nodes [first, end) moves through memory per image, run whole (the activations beyond what the
+// arithmetic hides, and the weights once per batch) or in pieces of `piece` images that stay in the cache (the weights
+// once per piece).
+struct RangeTraffic {
+  int64_t working_set = 1;    // the most bytes any one node reads and writes
+  int64_t fewest_pixels = 0;  // the fewest pixels of an image-shaped output (4-D, more than 1x1); 0: none
+  double whole = 0;           // every activation through memory, the weights once per batch
+  double split = 0;           // the weights once per piece
+};
+
+RangeTraffic traffic_of(const Graph& graph, size_t first, size_t end, int64_t batch, int64_t piece, int64_t streams) {
+  RangeTraffic traffic;
+  std::set<std::string> weights_read;
+  for (size_t i = first; i < end; ++i) {
+    const Node& node = graph.nodes[i];
+    int64_t bytes = 0, weights = 0;
+    bool integer = false;
+    for (const std::string& value : node.inputs) {
+      if (value.empty()) continue;
+      if (const Tensor* constant = graph.initializer(value)) {
+        if (weights_read.insert(value).second) weights += static_cast<int64_t>(constant->size_bytes());
+        integer = integer || constant->dtype() == DataType::s8;
+      } else {
+        bytes += bytes_of(graph.value(value));
+      }
+    }
+    for (const std::string& value : node.outputs) {
+      const ValueInfo& info = graph.value(value);
+      bytes += bytes_of(info);
+      if (info.shape.size() == 4 && info.shape[2] * info.shape[3] > 1) {  // an image, not a pooled vector
+        int64_t pixels = info.shape[2] * info.shape[3];
+        traffic.fewest_pixels = traffic.fewest_pixels == 0 ? pixels : std::min(traffic.fewest_pixels, pixels);
+      }
+    }
+    traffic.working_set = std::max(traffic.working_set, bytes / batch);
+    double hidden = static_cast<double>(node_macs(graph, node)) / static_cast<double>(batch) /
+                    (kFp32MacsPerByte * (integer ? 4.0 : 1.0) * static_cast<double>(streams));
+    double per_image = static_cast<double>(bytes) / static_cast<double>(batch);
+    traffic.whole += std::max(0.0, per_image + static_cast<double>(weights) / static_cast<double>(batch) - hidden);
+    // Reading the weights again for every piece costs more than its bytes: each call gets less work.
+    traffic.split += static_cast<double>(weights) / static_cast<double>(piece);
+  }
+  return traffic;
+}
+
+// The sub-batch of nodes [first, end) and the bytes per image it moves through memory. Pieces whose working set fits
+// half the cache read the weights once per piece; the whole batch reads them once but streams every activation
+// through memory. Pieces are used when they move less and give the kernels enough work (kSmallestPiece images, or
+// kSmallestPiecePixels per call where the outputs are images).
+struct RangeChoice {
+  SubBatch sub_batch;
+  double traffic = 0;  // bytes per image
+};
+
+RangeChoice choose_for_range(const Graph& graph, size_t first, size_t end, int64_t batch, int64_t streams,
+                             int64_t cache_bytes) {
+  streams = std::max<int64_t>(streams, 1);
+  int64_t cache = cache_bytes > 0 ? cache_bytes : last_level_cache_bytes();
+  int64_t working_set = traffic_of(graph, first, end, batch, 1, streams).working_set;
+  int64_t fits = std::clamp<int64_t>(cache / 2 / streams / working_set, 1, batch);
+  RangeTraffic traffic = traffic_of(graph, first, end, batch, fits, streams);
+  int64_t smallest = traffic.fewest_pixels > 0
+                         ? std::max<int64_t>(1, (kSmallestPiecePixels + traffic.fewest_pixels - 1) / traffic.fewest_pixels)
+                         : kSmallestPiece;
+  std::string shared = streams > 1 ? fmt::format(" shared by {} streams", streams) : "";
+  spdlog::debug("sub-batch of nodes {}-{}: the largest node {} B per image; pieces of {} fit half of a {} B cache: "
+                "{:.3g} B per image beyond the arithmetic in pieces, {:.3g} B whole",
+                first, end, working_set, fits, cache, traffic.split, traffic.whole);
+  RangeChoice choice;
+  choice.sub_batch.batch = batch;
+  if (fits >= batch || fits < smallest || traffic.split >= traffic.whole) {
+    choice.sub_batch.size = batch;
+    choice.sub_batch.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB{})",
+                                        static_cast<double>(working_set) / 1e6, cache >> 20, shared);
+    choice.traffic = traffic.whole;
+    return choice;
+  }
+  // The fewest pieces, as equal as possible: 20 images in pieces of at most 8 run as 7 + 7 + 6.
+  int64_t pieces = (batch + fits - 1) / fits;
+  choice.sub_batch.size = (batch + pieces - 1) / pieces;
+  choice.sub_batch.note = fmt::format("{:.1f} MB of activations per layer and image, cache {} MB{}",
+                                      static_cast<double>(working_set) / 1e6, cache >> 20, shared);
+  choice.traffic = traffic.split;
+  return choice;
 }
 
 }  // namespace
@@ -122,37 +225,10 @@ SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t streams
   }
   int64_t size = requested;
   if (size == 0) {
-    // Bytes per image: the largest any one node reads and writes (its working set), and all nodes together.
-    int64_t working_set = 1, activations = 0, weights = 0;
-    for (const Node& node : graph.nodes) {
-      int64_t bytes = 0;
-      for (const std::string& value : node.inputs) {
-        if (!value.empty() && graph.initializer(value) == nullptr) bytes += bytes_of(graph.value(value));
-      }
-      for (const std::string& value : node.outputs) bytes += bytes_of(graph.value(value));
-      working_set = std::max(working_set, bytes / choice.batch);
-      activations += bytes / choice.batch;
-    }
-    for (const auto& [name, tensor] : graph.initializers) weights += static_cast<int64_t>(tensor.size_bytes());
-    // Memory traffic per image: pieces whose working set fits half the cache read the weights once per piece;
-    // the whole batch reads them once but streams every activation through memory.
-    int64_t cache = cache_bytes > 0 ? cache_bytes : last_level_cache_bytes();
-    streams = std::max<int64_t>(streams, 1);
-    int64_t fits = std::clamp<int64_t>(cache / 2 / streams / working_set, 1, choice.batch);
-    std::string shared = streams > 1 ? fmt::format(" shared by {} streams", streams) : "";
-    double split_traffic = static_cast<double>(weights) / static_cast<double>(fits);
-    double whole_traffic = static_cast<double>(weights) / static_cast<double>(choice.batch) + static_cast<double>(activations);
-    spdlog::debug("sub-batch: {} B of weights, {} B of activations per image, the largest node {} B per image; pieces of "
-                  "{} fit half of a {} B cache: {:.3g} B per image read in pieces, {:.3g} B whole",
-                  weights, activations, working_set, fits, cache, split_traffic, whole_traffic);
-    if (fits >= choice.batch || fits < kSmallestPiece || split_traffic >= whole_traffic) {
-      choice.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB{})",
-                                static_cast<double>(working_set) / 1e6, cache >> 20, shared);
-      return choice;
-    }
-    size = fits;
-    choice.note = fmt::format("{:.1f} MB of activations per layer and image, cache {} MB{}",
-                              static_cast<double>(working_set) / 1e6, cache >> 20, shared);
+    RangeChoice range = choose_for_range(graph, 0, graph.nodes.size(), choice.batch, streams, cache_bytes);
+    choice = range.sub_batch;
+    if (choice.size == choice.batch) return choice;
+    size = choice.size;
   } else {
     choice.note = "sub-batch asked";
   }
@@ -160,6 +236,80 @@ SubBatch choose_sub_batch(const Graph& graph, int64_t requested, int64_t streams
   int64_t pieces = (choice.batch + size - 1) / size;
   choice.size = (choice.batch + pieces - 1) / pieces;
   return choice;
+}
+
+std::vector<StageChoice> choose_stages(const Graph& graph, int64_t requested, int64_t streams, int64_t cache_bytes) {
+  const size_t n = graph.nodes.size();
+  std::vector<StageChoice> single = {{0, n, choose_sub_batch(graph, requested, streams, cache_bytes)}};
+  const int64_t batch = single[0].sub_batch.batch;
+  if (requested > 0 || batch <= 1 || n < 2 || !why_not_splittable(graph, batch).empty()) return single;
+
+  // Where the graph may be cut: between nodes k-1 and k when exactly one activation crosses (made before k, read
+  // from k on), no graph input is read from k on and no graph output is made before k.
+  std::unordered_map<std::string, int64_t> made, last_read;
+  for (const std::string& input : graph.inputs) made[input] = -1;
+  for (size_t i = 0; i < n; ++i) {
+    for (const std::string& value : graph.nodes[i].inputs) {
+      if (is_activation(graph, value)) last_read[value] = static_cast<int64_t>(i);
+    }
+    for (const std::string& value : graph.nodes[i].outputs) made[value] = static_cast<int64_t>(i);
+  }
+  for (const std::string& output : graph.outputs) last_read[output] = static_cast<int64_t>(n);
+  std::vector<size_t> cuts = {0};
+  std::vector<std::string> crossing = {""};  // the value crossing each cut
+  for (size_t k = 1; k < n; ++k) {
+    std::vector<std::string> values;
+    bool allowed = true;
+    for (const auto& [value, reader] : last_read) {
+      auto producer = made.find(value);
+      if (producer == made.end() || producer->second >= static_cast<int64_t>(k) || reader < static_cast<int64_t>(k)) continue;
+      values.push_back(value);
+      if (producer->second < 0 || reader == static_cast<int64_t>(n)) allowed = false;
+    }
+    if (allowed && values.size() == 1) {
+      cuts.push_back(k);
+      crossing.push_back(values[0]);
+    }
+  }
+  cuts.push_back(n);
+  if (cuts.size() <= 2) return single;
+
+  // The cuts that move the fewest bytes per image: each stage's own traffic, plus the value at each cut, written
+  // for the whole batch and read back, and a share of the traffic in one stage.
+  const double cut_bytes = kCutShare * choose_for_range(graph, 0, n, batch, streams, cache_bytes).traffic;
+  std::vector<double> best(cuts.size(), 0);
+  std::vector<size_t> previous(cuts.size(), 0);
+  std::map<std::pair<size_t, size_t>, RangeChoice> ranges;
+  for (size_t j = 1; j < cuts.size(); ++j) {
+    best[j] = -1;
+    for (size_t i = 0; i < j; ++i) {
+      RangeChoice range = choose_for_range(graph, cuts[i], cuts[j], batch, streams, cache_bytes);
+      double total = best[i] + range.traffic;
+      if (i > 0) {
+        total += 2.0 * static_cast<double>(bytes_of(graph.value(crossing[i]))) / static_cast<double>(batch) + cut_bytes;
+      }
+      if (best[j] < 0 || total < best[j]) {
+        best[j] = total;
+        previous[j] = i;
+      }
+      ranges[{i, j}] = std::move(range);
+    }
+  }
+  std::vector<StageChoice> stages;
+  for (size_t j = cuts.size() - 1; j > 0; j = previous[j]) {
+    stages.insert(stages.begin(), StageChoice{cuts[previous[j]], cuts[j], ranges[{previous[j], j}].sub_batch});
+  }
+  if (stages.size() == 1) return single;
+  // Neighbours with the same pieces run as one stage.
+  std::vector<StageChoice> merged;
+  for (StageChoice& stage : stages) {
+    if (!merged.empty() && merged.back().sub_batch.size == stage.sub_batch.size) {
+      merged.back().end_node = stage.end_node;
+    } else {
+      merged.push_back(std::move(stage));
+    }
+  }
+  return merged.size() == 1 ? single : merged;
 }
 
 }  // namespace nacc::runtime

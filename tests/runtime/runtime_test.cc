@@ -460,6 +460,57 @@ TEST(Runtime, SubBatchesGiveTheWholeBatchsAnswer) {
   EXPECT_LE(relative_error(int8.run(inputs).begin()->second, ReferenceExecutor(quantized).run(inputs).begin()->second), 1e-2);
 }
 
+// Stages: the layers with large activations and few weights run in small pieces, the rest whole; the value between
+// two stages is held for the whole batch. The answer is the whole batch's, FP32 and INT8, run after run, with a last
+// piece smaller than the others, and a residual sum onto the value a stage receives (written over in place).
+TEST(Runtime, StagesGiveTheWholeBatchsAnswer) {
+  zoo::GraphBuilder builder("stages", 6);
+  std::string x = builder.input("x", DataType::f32, {9, 16, 48, 48});
+  // Memory-bound: 1x1 convolutions of 16 channels over 48x48 pixels, a residual sum, a pool to 12x12.
+  std::string a = builder.relu("a", builder.conv("conv_a", x, 16, 1, 1, 0, 1, true));
+  std::string b = builder.conv("conv_b", a, 16, 1, 1, 0, 1, true);
+  std::string pooled = builder.max_pool("pool", builder.relu("b", builder.add("sum_b", b, x)), 4, 4, 0);
+  std::string c = builder.relu("c", builder.conv("conv_c", pooled, 16, 3, 1, 1, 1, true));
+  std::string d = builder.relu("d", builder.add("sum_d", builder.conv("conv_d", c, 16, 1, 1, 0, 1, true), pooled));
+  // Then arithmetic-bound 3x3 convolutions with most of the weights, summed onto `d`, which they receive.
+  std::string e = builder.relu("e", builder.conv("conv_e", d, 256, 3, 1, 1, 1, true));
+  std::string f = builder.relu("f", builder.conv("conv_f", e, 256, 3, 1, 1, 1, true));
+  std::string g = builder.relu("g", builder.add("sum_g", builder.conv("conv_g", f, 16, 3, 1, 1, 1, true), d));
+  builder.mark_output(builder.global_average_pool("gap", g));
+  Graph graph = builder.finish();
+  Graph optimized = graph;
+  compiler::optimize(optimized);
+  RuntimeOptions options{.threads = 1, .first_core = -1, .sub_batch = 0, .streams = 1, .winograd = true, .cache_bytes = 4 << 20};
+  CompiledModel staged(optimized, options);
+  ASSERT_GE(staged.plan().stages.size(), 2u) << format_plan(staged.plan());
+  for (const LayerPlan& layer : staged.plan().layers) EXPECT_NE(layer.name, "convert d") << "the sum onto d copied it";
+  EXPECT_EQ(staged.plan().batch, 9);
+  EXPECT_LT(staged.plan().sub_batch, 9);
+  EXPECT_NE(format_plan(staged.plan()).find("stages, each over the whole batch"), std::string::npos);
+  EXPECT_NE(staged.plan().stages.back().find("whole"), std::string::npos) << staged.plan().stages.back();
+  std::map<std::string, Tensor> inputs = {{"x", random_tensor({9, 16, 48, 48}, 23)}};
+  Tensor expected = ReferenceExecutor(graph).run(inputs).at("gap");
+  auto context = staged.create_context();
+  for (int repeat = 0; repeat < 2; ++repeat) EXPECT_LE(relative_error(staged.run(*context, inputs).at("gap"), expected), 1e-4);
+  // A profile has one entry per layer, each run once per run of the batch.
+  Profile profile;
+  staged.run(*context, inputs, &profile);
+  EXPECT_EQ(profile.size(), staged.plan().layers.size());
+  for (const LayerTime& layer : profile) EXPECT_EQ(layer.runs, 1) << layer.name;
+  // Asking for a sub-batch runs one stage.
+  options.sub_batch = 3;
+  EXPECT_TRUE(CompiledModel(optimized, options).plan().stages.empty());
+
+  Graph quantized = compiler::quantize(graph, {{{"x", random_tensor({9, 16, 48, 48}, 1)}}}, {});
+  compiler::optimize(quantized, {.precision = compiler::Precision::int8, .dump_ir = {}});
+  options.sub_batch = 0;
+  options.cache_bytes = 1 << 20;
+  CompiledModel int8(quantized, options);
+  ASSERT_GE(int8.plan().stages.size(), 2u) << format_plan(int8.plan());
+  std::map<std::string, Tensor> reference = ReferenceExecutor(quantized).run(inputs);
+  EXPECT_LE(relative_error(int8.run(inputs).begin()->second, reference.begin()->second), 1e-2);
+}
+
 TEST(Runtime, GraphsThatMixTheImagesOfABatchRunWhole) {
   zoo::GraphBuilder builder("mix", 3);
   std::string x = builder.input("x", DataType::f32, {4, 6});
@@ -510,6 +561,27 @@ TEST(Runtime, SubBatchIsChosenForTheCache) {
   EXPECT_NE(shared.note.find("cache 8 MB shared by 2 streams"), std::string::npos) << shared.note;
   EXPECT_EQ(choose_sub_batch(graph, 10, 1, 1 << 20).size, 10);  // asked: 7 pieces, 6 x 10 + 4
   EXPECT_EQ(choose_sub_batch(graph, 100, 1, 1 << 20).size, 64);
+}
+
+TEST(Runtime, StagesAreChosenForActivationsAndWeights) {
+  // ResNet-50 FP32 at batch 64: layer1's 56x56 activations wait for memory and its weights are few, so the start
+  // runs in pieces that stay in a 32 MB cache; layer3 and layer4 hold most of the weights and run whole.
+  Graph graph = zoo::build_zoo_model("resnet50", {.batch = 64, .seed = 1});
+  compiler::optimize(graph);
+  std::vector<StageChoice> stages = choose_stages(graph, 0, 2, int64_t{32} << 20);
+  ASSERT_GE(stages.size(), 2u);
+  EXPECT_EQ(stages.front().first_node, 0u);
+  EXPECT_EQ(stages.back().end_node, graph.nodes.size());
+  for (size_t i = 1; i < stages.size(); ++i) EXPECT_EQ(stages[i].first_node, stages[i - 1].end_node);
+  EXPECT_LE(stages.front().sub_batch.size, 2) << stages.front().sub_batch.note;
+  EXPECT_EQ(stages.back().sub_batch.size, 64) << stages.back().sub_batch.note;
+  auto first_of_layer3 = std::find_if(graph.nodes.begin(), graph.nodes.end(), [](const Node& node) { return node.name.rfind("layer3", 0) == 0; });
+  EXPECT_LE(stages.back().first_node, static_cast<size_t>(first_of_layer3 - graph.nodes.begin()));
+  // A cache that holds the whole batch, or a sub-batch asked for: one stage.
+  EXPECT_EQ(choose_stages(graph, 0, 1, int64_t{64} << 30).size(), 1u);
+  std::vector<StageChoice> asked = choose_stages(graph, 8, 2, int64_t{32} << 20);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].sub_batch.size, 8);
 }
 
 TEST(Runtime, ProfileOfSubBatchesCountsWholeRuns) {
