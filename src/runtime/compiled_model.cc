@@ -280,9 +280,10 @@ std::set<std::string> overwritable(const std::vector<Stage>& stages, const Stage
 // A stage for the plan's summary: its first and last layers, its pieces and why.
 std::string describe_stage(const Stage& stage) {
   const std::vector<LayerPlan>& layers = stage.plans[0]->summary.layers;
-  std::string pieces = stage.sub_batch.size < stage.sub_batch.batch ? fmt::format("pieces of {}", stage.sub_batch.size)
-                                                                    : std::string("whole");
-  return fmt::format("{} .. {}: {} ({})", layers.front().name, layers.back().name, pieces, stage.sub_batch.note);
+  std::string how = stage.sub_batch.size < stage.sub_batch.batch
+                        ? fmt::format("pieces of {} ({})", stage.sub_batch.size, stage.sub_batch.note)
+                        : stage.sub_batch.note;
+  return fmt::format("{} .. {}: {}", layers.front().name, layers.back().name, how);
 }
 
 }  // namespace
