@@ -4,6 +4,9 @@
 // On ResNet-50 INT8 at batch 64 the activations of one layer outgrow a 32 MB cache and the memory-bound 1x1
 // convolutions dominate; pieces of 8 run about 1.2x faster (docs/BENCHMARKS.md).
 //
+// The start and the end of a network may want different pieces: choose_stages cuts the graph into stages, each with
+// its own (src/runtime/compiled_model.cc runs them one after the other over the whole batch).
+//
 // Only a graph that works image by image may be split: every value keeps the batch first, and every node either
 // works on each image alone or is checked below; anything else runs whole.
 #include <fmt/format.h>
