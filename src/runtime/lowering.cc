@@ -260,8 +260,10 @@ void Lowerer::place_graph_outputs() {
     int slot = place_as(output, held_desc(plan_, output)).slot;
     plan_.output_slots[output] = slot;
     // A value passed to the next stage is written straight into the buffer that holds it for the whole batch.
-    if (plan_.channels_last_edges.count(output) != 0 && plan_.slots[static_cast<size_t>(slot)].first_step != -1) {
-      plan_.slots[static_cast<size_t>(slot)].output_name = output;
+    Slot& held = plan_.slots[static_cast<size_t>(slot)];
+    if (plan_.channels_last_edges.count(output) != 0 && held.first_step != -1 &&
+        held.size_bytes == static_cast<int64_t>(held.desc.get_size()) && held.desc == edge_desc(info(output), true)) {
+      held.output_name = output;
     }
   }
   // Every output slot stays alive until the caller reads it, after the last step (placing a later output may add

@@ -124,6 +124,7 @@ constexpr double kFp32MacsPerByte = 11;
 // What a cut must save beyond its own traffic, as a share of the graph's traffic in one stage: small differences in
 // the model make no stages.
 constexpr double kCutShare = 0.05;
+constexpr size_t kMostCuts = 100;
 
 // What one range of nodes [first, end) moves through memory per image, run whole (the activations beyond what the
 // arithmetic hides, and the weights once per batch) or in pieces of `piece` images that stay in the cache (the weights
@@ -275,7 +276,8 @@ std::vector<StageChoice> choose_stages(const Graph& graph, int64_t requested, in
     }
   }
   cuts.push_back(n);
-  if (cuts.size() <= 2) return single;
+  // The search below costs cuts^2 x nodes: graphs with very many cut points run in one stage.
+  if (cuts.size() <= 2 || cuts.size() > kMostCuts) return single;
 
   // The cuts that move the fewest bytes per image: each stage's own traffic, plus the value at each cut, written
   // for the whole batch and read back, and a share of the traffic in one stage.
