@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -126,17 +125,16 @@ constexpr double kFp32MacsPerByte = 11;
 constexpr double kCutShare = 0.05;
 constexpr size_t kMostCuts = 100;
 
-// What one range of nodes [first, end) moves through memory per image, run whole (the activations beyond what the
-// arithmetic hides, and the weights once per batch) or in pieces of `piece` images that stay in the cache (the weights
-// once per piece).
+// What one range of nodes [first, end) moves through memory per image when it runs whole (the activations beyond
+// what the arithmetic hides, and the weights once per batch), and what it needs to run in pieces.
 struct RangeTraffic {
   int64_t working_set = 1;    // the most bytes any one node reads and writes
   int64_t fewest_pixels = 0;  // the fewest pixels of an image-shaped output (4-D, more than 1x1); 0: none
+  int64_t weights = 0;        // the bytes of the initializers the nodes read
   double whole = 0;           // every activation through memory, the weights once per batch
-  double split = 0;           // the weights once per piece
 };
 
-RangeTraffic traffic_of(const Graph& graph, size_t first, size_t end, int64_t batch, int64_t piece, int64_t streams) {
+RangeTraffic traffic_of(const Graph& graph, size_t first, size_t end, int64_t batch, int64_t streams) {
   RangeTraffic traffic;
   std::set<std::string> weights_read;
   for (size_t i = first; i < end; ++i) {
@@ -165,8 +163,7 @@ RangeTraffic traffic_of(const Graph& graph, size_t first, size_t end, int64_t ba
                     (kFp32MacsPerByte * (integer ? 4.0 : 1.0) * static_cast<double>(streams));
     double per_image = static_cast<double>(bytes) / static_cast<double>(batch);
     traffic.whole += std::max(0.0, per_image + static_cast<double>(weights) / static_cast<double>(batch) - hidden);
-    // Reading the weights again for every piece costs more than its bytes: each call gets less work.
-    traffic.split += static_cast<double>(weights) / static_cast<double>(piece);
+    traffic.weights += weights;
   }
   return traffic;
 }
@@ -184,19 +181,22 @@ RangeChoice choose_for_range(const Graph& graph, size_t first, size_t end, int64
                              int64_t cache_bytes) {
   streams = std::max<int64_t>(streams, 1);
   int64_t cache = cache_bytes > 0 ? cache_bytes : last_level_cache_bytes();
-  int64_t working_set = traffic_of(graph, first, end, batch, 1, streams).working_set;
+  RangeTraffic traffic = traffic_of(graph, first, end, batch, streams);
+  const int64_t working_set = traffic.working_set;
   int64_t fits = std::clamp<int64_t>(cache / 2 / streams / working_set, 1, batch);
-  RangeTraffic traffic = traffic_of(graph, first, end, batch, fits, streams);
+  // In pieces, the weights are read once per piece, counted in full although the arithmetic could hide them: each
+  // call gets less work.
+  double split = static_cast<double>(traffic.weights) / static_cast<double>(fits);
   int64_t smallest = traffic.fewest_pixels > 0
                          ? std::max<int64_t>(1, (kSmallestPiecePixels + traffic.fewest_pixels - 1) / traffic.fewest_pixels)
                          : kSmallestPiece;
   std::string shared = streams > 1 ? fmt::format(" shared by {} streams", streams) : "";
   spdlog::debug("sub-batch of nodes {}-{}: the largest node {} B per image; pieces of {} fit half of a {} B cache: "
                 "{:.3g} B per image beyond the arithmetic in pieces, {:.3g} B whole",
-                first, end, working_set, fits, cache, traffic.split, traffic.whole);
+                first, end, working_set, fits, cache, split, traffic.whole);
   RangeChoice choice;
   choice.sub_batch.batch = batch;
-  if (fits >= batch || fits < smallest || traffic.split >= traffic.whole) {
+  if (fits >= batch || fits < smallest || split >= traffic.whole) {
     choice.sub_batch.size = batch;
     choice.sub_batch.note = fmt::format("the batch runs whole ({:.1f} MB of activations per layer and image, cache {} MB{})",
                                         static_cast<double>(working_set) / 1e6, cache >> 20, shared);
@@ -208,7 +208,7 @@ RangeChoice choose_for_range(const Graph& graph, size_t first, size_t end, int64
   choice.sub_batch.size = (batch + pieces - 1) / pieces;
   choice.sub_batch.note = fmt::format("{:.1f} MB of activations per layer and image, cache {} MB{}",
                                       static_cast<double>(working_set) / 1e6, cache >> 20, shared);
-  choice.traffic = traffic.split;
+  choice.traffic = split;
   return choice;
 }
 
@@ -283,8 +283,8 @@ std::vector<StageChoice> choose_stages(const Graph& graph, int64_t requested, in
   // for the whole batch and read back, and a share of the traffic in one stage.
   const double cut_bytes = kCutShare * choose_for_range(graph, 0, n, batch, streams, cache_bytes).traffic;
   std::vector<double> best(cuts.size(), 0);
-  std::vector<size_t> previous(cuts.size(), 0);
-  std::map<std::pair<size_t, size_t>, RangeChoice> ranges;
+  std::vector<size_t> previous(cuts.size(), 0);   // the cut before cuts[j] on the best path to it
+  std::vector<SubBatch> pieces(cuts.size());       // the pieces of the stage ending at cuts[j] on that path
   for (size_t j = 1; j < cuts.size(); ++j) {
     best[j] = -1;
     for (size_t i = 0; i < j; ++i) {
@@ -296,13 +296,13 @@ std::vector<StageChoice> choose_stages(const Graph& graph, int64_t requested, in
       if (best[j] < 0 || total < best[j]) {
         best[j] = total;
         previous[j] = i;
+        pieces[j] = std::move(range.sub_batch);
       }
-      ranges[{i, j}] = std::move(range);
     }
   }
   std::vector<StageChoice> stages;
   for (size_t j = cuts.size() - 1; j > 0; j = previous[j]) {
-    stages.insert(stages.begin(), StageChoice{cuts[previous[j]], cuts[j], ranges[{previous[j], j}].sub_batch});
+    stages.insert(stages.begin(), StageChoice{cuts[previous[j]], cuts[j], pieces[j]});
   }
   if (stages.size() == 1) return single;
   // Neighbours with the same pieces run as one stage.
