@@ -108,7 +108,8 @@ bool lower_qconv(Lowerer& lowerer) {
   bool pointwise = std::all_of(parameters.weights.end() - static_cast<long>(x.shape.size() - 2), parameters.weights.end(),
                                [](int64_t size) { return size == 1; }) &&
                    std::all_of(parameters.strides.begin(), parameters.strides.end(), [](int64_t s) { return s == 1; });
-  if (sum && pointwise && sum_zero_point == 0 && dtype_size(lowerer.info(sum_value).dtype) == dtype_size(y.dtype)) {
+  // The destination's type may differ from the shortcut's (an f32 output of the last block): the add is in f32.
+  if (sum && pointwise && sum_zero_point == 0) {
     const Placement& addend = lowerer.placement(sum_value);
     dnnl::post_ops post_ops;
     post_ops.append_binary(dnnl::algorithm::binary_add, addend.desc);
