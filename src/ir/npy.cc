@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <charconv>
 #include <cstring>
 #include <regex>
 
@@ -48,6 +49,7 @@ Tensor parse_npy(std::string_view bytes, std::string_view source) {
   }
   if (bytes.size() < header_start + header_length) fail("expected a complete .npy header, but '{}' is truncated", source);
   std::string header(bytes.substr(header_start, header_length));
+  header.erase(header.find_last_not_of(" \n") + 1);  // NumPy pads it with spaces and a newline
 
   std::smatch match;
   if (!std::regex_search(header, match, std::regex(R"('descr'\s*:\s*'([^']*)')"))) {
@@ -62,14 +64,29 @@ Tensor parse_npy(std::string_view bytes, std::string_view source) {
   }
   Shape shape;
   std::string dims = match[1];
-  std::regex number(R"(\d+)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
-    shape.push_back(std::stoll(it->str()));
+  // "(2, 3)", "(5,)" or "()": whole numbers separated by commas.
+  for (size_t start = 0; start < dims.size();) {
+    size_t end = std::min(dims.find(',', start), dims.size());
+    std::string token = dims.substr(start, end - start);
+    token.erase(0, token.find_first_not_of(" \t"));
+    token.erase(token.find_last_not_of(" \t") + 1);
+    start = end + 1;
+    if (token.empty() && end == dims.size()) break;  // the trailing comma of a 1-tuple
+    int64_t dim = -1;
+    auto [rest, error] = std::from_chars(token.data(), token.data() + token.size(), dim);
+    if (token.empty() || error != std::errc() || rest != token.data() + token.size() || dim < 0) {
+      fail("expected the 'shape' in the .npy header of '{}' to be whole numbers >= 0, but found ({})", source, dims);
+    }
+    shape.push_back(dim);
   }
-
   std::string_view data = bytes.substr(header_start + header_length);
   auto expect_size = [&](size_t element_size) {
-    size_t expected = static_cast<size_t>(shape_elements(shape)) * element_size;
+    size_t expected = element_size;
+    for (int64_t dim : shape) {
+      if (__builtin_mul_overflow(expected, static_cast<size_t>(dim), &expected)) {
+        fail("expected a .npy array that fits in memory, but '{}' declares shape {}", source, shape_to_string(shape));
+      }
+    }
     if (data.size() < expected) {
       fail("expected {} bytes of data for shape {} in '{}', but found {} (truncated file)", expected,
            shape_to_string(shape), source, data.size());

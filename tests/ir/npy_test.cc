@@ -19,11 +19,16 @@ TEST(Npy, RoundTripsEveryDtype) {
   }
 }
 
-TEST(Npy, Float64IsReadAsFloat32) {
-  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }";
+// A version 1 .npy file of `descr` and `shape` (as written between the parentheses), without its data.
+std::string npy_header(const std::string& descr, const std::string& shape) {
+  std::string header = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + shape + "), }";
   header.append(64 - (10 + header.size() + 1) % 64, ' ');
   header += '\n';
-  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+  return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+}
+
+TEST(Npy, Float64IsReadAsFloat32) {
+  std::string bytes = npy_header("<f8", "2,");
   double values[2] = {1.5, -2.25};
   bytes.append(reinterpret_cast<const char*>(values), sizeof(values));
   Tensor tensor = parse_npy(bytes, "memory");
@@ -41,6 +46,21 @@ TEST(Npy, MalformedFilesAreClearErrors) {
   std::string complex = bytes;
   complex.replace(complex.find("<f4"), 3, "<c8");
   EXPECT_THROW(parse_npy(complex, "x.npy"), Error);
+}
+
+TEST(Npy, ShapesAreWholeNumbersThatFit) {
+  std::string data(64, '\0');
+  EXPECT_EQ(parse_npy(npy_header("<f4", "2, 1, 3") + data, "x.npy").shape(), (Shape{2, 1, 3}));
+  EXPECT_EQ(parse_npy(npy_header("<f4", "5,") + data, "x.npy").shape(), (Shape{5}));
+  EXPECT_EQ(parse_npy(npy_header("<f4", "") + data, "x.npy").shape(), (Shape{}));
+  for (const char* shape : {"1, -3, 2", "1, 3a", "2.0,", "99999999999999999999, 3", "1,,2", "4294967296, 4294967296, 4"}) {
+    try {
+      parse_npy(npy_header("<f4", shape) + data, "x.npy");
+      ADD_FAILURE() << "shape (" << shape << ") was accepted";
+    } catch (const Error& error) {
+      EXPECT_EQ(std::string(error.what()).find('\n'), std::string::npos) << error.what();
+    }
+  }
 }
 
 }  // namespace
