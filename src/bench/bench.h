@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -82,6 +83,8 @@ class ModelSut : public loadgen::SystemUnderTest {
 
   // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test.
   void warm_up(size_t index, int batches);
+  // Throws what failed in a stream (its jobs are answered unrun, predicting class -1), if anything did.
+  void rethrow_failure();
   // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).
   runtime::Profile profile(size_t index, int runs);
   // "int8" or "fp32" (what the compiled runtime runs), or "reference".
@@ -99,6 +102,8 @@ class ModelSut : public loadgen::SystemUnderTest {
     loadgen::ResponseDelegate* responses;
   };
   void work(int64_t stream);
+  void answer_unrun(const Job& job);
+  void stop_workers();
   void run_job(const Job& job, runtime::ExecutionContext* context,
                std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
   const runtime::CompiledModel& partial_model(int64_t size);
@@ -123,6 +128,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::condition_variable condition_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  std::exception_ptr failure_;  // the first failure in a stream
   std::vector<std::thread> workers_;
 };
 

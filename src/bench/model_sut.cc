@@ -1,7 +1,9 @@
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
+#include <system_error>
 
 #include "bench/bench.h"
 #include "compiler/compiler.h"
@@ -43,18 +45,36 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
     precision_ = compiler::choose_precision(options.precision, graph);
     compiler::optimize(optimized, {.precision = precision_, .dump_ir = {}});
     compiled_.emplace(std::move(optimized), runtime_options());
+    if (size_t count = compiled_->plan().fallbacks.size(); count > 0) {
+      spdlog::warn("{} layer{} run on nacc's reference kernels, not oneDNN, and will be slow (first: {}); 'nacc "
+                   "compile' lists them", count, count == 1 ? "" : "s", compiled_->plan().fallbacks[0]);
+    }
   }
-  for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
+  try {
+    for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
+  } catch (const std::system_error& error) {
+    stop_workers();
+    fail("expected to start {} streams, but the system refused a thread after {} ({}); use fewer --streams",
+         options.streams, workers_.size(), error.what());
+  }
 }
 
-ModelSut::~ModelSut() {
+void ModelSut::stop_workers() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   condition_.notify_all();
   for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
 }
+
+void ModelSut::rethrow_failure() {
+  std::lock_guard lock(mutex_);
+  if (failure_) std::rethrow_exception(failure_);
+}
+
+ModelSut::~ModelSut() { stop_workers(); }
 
 std::string ModelSut::name() const {
   if (compiled_) {
@@ -89,23 +109,52 @@ void ModelSut::work(int64_t stream) {
   runtime::ExecutionContextPtr context;
   std::map<int64_t, runtime::ExecutionContextPtr> partial_contexts;
   int64_t first_core = -1;
+  // A failure (e.g. memory for a huge batch) is kept for rethrow_failure; the jobs are still answered, so that
+  // nobody waits for them.
+  auto record = [&] {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_ = std::current_exception();
+  };
   if (compiled_) {
     int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
     bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
     first_core = pin ? stream * options_.threads : -1;
-    context = compiled_->create_context(first_core);
+    try {
+      context = compiled_->create_context(first_core);
+    } catch (...) {
+      record();
+    }
   }
   for (;;) {
     Job job;
+    bool failed;
     {
       std::unique_lock lock(mutex_);
       condition_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      failed = failure_ != nullptr;
     }
-    run_job(job, context.get(), partial_contexts, first_core);
+    try {
+      if (!failed) {
+        run_job(job, context.get(), partial_contexts, first_core);
+        continue;
+      }
+    } catch (...) {
+      record();
+    }
+    answer_unrun(job);
   }
+}
+
+void ModelSut::answer_unrun(const Job& job) {
+  std::vector<int64_t> predictions(job.samples.size(), -1);
+  std::vector<loadgen::QuerySampleResponse> responses(job.samples.size());
+  for (size_t i = 0; i < job.samples.size(); ++i) {
+    responses[i] = {job.samples[i].id, std::as_bytes(std::span(&predictions[i], 1))};
+  }
+  if (job.responses != nullptr) job.responses->complete(responses);
 }
 
 const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {

@@ -15,6 +15,8 @@ namespace {
 
 constexpr size_t kGeneratedSampleCount = 1024;
 constexpr int kWarmUpBatchesPerStream = 2;
+// More streams than this would only wait for the cores (and each holds its own activations).
+constexpr int64_t kMostStreams = 256;
 
 int64_t choose_batch(const BenchConfig& config) {
   const loadgen::TestSettings& settings = config.settings;
@@ -31,7 +33,9 @@ int64_t choose_batch(const BenchConfig& config) {
 // Streams for BenchConfig::streams: as asked, or for a throughput scenario on the compiled runtime one per core,
 // each of `threads` threads (one when 0).
 int64_t choose_streams(const BenchConfig& config) {
-  if (config.streams < 0) fail("expected --streams >= 1 (or 0: chosen), but found {}", config.streams);
+  if (config.streams < 0 || config.streams > kMostStreams) {
+    fail("expected --streams between 1 and {} (or 0: chosen), but found {}", kMostStreams, config.streams);
+  }
   if (config.streams > 0) return config.streams;
   loadgen::Scenario scenario = config.settings.scenario;
   bool throughput = scenario == loadgen::Scenario::Offline || scenario == loadgen::Scenario::Server;
@@ -83,12 +87,14 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   std::vector<size_t> first = {0};
   qsl->load_samples(first);
   sut.warm_up(0, kWarmUpBatchesPerStream);
+  sut.rethrow_failure();
   qsl->unload_samples(first);
 
   std::optional<Top1Metric> metric;
   if (qsl->labels() != nullptr) metric.emplace(*qsl->labels());
   loadgen::TestResult result = loadgen::run_test(sut, *qsl, config.settings, metric ? &*metric : nullptr,
                                                  loadgen::RunOptions{.show_progress = config.show_progress});
+  sut.rethrow_failure();
   result.extra = {{"model", config.model.string()},
                   {"precision", sut.precision()},
                   {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
@@ -102,6 +108,8 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
     result.extra["sub_batch"] = plan->sub_batch;
     result.extra["sub_batch_note"] = plan->sub_batch_note;
     if (!plan->stages.empty()) result.extra["stages"] = plan->stages;
+    // Layers oneDNN cannot run (e.g. per-channel activation scales) run on the reference kernels: much slower.
+    result.extra["fallbacks"] = plan->fallbacks;
     // None with --no-winograd, in INT8, or without eligible convolutions.
     result.extra["winograd_layers"] = runtime::winograd_layers(*plan);
   }

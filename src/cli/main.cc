@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <exception>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "cli/verbs.h"
@@ -66,6 +68,14 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const nacc::Error& error) {
     std::fprintf(stderr, "nacc: error: %s\n", error.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "nacc: error: expected the job to fit in this machine's memory, but an allocation failed; "
+                         "use a smaller --batch, fewer --streams or fewer samples\n");
+    return 1;
+  } catch (const std::length_error&) {
+    std::fprintf(stderr, "nacc: error: expected sizes that fit in memory, but a buffer would be larger than any "
+                         "allocation can be; use a smaller --batch or fewer samples\n");
     return 1;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "nacc: internal error: %s\n", error.what());

@@ -2,6 +2,10 @@
 // INT8 quantization to a QDQ ONNX model (src/compiler/quantization/), calibrated on the compiled FP32 runtime.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
 
 #include "cli/verbs.h"
 #include "compiler/quantization/quantization.h"
@@ -27,7 +31,7 @@ struct QuantizeCliOptions {
   double percentile = 99.999;
   bool no_bias_correction = false;
   bool asymmetric = false;
-  double max_drop = -1;  // points; < 0: no accuracy check
+  std::optional<double> max_drop;  // points; none: no accuracy check
   std::string evaluation;
   int64_t evaluation_samples = 1000;
   bool reference = false;
@@ -109,9 +113,16 @@ std::vector<compiler::LabelledBatch> evaluation_batches(const QuantizeCliOptions
   return batches;
 }
 
-void run(const QuantizeCliOptions& options) {
+void run(QuantizeCliOptions options) {
   if (options.samples < 1) fail("expected --calib-samples >= 1, but found {}", options.samples);
   if (options.batch < 1) fail("expected --calib-batch >= 1, but found {}", options.batch);
+  options.batch = std::min(options.batch, options.samples);  // a larger batch would only repeat samples
+  if (options.max_drop && !(*options.max_drop >= 0 && *options.max_drop <= 100)) {
+    fail("expected --max-drop in [0, 100] top-1 points, but found {}", *options.max_drop);
+  }
+  if (!options.max_drop && !options.evaluation.empty()) {
+    fail("expected --max-drop POINTS with --eval (--eval is the data the drop is measured on), but found none");
+  }
   compiler::QuantizeOptions quantize_options;
   quantize_options.observer = parse_observer(options.observer);
   quantize_options.percentile = options.percentile;
@@ -125,25 +136,43 @@ void run(const QuantizeCliOptions& options) {
   if (declared.inputs.size() != 1) fail("expected a model with one input, but it has {}", declared.inputs.size());
   int64_t batch = declared.value(declared.inputs[0]).shape.at(0);
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
+  // The calibration inputs are made up front: they must fit in memory.
+  double calibration_bytes = static_cast<double>(shape_elements(graph.value(graph.inputs[0]).shape)) * sizeof(float) *
+                             static_cast<double>((options.samples + options.batch - 1) / options.batch);
+  double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && calibration_bytes > memory / 2) {
+    fail("expected calibration data that fits in memory, but {} samples need {:.1f} GB of the machine's {:.1f} GB; "
+         "use fewer --calib-samples (a few hundred suffice)", options.samples, calibration_bytes / 1e9, memory / 1e9);
+  }
   std::vector<std::map<std::string, Tensor>> batches = calibration_batches(options, graph);
   compiler::GraphRunnerFactory runner = options.reference ? compiler::GraphRunnerFactory(compiler::reference_runner)
                                                            : runtime::compiled_runner_factory();
   Graph quantized;
-  if (options.max_drop >= 0) {
+  std::string unmet;  // why the file written does not meet --max-drop, if it does not
+  if (options.max_drop) {
     std::vector<compiler::LabelledBatch> evaluation = evaluation_batches(options, graph);
+    size_t evaluated = 0;  // whole batches of the model's size
+    for (const compiler::LabelledBatch& labelled : evaluation) evaluated += labelled.labels.size();
     compiler::AccuracyAwareResult result =
-        compiler::quantize_within_drop(graph, batches, evaluation, options.max_drop / 100.0, quantize_options, runner);
+        compiler::quantize_within_drop(graph, batches, evaluation, *options.max_drop / 100.0, quantize_options, runner);
     quantized = std::move(result.graph);
     std::string layers;
     for (const std::string& layer : result.fp32_layers) layers += (layers.empty() ? "" : ", ") + layer;
     spdlog::info("{}: FP32 top-1 {:.2f}%, INT8 {:.2f}% (drop {:.2f} points, allowed {:.2f}); {} layers kept in FP32{}{}",
                  options.evaluation, 100 * result.fp32_top1, 100 * result.int8_top1,
-                 100 * (result.fp32_top1 - result.int8_top1), options.max_drop, result.fp32_layers.size(),
+                 100 * (result.fp32_top1 - result.int8_top1), *options.max_drop, result.fp32_layers.size(),
                  layers.empty() ? "" : ": ", layers);
+    if (100 * (result.fp32_top1 - result.int8_top1) > *options.max_drop + 1e-9) {
+      unmet = fmt::format("expected a top-1 drop of at most {:.2f} points on {}, but it is {:.2f} with all {} "
+                          "weighted layers in FP32 ({} was written all the same). Allow a larger --max-drop, or "
+                          "measure on more --eval-samples (one of {} images is {:.2f} points)",
+                          *options.max_drop, options.evaluation, 100 * (result.fp32_top1 - result.int8_top1),
+                          result.fp32_layers.size(), options.output, evaluated, 100.0 / static_cast<double>(evaluated));
+    }
     quantized.set_metadata("nacc.quantization.accuracy",
                            fmt::format("{{\"data\": \"{}\", \"samples\": {}, \"fp32_top1\": {:.4f}, \"int8_top1\": {:.4f}, "
                                        "\"fp32_layers\": {}}}",
-                                       options.evaluation, options.evaluation_samples, result.fp32_top1, result.int8_top1,
+                                       options.evaluation, evaluated, result.fp32_top1, result.int8_top1,
                                        result.fp32_layers.size()));
   } else {
     quantized = compiler::quantize(graph, batches, quantize_options, runner);
@@ -155,6 +184,7 @@ void run(const QuantizeCliOptions& options) {
   spdlog::info("wrote {}: {} QuantizeLinear and {} DequantizeLinear nodes; observer {}, {} calibration samples",
                options.output, stats.op_counts["QuantizeLinear"], stats.op_counts["DequantizeLinear"], options.observer,
                options.samples);
+  if (!unmet.empty()) fail("{}", unmet);
 }
 
 }  // namespace

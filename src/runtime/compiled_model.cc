@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
@@ -399,6 +400,13 @@ const RuntimeOptions& CompiledModel::options() const { return program_->options;
 void ExecutionContextDeleter::operator()(ExecutionContext* context) const { delete context; }
 
 ExecutionContextPtr CompiledModel::create_context(int64_t first_core) const {
+  // An arena larger than the machine's memory would fail to allocate, or worse, succeed and swap.
+  int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGE_SIZE));
+  int64_t needed = program_->summary.peak_activation_bytes;
+  if (memory > 0 && needed > memory) {
+    fail("expected the activations of batch {} to fit in memory, but they need {:.1f} GB and this machine has {:.1f} "
+         "GB; use a smaller batch", program_->summary.batch, needed / 1e9, memory / 1e9);
+  }
   ExecutionContextPtr context(new ExecutionContext(*program_));
   context->first_core = first_core == -2 ? program_->options.first_core : first_core;
   return context;

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 #include <thread>
 #include <unistd.h>
 
@@ -87,6 +90,44 @@ TEST(ModelSut, InputShapeMustMatchTheData) {
   ModelQsl matching({1, 4, 4}, 4, 0);
   EXPECT_THROW(ModelSut(graph, matching, SutOptions{2, 1}), Error) << "graph has batch 1, SUT asks for 2";
   EXPECT_THROW(ModelSut(graph, matching, SutOptions{1, 0}), Error);
+}
+
+// A stream that fails (here: activations larger than any machine's memory, the batch run whole, so that no stream
+// can make its execution context) answers its jobs unrun, with class -1, and the failure is rethrown to the caller.
+TEST(ModelSut, AFailureInAStreamIsRethrownAndItsJobsAreAnswered) {
+  int64_t batch = int64_t{1} << 40;
+  ModelQsl qsl({1, 4, 4}, 4, 0);
+  Graph graph = tiny_classifier(batch);
+  ModelSut sut(graph, qsl, SutOptions{.batch = batch, .streams = 2, .sub_batch = batch});
+  std::vector<size_t> loaded = {0, 1, 2};
+  qsl.load_samples(loaded);
+  struct Collect : loadgen::ResponseDelegate {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::vector<int64_t> classes;
+    void complete(std::span<const loadgen::QuerySampleResponse> responses) override {
+      std::lock_guard lock(mutex);
+      for (const loadgen::QuerySampleResponse& response : responses) {
+        int64_t value;
+        std::memcpy(&value, response.data.data(), sizeof(value));
+        classes.push_back(value);
+      }
+      done.notify_all();
+    }
+  } collect;
+  std::vector<loadgen::QuerySample> samples = {{1, 0}, {2, 1}, {3, 2}};
+  sut.issue_query(samples, collect);
+  {
+    std::unique_lock lock(collect.mutex);
+    collect.done.wait(lock, [&] { return collect.classes.size() == samples.size(); });
+  }
+  EXPECT_EQ(collect.classes, (std::vector<int64_t>{-1, -1, -1}));
+  try {
+    sut.rethrow_failure();
+    ADD_FAILURE() << "the failure was not rethrown";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("to fit in memory"), std::string::npos) << error.what();
+  }
 }
 
 class RunBenchmark : public ::testing::Test {

@@ -202,6 +202,7 @@ TEST_F(Cli, BenchBadInput) {
   expect_user_error(bench + " --quick --accuracy", "expected labelled data");
   expect_user_error(bench + " --quick --precision int8", "expected a QDQ model for --precision int8");
   expect_user_error(bench + " --quick --precision fp16", "expected --precision auto, fp32 or int8");
+  expect_user_error(bench + " --quick --streams 100000", "expected --streams between 1 and 256");
   expect_user_error("bench " + model() + " --quick -o /proc/nacc/bench", "cannot");
   write_file(path("user.conf"), "*.*.no_such_key = 3\n");
   expect_user_error(bench + " --quick --config " + path("user.conf"), "user.conf:1");
@@ -227,6 +228,19 @@ TEST_F(Cli, QuantizeBadInput) {
   expect_user_error("quantize " + model() + " --calib-samples 0 -o " + path("q.onnx"), "expected --calib-samples >= 1");
   expect_user_error("quantize " + model() + " --calib imagenet:val -o " + path("q.onnx"), "expected a data set");
   expect_user_error("quantize " + model() + " --calib-samples 8 --max-drop 1 -o " + path("q.onnx"), "expected --eval DATA");
+  for (const char* drop : {"-1", "101", "nan"}) {
+    expect_user_error("quantize " + model() + " --calib-samples 8 --eval fashion-mnist:val --max-drop=" + drop + " -o " +
+                          path("q.onnx"),
+                      "expected --max-drop in [0, 100]");
+  }
+  expect_user_error("quantize " + model() + " --calib-samples 8 --eval fashion-mnist:val -o " + path("q.onnx"),
+                    "expected --max-drop POINTS with --eval");
+  expect_user_error("quantize " + model() + " --calib-samples 100000000000 -o " + path("q.onnx"),
+                    "expected calibration data that fits in memory");
+  // A model that is INT8 already.
+  ASSERT_EQ(nacc("quantize " + model() + " --calib-samples 8 -o " + path("q8.onnx")).exit_code, 0);
+  expect_user_error("quantize " + path("q8.onnx") + " --calib-samples 8 -o " + path("q.onnx"),
+                    "but this one is quantized already");
 }
 
 TEST_F(Cli, TrainResumeAndEval) {

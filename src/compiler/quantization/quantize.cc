@@ -75,6 +75,14 @@ Quantization activation_quantization(const Graph& graph, const std::string& valu
 }  // namespace
 
 void prepare_for_quantization(Graph& graph) {
+  int64_t quantized = std::count_if(graph.nodes.begin(), graph.nodes.end(), [](const Node& node) {
+    return node.op == OpKind::QuantizeLinear || node.op == OpKind::DequantizeLinear || node.op == OpKind::QConv ||
+           node.op == OpKind::QGemm;
+  });
+  if (quantized > 0) {
+    fail("expected an FP32 model to quantize, but this one is quantized already ({} QuantizeLinear, "
+         "DequantizeLinear or quantized layers); quantize the FP32 model it was made from", quantized);
+  }
   remove_identity(graph);
   fold_constants(graph);
   fold_batchnorm(graph);
