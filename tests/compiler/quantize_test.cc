@@ -210,6 +210,49 @@ TEST(Quantize, AccuracyAwareModeReturnsSensitiveLayersToFp32) {
   EXPECT_THROW(quantize_within_drop(model, calibration, {}, 0.01, harsh, reference_runner), Error);
 }
 
+// A residual Add whose convolution stays FP32 cannot become an INT8 sum: it reads its other operand in FP32 too (and a
+// max pool read only by FP32 layers reads FP32), so that every weighted layer in FP32 is the FP32 model. With the
+// convolutions INT8 the Adds read quantized operands.
+TEST(Quantize, ResidualAddsAndPoolsOfFp32LayersReadFp32) {
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 4});
+  Graph prepared = model;
+  prepare_for_quantization(prepared);
+  auto ranges = calibrate(prepared, random_batches(model, 1, 3), {}, reference_runner);
+  auto reads_quantized = [](const Graph& graph, OpKind op) {
+    int count = 0;
+    for (const Node& node : graph.nodes) {
+      if (node.op != op) continue;
+      for (const std::string& input : node.inputs) count += input.ends_with("_dequantized");
+    }
+    return count;
+  };
+  Graph int8 = insert_qdq(prepared, ranges, {});
+  EXPECT_GT(reads_quantized(int8, OpKind::Add), 0);
+
+  QuantizeOptions all_fp32;
+  for (const Node& node : prepared.nodes) {
+    if (node.op == OpKind::Conv || node.op == OpKind::Gemm) all_fp32.fp32_layers.insert(node.name);
+  }
+  Graph fp32 = insert_qdq(prepared, ranges, all_fp32);
+  EXPECT_EQ(reads_quantized(fp32, OpKind::Add), 0);
+  EXPECT_EQ(analyze_graph(fp32).op_counts["QuantizeLinear"], 0);
+  std::map<std::string, Tensor> inputs = random_batches(model, 1, 9)[0];
+  EXPECT_TRUE(ReferenceExecutor(fp32).run(inputs).at("fc").bitwise_equal(ReferenceExecutor(prepared).run(inputs).at("fc")));
+
+  // A max pool between two layers: quantized while its reader is INT8, FP32 once its reader is.
+  zoo::GraphBuilder builder("pooled", 2);
+  std::string x = builder.input("x", DataType::f32, {1, 4, 8, 8});
+  std::string pooled = builder.max_pool("pool", builder.relu("relu", builder.conv("a", x, 8, 3, 1, 1, 1, true)), 2, 2, 0);
+  builder.mark_output(builder.conv("b", pooled, 8, 1, 1, 0, 1, true));
+  Graph pool_model = builder.finish();
+  prepare_for_quantization(pool_model);
+  auto pool_ranges = calibrate(pool_model, random_batches(pool_model, 1, 5), {}, reference_runner);
+  EXPECT_GT(reads_quantized(insert_qdq(pool_model, pool_ranges, {}), OpKind::MaxPool), 0);
+  QuantizeOptions reader_fp32;
+  reader_fp32.fp32_layers = {"b"};
+  EXPECT_EQ(reads_quantized(insert_qdq(pool_model, pool_ranges, reader_fp32), OpKind::MaxPool), 0);
+}
+
 TEST(Quantize, BadCalibrationDataIsAnError) {
   Graph model = zoo::build_zoo_model("resnet20", {});
   EXPECT_THROW(quantize(model, {}), Error);
