@@ -45,8 +45,9 @@ compiler::Observer parse_observer(const std::string& name) {
   fail("expected --observer minmax, percentile or entropy, but found '{}'", name);
 }
 
-// Calibration batches of `batch` samples (the last one filled up by repeating samples).
-std::vector<std::map<std::string, Tensor>> calibration_batches(const QuantizeCliOptions& options, const Graph& graph) {
+// Calibration batches of `batch` samples (the last one filled up by repeating samples); options.samples is capped at
+// the data set's size.
+std::vector<std::map<std::string, Tensor>> calibration_batches(QuantizeCliOptions& options, const Graph& graph) {
   const std::string& input = graph.inputs[0];
   const ValueInfo& info = graph.value(input);
   Shape sample_shape(info.shape.begin() + 1, info.shape.end());
@@ -62,6 +63,11 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(const QuantizeCli
            shape_to_string(sample_shape), options.calibration, shape_to_string(dataset->sample_shape()));
     }
     if (dataset->size() == 0) fail("expected calibration samples, but {} is empty", options.calibration);
+    if (options.samples > dataset->size()) {
+      spdlog::warn("{} has {} samples, fewer than --calib-samples {}: calibrating on each of them once",
+                   options.calibration, dataset->size(), options.samples);
+      options.samples = dataset->size();  // the last batch may repeat some, as always
+    }
   }
   for (int64_t first = 0; first < options.samples; first += options.batch) {
     Tensor tensor(DataType::f32, info.shape);
