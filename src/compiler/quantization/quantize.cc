@@ -141,14 +141,17 @@ Graph insert_qdq(Graph graph, const std::map<std::string, TensorRange>& ranges, 
   // makes (it cannot become an INT8 convolution's sum, so quantizing its other operand would only add error).
   // Decided before any input is renamed; graph.nodes keeps its size until the end.
   std::vector<char> excluded_nodes(graph.nodes.size(), 0);
-  auto fp32_layer = [&](const Node& node) { return options.fp32_layers.count(node.name) != 0 && is_weighted_layer(graph, node); };
+  auto fp32_layer = [&](const Node& node) {
+    return options.fp32_layers.count(node.name) != 0 && is_weighted_layer(graph, node);
+  };
+  auto made_by_fp32_layer = [&](const std::string& value) {
+    int producer = producer_of(graph, value);
+    return producer >= 0 && fp32_layer(graph.nodes[static_cast<size_t>(producer)]);
+  };
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];
-    bool fp32_operand = node.op == OpKind::Add && std::any_of(node.inputs.begin(), node.inputs.end(), [&](const std::string& input) {
-                          int producer = producer_of(graph, input);
-                          return producer >= 0 && fp32_layer(graph.nodes[static_cast<size_t>(producer)]);
-                        });
-    excluded_nodes[i] = fp32_layer(node) || fp32_operand;
+    excluded_nodes[i] = fp32_layer(node) || (node.op == OpKind::Add && std::any_of(node.inputs.begin(), node.inputs.end(),
+                                                                                     made_by_fp32_layer));
   }
   // A max pool read only by such nodes stays FP32 too (last readers first, so that chains of pools follow).
   for (size_t i = graph.nodes.size(); i-- > 0;) {
@@ -163,7 +166,9 @@ Graph insert_qdq(Graph graph, const std::map<std::string, TensorRange>& ranges, 
     }
     excluded_nodes[i] = read && !read_quantized;
   }
-  auto excluded = [&](const Node& node) { return excluded_nodes[static_cast<size_t>(&node - graph.nodes.data())] != 0; };
+  auto excluded = [&](const Node& node) {
+    return excluded_nodes[static_cast<size_t>(&node - graph.nodes.data())] != 0;
+  };
   // Activations: a Q/DQ pair per target that a quantized reader reads; those readers read the dequantized value.
   std::map<std::string, Quantization> activations;
   for (const auto& [value, range] : ranges) {
