@@ -78,6 +78,8 @@ bool lower_qconv(Lowerer& lowerer) {
 
   std::string fused = bias != nullptr ? "bias" : "";
   bool sum = node.has_input(3);
+  std::optional<Subsample> subsample = sum ? std::nullopt : plan_subsample(lowerer, parameters);
+  memory::desc source_desc = subsample ? subsample->dense : any_desc(x.dtype, x.shape);
   std::string sum_value = sum ? node.inputs[3] : std::string();
   float sum_scale = 1.0f;
   if (sum) {
@@ -93,7 +95,7 @@ bool lower_qconv(Lowerer& lowerer) {
   memory::desc bias_desc = bias != nullptr ? plain_desc(DataType::s32, {y.shape[1]}) : memory::desc();
   auto make = [&](const memory::desc& destination, const dnnl::primitive_attr& layer_attributes) {
     dnnl::convolution_forward::desc descriptor(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_desc(x.dtype, x.shape),
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, source_desc,
         memory::desc(parameters.weights, memory::data_type::s8, memory::format_tag::any), bias_desc, destination,
         parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
     // The implementation is settled here, before a sum's destination is placed in its layout.
@@ -164,7 +166,7 @@ bool lower_qconv(Lowerer& lowerer) {
       output_slot = convert(lowerer, sum_value, descriptor.dst_desc(), sum_scale, sum_zero_point).slot;
     }
   }
-  finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot);
+  finish_convolution(lowerer, descriptor, fused, *weights, parameters.weights, bias, output_slot, {}, {}, subsample);
   return true;
 }
 

@@ -91,6 +91,19 @@ struct ConvParameters {
 };
 ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape& weight_shape);
 
+// A 1x1 convolution with a stride > 1, no padding and one group reads every stride-th pixel. Copied densely first
+// (a reorder from a strided view of the channels-last input), it runs as a stride-1 convolution, which oneDNN 2.6
+// runs up to 1.6x faster (docs/BENCHMARKS.md, "Strided 1x1 convolutions"), with one thread per inference.
+// plan_subsample returns the copy's layout and sets the parameters' strides to 1, or returns nothing when that does
+// not apply; add_subsample adds the copy.
+struct Subsample {
+  dnnl::memory::desc dense;     // [N, C, OH, OW] channels-last
+  dnnl::memory::desc view;      // the same pixels of the input, with its strides
+  std::string value;            // the input
+};
+std::optional<Subsample> plan_subsample(Lowerer& lowerer, ConvParameters& parameters);
+Placement add_subsample(Lowerer& lowerer, const Subsample& subsample);
+
 // Adds the node's step: `primitive` reads `bindings` and writes its destination into output_slot, or into a new
 // slot of the destination's layout when < 0.
 void finish_primitive(Lowerer& lowerer, dnnl::primitive primitive, const dnnl::primitive_desc_base& descriptor,
@@ -110,7 +123,8 @@ struct NativeStep {
 // and adds the step: `descriptor`'s primitive, or `native`'s kernel on the same bindings.
 void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_desc& descriptor, const std::string& fused,
                         const Tensor& weights, const dnnl::memory::dims& weight_dims, const Tensor* bias, int output_slot,
-                        std::vector<Binding> extra = {}, const NativeStep& native = {});
+                        std::vector<Binding> extra = {}, const NativeStep& native = {},
+                        const std::optional<Subsample>& subsample = std::nullopt);
 
 // An FP32 1x1 stride-1 channels-last convolution with a residual sum (`whole`, made with `attributes`) as tiles of
 // pixels that first bring their part of the shortcut into the cache (src/runtime/pixel_tiles.cc); empty when that
