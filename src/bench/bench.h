@@ -102,7 +102,8 @@ class ModelSut : public loadgen::SystemUnderTest {
     loadgen::ResponseDelegate* responses;
   };
   void work(int64_t stream);
-  void answer_unrun(const Job& job);
+  // Answers the job's samples with these classes (-1: the job did not run).
+  void respond(const Job& job, const std::vector<int64_t>& predictions);
   void stop_workers();
   void run_job(const Job& job, runtime::ExecutionContext* context,
                std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);

@@ -144,12 +144,11 @@ void ModelSut::work(int64_t stream) {
     } catch (...) {
       record();
     }
-    answer_unrun(job);
+    respond(job, std::vector<int64_t>(job.samples.size(), -1));  // unrun
   }
 }
 
-void ModelSut::answer_unrun(const Job& job) {
-  std::vector<int64_t> predictions(job.samples.size(), -1);
+void ModelSut::respond(const Job& job, const std::vector<int64_t>& predictions) {
   std::vector<loadgen::QuerySampleResponse> responses(job.samples.size());
   for (size_t i = 0; i < job.samples.size(); ++i) {
     responses[i] = {job.samples[i].id, std::as_bytes(std::span(&predictions[i], 1))};
@@ -204,13 +203,11 @@ void ModelSut::run_job(const Job& job, runtime::ExecutionContext* context,
   const Tensor& output = outputs.at(output_name_);
   size_t per_sample = static_cast<size_t>(output.elements() / output.shape()[0]);
   std::vector<int64_t> predictions(job.samples.size());
-  std::vector<loadgen::QuerySampleResponse> responses(job.samples.size());
   for (size_t i = 0; i < job.samples.size(); ++i) {
     const float* row = output.data<float>() + i * per_sample;
     predictions[i] = std::max_element(row, row + per_sample) - row;
-    responses[i] = {job.samples[i].id, std::as_bytes(std::span(&predictions[i], 1))};
   }
-  if (job.responses != nullptr) job.responses->complete(responses);
+  respond(job, predictions);
 }
 
 runtime::Profile ModelSut::profile(size_t index, int runs) {

@@ -2,7 +2,6 @@
 // INT8 quantization to a QDQ ONNX model (src/compiler/quantization/), calibrated on the compiled FP32 runtime.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <optional>
@@ -11,6 +10,7 @@
 #include "compiler/quantization/quantization.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/machine.h"
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "ir/analysis.h"
@@ -145,7 +145,7 @@ void run(QuantizeCliOptions options) {
   // The calibration inputs are made up front: they must fit in memory.
   double calibration_bytes = static_cast<double>(shape_elements(graph.value(graph.inputs[0]).shape)) * sizeof(float) *
                              static_cast<double>((options.samples + options.batch - 1) / options.batch);
-  double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  double memory = static_cast<double>(physical_memory_bytes());
   if (memory > 0 && calibration_bytes > memory / 2) {
     fail("expected calibration data that fits in memory, but {} samples need {:.1f} GB of the machine's {:.1f} GB; "
          "use fewer --calib-samples (a few hundred suffice)", options.samples, calibration_bytes / 1e9, memory / 1e9);

@@ -1,8 +1,9 @@
-// The core part: errors, logging, progress bars, seeds and file helpers that every other part uses.
+// The core part that every other part uses: errors, logging, progress bars, seeds, file helpers and the machine's memory.
 #pragma once
 
 #include "core/error.h"
 #include "core/files.h"
 #include "core/logging.h"
+#include "core/machine.h"
 #include "core/progress.h"
 #include "core/rng.h"

@@ -3,7 +3,6 @@
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
-#include <unistd.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/machine.h"
 #include "ir/ops/schema.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/plan.h"
@@ -401,7 +401,7 @@ void ExecutionContextDeleter::operator()(ExecutionContext* context) const { dele
 
 ExecutionContextPtr CompiledModel::create_context(int64_t first_core) const {
   // An arena larger than the machine's memory would fail to allocate, or worse, succeed and swap.
-  int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGE_SIZE));
+  int64_t memory = physical_memory_bytes();
   int64_t needed = program_->summary.peak_activation_bytes;
   if (memory > 0 && needed > memory) {
     fail("expected the activations of batch {} to fit in memory, but they need {:.1f} GB and this machine has {:.1f} "

@@ -93,7 +93,7 @@ ConvParameters conv_parameters(const Node& node, const ValueInfo& x, const Shape
 
 // A 1x1 convolution with a stride > 1, no padding and one group reads every stride-th pixel. Copied densely first
 // (a reorder from a strided view of the channels-last input), it runs as a stride-1 convolution, which oneDNN 2.6
-// runs up to 1.6x faster (docs/BENCHMARKS.md, "Strided 1x1 convolutions"), with one thread per inference.
+// runs up to 1.4x faster (docs/BENCHMARKS.md, "Strided 1x1 convolutions"), with one thread per inference.
 // plan_subsample returns the copy's layout and sets the parameters' strides to 1, or returns nothing when that does
 // not apply; add_subsample adds the copy.
 struct Subsample {
