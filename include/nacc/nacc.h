@@ -83,7 +83,8 @@ class InferRequest {
   InferRequest& operator=(InferRequest&&) noexcept;
 
   // Copies `count` float values (C order, the input's shape) for input `name`. Throws nacc::Error on a wrong name or
-  // size.
+  // size, and on a NaN or infinite value: the compiled kernels do not carry those through the network (a max pool or
+  // ReLU turns NaN into a number), so the outputs would be silently wrong.
   void set_input(const std::string& name, const float* data, size_t count);
   // Runs the model on the inputs set so far (all inputs must have been set).
   void run();

@@ -117,6 +117,11 @@ void InferRequest::set_input(const std::string& name, const float* data, size_t 
     throw nacc::Error("expected " + std::to_string(tensor.elements()) + " values for input '" + name + "' " +
                       shape_to_string(tensor.shape()) + ", but found " + std::to_string(count));
   }
+  if (int64_t bad = first_non_finite({data, count}); bad >= 0) {
+    throw nacc::Error("expected finite numbers in input '" + name + "', but element " + std::to_string(bad) + " is " +
+                      std::to_string(data[bad]) + ": the compiled kernels do not carry NaN and infinity through the "
+                      "network; replace them before set_input");
+  }
   if (count > 0) std::memcpy(tensor.raw(), data, count * sizeof(float));
 }
 

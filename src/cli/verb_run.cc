@@ -117,6 +117,14 @@ void run(const RunOptions& options) {
     double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     spdlog::info("ran {} nodes with the reference executor in {:.1f} ms", graph.nodes.size(), elapsed_ms);
   } else {
+    for (const auto& [name, tensor] : inputs) {
+      if (tensor.dtype() != DataType::f32) continue;
+      if (int64_t bad = first_non_finite(tensor.values<float>()); bad >= 0) {
+        fail("expected finite numbers in input '{}', but element {} is {}: the compiled runtime does not carry NaN and "
+             "infinity through the network as the reference executor does; replace them, or run with --reference",
+             name, bad, tensor.values<float>()[static_cast<size_t>(bad)]);
+      }
+    }
     auto start = std::chrono::steady_clock::now();
     compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
     runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 namespace nacc {
 
 size_t dtype_size(DataType dtype) {
@@ -34,6 +36,13 @@ int64_t shape_elements(const Shape& shape) {
 }
 
 std::string shape_to_string(const Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+
+int64_t first_non_finite(std::span<const float> values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
 
 Tensor::Tensor(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   for (int64_t dim : shape_) NACC_CHECK(dim >= 0, "negative dimension in {}", shape_to_string(shape_));

@@ -19,6 +19,8 @@ using Shape = std::vector<int64_t>;
 int64_t shape_elements(const Shape& shape);
 // "[1, 3, 224, 224]"
 std::string shape_to_string(const Shape& shape);
+// The index of the first NaN or infinity among `values`, or -1 when every value is finite.
+int64_t first_non_finite(std::span<const float> values);
 
 class Tensor {
  public:

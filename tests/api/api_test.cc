@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <thread>
 
@@ -72,6 +73,11 @@ TEST_F(Api, ErrorsAreNaccErrors) {
   std::vector<float> too_small(5);
   EXPECT_THROW(request.set_input("input", too_small.data(), too_small.size()), nacc::Error);
   EXPECT_THROW(request.set_input("nope", too_small.data(), too_small.size()), nacc::Error);
+  std::vector<float> input(static_cast<size_t>(model.inputs()[0].elements()), 0.5f);
+  input[3] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(request.set_input("input", input.data(), input.size()), nacc::Error) << "an infinity";
+  input[3] = std::nanf("");
+  EXPECT_THROW(request.set_input("input", input.data(), input.size()), nacc::Error) << "a NaN";
   EXPECT_THROW(request.output("fc"), nacc::Error) << "no run yet";
   EXPECT_THROW(nacc::compile((folder_ / "resnet20.onnx").string(), {.streams = 0}), nacc::Error);
 }

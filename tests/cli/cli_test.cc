@@ -173,6 +173,14 @@ TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   write_npy_file(Tensor(DataType::f32, {1, 3, 28, 28}), path("wrong.npy"));
   expect_user_error("run " + model() + " --input " + path("wrong.npy"), "expected input 'input' of type f32 [1, 3, 32, 32]");
   expect_user_error("run " + model() + " --input " + path("input.txt"), "ending in .npy");
+  // A NaN reaches the compiled runtime only as an error: its max pools and ReLUs would turn it into a number.
+  Tensor not_a_number(DataType::f32, {1, 3, 32, 32});
+  not_a_number.data<float>()[7] = std::nanf("");
+  write_npy_file(not_a_number, path("nan.npy"));
+  expect_user_error("run " + model() + " --input " + path("nan.npy"), "expected finite numbers in input 'input', but element 7 is nan");
+  CommandResult reference = nacc("run " + model() + " --reference --input " + path("nan.npy"));
+  EXPECT_EQ(reference.exit_code, 0) << reference.output;
+  EXPECT_NE(reference.output.find("nan"), std::string::npos) << "the reference carries NaN through: " << reference.output;
   expect_user_error("run " + model() + " --random-input -o /proc/nacc/out.npy", "cannot");
   expect_user_error("--log-level loud zoo list", "expected a log level");
 }
