@@ -132,7 +132,10 @@ void run(const RunOptions& options) {
                                                                           .winograd = options.winograd});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
-    outputs = model.run(inputs);
+    runtime::ExecutionContextPtr context = model.create_context();
+    ProgressBar progress("compiled run", model.pieces(), "piece", stderr, 1.0);
+    outputs = model.run(*context, inputs, nullptr, [&] { progress.advance(); });
+    progress.finish();
     double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     spdlog::info("compiled in {:.1f} ms ({} layers, {} on reference kernels); ran in {:.1f} ms (first run, including "
                  "allocation)",

@@ -417,8 +417,16 @@ std::map<std::string, Tensor> CompiledModel::run(const std::map<std::string, Ten
   return run(*context, inputs);
 }
 
+int64_t CompiledModel::pieces() const {
+  int64_t count = 0;
+  for (const Stage& stage : program_->stages) {
+    count += (stage.sub_batch.batch + stage.sub_batch.size - 1) / stage.sub_batch.size;
+  }
+  return count;
+}
+
 std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, const std::map<std::string, Tensor>& inputs,
-                                                 Profile* profile) const {
+                                                 Profile* profile, const std::function<void()>& piece_done) const {
   const Program& program = *program_;
   const Graph& graph = program.graph;
   configure_thread(program.options.threads, context.first_core);
@@ -471,6 +479,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
       }
       execute(*stage.plans[which], context.bindings[s][which], context.stream, context.arena.get(), piece_inputs,
               piece_outputs, profile, which == 0 ? std::optional(stage.first_layer) : std::nullopt, touched);
+      if (piece_done) piece_done();
     }
   }
   for (size_t i = 0; i < touched.size(); ++i) (*profile)[i].runs += touched[i];

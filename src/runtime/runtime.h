@@ -96,8 +96,11 @@ class CompiledModel {
   // Runs one inference. inputs: one plain (NCHW, C order) tensor per graph input, of the graph's dtype and shape
   // (throws nacc::Error otherwise); outputs: plain tensors, allocated here. Thread-safety: concurrent calls are
   // allowed with different contexts. profile, if given, accumulates time per layer (which slows the run down).
+  // piece_done, if given, is called after each piece of the batch has run through a stage (pieces() calls in all).
   std::map<std::string, Tensor> run(ExecutionContext& context, const std::map<std::string, Tensor>& inputs,
-                                    Profile* profile = nullptr) const;
+                                    Profile* profile = nullptr, const std::function<void()>& piece_done = {}) const;
+  // How many pieces one run() runs, over all stages (1 for a batch that runs whole in one stage).
+  int64_t pieces() const;
   // Convenience: a fresh context per call.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
 

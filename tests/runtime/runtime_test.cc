@@ -500,6 +500,12 @@ TEST(Runtime, SubBatchesGiveTheWholeBatchsAnswer) {
   for (int repeat = 0; repeat < 2; ++repeat) {
     EXPECT_LE(relative_error(pieces.run(*context, inputs).at("fc"), expected), 1e-4);
   }
+  // One call per piece, for a progress bar.
+  int64_t calls = 0;
+  pieces.run(*context, inputs, nullptr, [&] { ++calls; });
+  EXPECT_EQ(pieces.pieces(), 3);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(whole.pieces(), 1);
   EXPECT_LE(relative_error(whole.run(inputs).at("fc"), expected), 1e-4);
 
   Graph model = zoo::build_zoo_model("resnet20", {.batch = 5, .seed = 9});
@@ -548,6 +554,10 @@ TEST(Runtime, StagesGiveTheWholeBatchsAnswer) {
   staged.run(*context, inputs, &profile);
   EXPECT_EQ(profile.size(), staged.plan().layers.size());
   for (const LayerTime& layer : profile) EXPECT_EQ(layer.runs, 1) << layer.name;
+  int64_t calls = 0;
+  staged.run(*context, inputs, nullptr, [&] { ++calls; });
+  EXPECT_EQ(calls, staged.pieces());
+  EXPECT_GT(staged.pieces(), 2) << "pieces in the first stage, then the whole batch";
   // Asking for a sub-batch runs one stage.
   options.sub_batch = 3;
   EXPECT_TRUE(CompiledModel(optimized, options).plan().stages.empty());
