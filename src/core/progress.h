@@ -21,6 +21,8 @@ class ProgressBar {
   ProgressBar& operator=(const ProgressBar&) = delete;
 
   void advance(int64_t count = 1);
+  // A new estimate of the total, for jobs whose length is known only as they go (<= 0: unknown).
+  void set_total(int64_t total) { total_ = total; }
   // Extra text shown after the rate, e.g. "loss 0.31".
   void set_postfix(std::string text);
   // Draws the final state and ends the line; called by the destructor if not called before.

@@ -183,6 +183,16 @@ PerformanceResult run_performance(SystemUnderTest& sut, QuerySampleLibrary& qsl,
         last_issue_ns = tracker.elapsed_ns();
         tracker.wait_for_query(tracker.issue(pick(samples_per_query(settings)), -1));
         progress.advance();
+        // The queries still to come at the pace seen so far, so that the bar ends at 100%: issuing goes on up to
+        // and including the first query issued at or after the minimum duration.
+        int64_t now_ns = tracker.elapsed_ns();
+        double per_query_ns = static_cast<double>(now_ns) / static_cast<double>(issued + 1);
+        int64_t to_come = last_issue_ns >= min_duration_ns
+                              ? 0
+                              : static_cast<int64_t>(std::floor(static_cast<double>(min_duration_ns - now_ns) / per_query_ns)) + 2;
+        int64_t estimate = std::max(settings.min_query_count, issued + 1 + std::max<int64_t>(to_come, 0));
+        if (settings.max_query_count > 0) estimate = std::min(estimate, settings.max_query_count);
+        progress.set_total(estimate);
       }
       break;
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "loadgen/loadgen.h"
 
 namespace nacc::loadgen {
 
@@ -212,6 +213,10 @@ void apply_config(TestSettings& settings, std::string_view text, std::string_vie
 }
 
 nlohmann::json settings_to_json(const TestSettings& settings) {
+  // As MLPerf's LoadGen reports it: the samples a query carries in this scenario (the setting is MultiStream's).
+  int64_t samples_per_query = settings.scenario == Scenario::MultiStream ? settings.samples_per_query
+                              : settings.scenario == Scenario::Offline   ? offline_sample_count(settings)
+                                                                         : 1;
   return {{"scenario", scenario_name(settings.scenario)},
           {"mode", mode_name(settings.mode)},
           {"min_duration_ms", settings.min_duration_ms},
@@ -220,7 +225,7 @@ nlohmann::json settings_to_json(const TestSettings& settings) {
           {"max_query_count", settings.max_query_count},
           {"target_latency_ns", settings.target_latency_ns},
           {"target_qps", settings.target_qps},
-          {"samples_per_query", settings.samples_per_query},
+          {"samples_per_query", samples_per_query},
           {"target_latency_percentile", settings.target_latency_percentile},
           {"performance_sample_count", settings.performance_sample_count},
           {"qsl_seed", settings.qsl_seed},

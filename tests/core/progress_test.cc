@@ -26,6 +26,16 @@ TEST(Progress, UnknownTotalShowsCountWithoutEta) {
   EXPECT_EQ(line.find("ETA"), std::string::npos) << line;
 }
 
+TEST(Progress, TotalCanBeEstimatedAgain) {
+  // A job that learns its length as it goes (SingleStream's queries in a minimum duration) ends at 100%.
+  ProgressBar bar("measure", 300, "query", nullptr);
+  bar.advance(10);
+  bar.set_total(20);
+  std::string line = bar.render();
+  EXPECT_NE(line.find("10/20"), std::string::npos) << line;
+  EXPECT_NE(line.find(" 50%"), std::string::npos) << line;
+}
+
 TEST(Progress, FinishedBarSaysDone) {
   ProgressBar bar("x", 2, "it", nullptr);
   bar.advance(2);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "loadgen/loadgen.h"
 #include "error_text.h"
 
 namespace nacc::loadgen {
@@ -69,6 +70,17 @@ TEST(Settings, ValidateRejectsOutOfRangeValues) {
   EXPECT_NE(invalid([](TestSettings& s) { s.target_latency_percentile = 1.5; }).find("percentile"), std::string::npos);
   EXPECT_NE(invalid([](TestSettings& s) { s.max_duration_ms = 5; s.min_duration_ms = 10; }).find("max_duration_ms"),
             std::string::npos);
+}
+
+TEST(Settings, ReportedSamplesPerQueryAreTheScenarios) {
+  // As MLPerf's LoadGen reports it: the setting is MultiStream's; SingleStream and Server queries carry one sample,
+  // Offline's one query all of them.
+  EXPECT_EQ(settings_to_json(default_settings(Scenario::SingleStream))["samples_per_query"], 1);
+  EXPECT_EQ(settings_to_json(default_settings(Scenario::Server))["samples_per_query"], 1);
+  EXPECT_EQ(settings_to_json(default_settings(Scenario::MultiStream))["samples_per_query"], 8);
+  TestSettings offline = quick_settings(Scenario::Offline);
+  EXPECT_EQ(settings_to_json(offline)["samples_per_query"], offline_sample_count(offline));
+  EXPECT_GT(offline_sample_count(offline), 1);
 }
 
 TEST(Settings, ScenarioAndModeNames) {
