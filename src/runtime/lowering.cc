@@ -167,6 +167,11 @@ memory Lowerer::constant(const Tensor& tensor, const memory::dims& dims, const m
   return result;
 }
 
+int64_t Lowerer::layers_running(const std::string& implementation) const {
+  return std::count_if(plan_.summary.layers.begin(), plan_.summary.layers.end(),
+                       [&](const LayerPlan& layer) { return layer.implementation == implementation; });
+}
+
 bool Lowerer::may_overwrite(int slot) const {
   const Slot& held = plan_.slots[static_cast<size_t>(slot)];
   if (held.first_step == -1 && plan_.overwritable_inputs.count(held.input_name) == 0) return false;  // the caller's

@@ -50,6 +50,8 @@ class Lowerer {
   // Adds the step of the node being lowered (named after it) and places its first output in `output_slot`.
   void finish_node(Step step, const std::string& implementation, const std::string& fused, int output_slot,
                    const dnnl::memory::desc& output_desc, int64_t macs);
+  // How many of the layers lowered so far run `implementation`.
+  int64_t layers_running(const std::string& implementation) const;
   // The node being lowered, and its index.
   const Node& node() const { return *node_; }
   // Makes the primitive descriptor avoid reference implementations when another exists; returns the name.

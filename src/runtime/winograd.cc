@@ -8,7 +8,10 @@
 //
 // A block of tiles is sized so that its transformed inputs and products stay in the cache between the three phases;
 // the 36 matrices are 64 bytes further apart than their rows need, so that they do not map to the same cache sets.
-// Each thread runs whole blocks on its own part of the scratchpad.
+// Each thread runs whole blocks on its own part of the scratchpad. The first Winograd layer of a plan first writes
+// its part of the scratchpad in one sequential pass: between two runs the rest of the network (at batch 1,
+// ResNet-50's 102 MB of weights) pushes it out of the cache, and the transforms' first, scattered writes to cold
+// lines would wait on memory, where a sequential pass is streamed by the prefetcher (docs/BENCHMARKS.md).
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -30,6 +33,7 @@ constexpr int64_t kLargestBlock = 64;      // tiles per block (measured on ResNe
 constexpr int64_t kSmallestBlock = 32;     // fewer tiles per block: direct convolution is faster
 constexpr int64_t kRowPadding = kLanes;    // floats between the 36 matrices beyond their rows
 constexpr int64_t kSmallestChannels = 32;  // below this the transforms cost more than the products save
+constexpr const char* kImplementation = "winograd_4x3:nacc";
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NACC_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -158,8 +162,9 @@ NACC_VECTOR_CLONES void transform_output_tile(const Geometry& g, const float* m,
 class WinogradKernel final : public NativeKernel {
  public:
   WinogradKernel(const Geometry& geometry, std::vector<float> bias, bool sum, ops::ActivationParameters activation,
-                 int64_t threads)
-      : geometry_(geometry), bias_(std::move(bias)), sum_(sum), activation_(activation), threads_(threads) {}
+                 int64_t threads, bool warm_scratchpad)
+      : geometry_(geometry), bias_(std::move(bias)), sum_(sum), activation_(activation), threads_(threads),
+        warm_scratchpad_(warm_scratchpad) {}
 
   // Scratchpad: per thread, a block's transformed inputs and its products.
   int64_t thread_floats() const {
@@ -181,6 +186,10 @@ class WinogradKernel final : public NativeKernel {
     {
       float* v = scratchpad + omp_get_thread_num() * thread_floats();
       float* m = v + kPoints * g.source_stride;
+      if (warm_scratchpad_) {
+        volatile float* line = v;  // one store per cache line, kept though the phases write over it
+        for (int64_t i = 0; i < thread_floats(); i += kLanes) line[i] = 0.0f;
+      }
       for (int64_t index = omp_get_thread_num(); index < blocks; index += omp_get_num_threads()) {
         int64_t first = index * g.block, count = std::min(g.block, g.tiles - first);
         for (int64_t row = 0; row < count; ++row) transform_input_tile(g, x, first + row, row, v);
@@ -201,6 +210,7 @@ class WinogradKernel final : public NativeKernel {
   bool sum_;
   ops::ActivationParameters activation_;
   int64_t threads_;  // at most this many run it (the scratchpad holds one block per thread)
+  bool warm_scratchpad_;  // the plan's first Winograd layer: write the scratchpad once in order first
 };
 
 // U = G g G^T per output and input channel, as 36 matrices [C x K].
@@ -281,7 +291,8 @@ bool lower_winograd_conv(Lowerer& lowerer) {
 
   std::vector<float> bias_values(static_cast<size_t>(out_channels), 0.0f);
   if (bias != nullptr) std::copy(bias->values<float>().begin(), bias->values<float>().end(), bias_values.begin());
-  auto kernel = std::make_shared<WinogradKernel>(g, std::move(bias_values), sum, activation, threads);
+  bool first = lowerer.layers_running(kImplementation) == 0;
+  auto kernel = std::make_shared<WinogradKernel>(g, std::move(bias_values), sum, activation, threads, first);
   memory::desc plain({kPoints, channels, out_channels}, memory::data_type::f32, memory::format_tag::abc);
   Step step;
   step.native = kernel;
@@ -290,7 +301,7 @@ bool lower_winograd_conv(Lowerer& lowerer) {
                    {DNNL_ARG_WEIGHTS, -1, {}, lowerer.constant(transformed_weights(*weights), {kPoints, channels, out_channels}, plain)},
                    {DNNL_ARG_DST, output_slot, nhwc_out, std::nullopt}};
   int64_t macs = shape_elements(y.shape) * channels * 9;  // as direct convolution does them
-  lowerer.finish_node(std::move(step), "winograd_4x3:nacc", fused, output_slot, nhwc_out, macs);
+  lowerer.finish_node(std::move(step), kImplementation, fused, output_slot, nhwc_out, macs);
   return true;
 }
 
