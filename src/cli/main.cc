@@ -36,7 +36,7 @@ void nacc::cli::add_winograd_option(CLI::App& verb, bool& winograd) {
 }
 
 int main(int argc, char** argv) {
-  CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, search)",
+  CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, train)",
                "nacc"};
   app.set_version_flag("--version", std::string("nacc ") + NACC_VERSION);
   std::string log_level = "info";
