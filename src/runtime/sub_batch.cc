@@ -120,11 +120,6 @@ int64_t last_level_cache_bytes() {
 // host (docs/BENCHMARKS.md), where ResNet-50's 56x56 1x1 layers, at 7 MACs per byte, wait for memory and its
 // 14x14 ones, at 29, do not. INT8 does four times the multiply-adds; streams running at once share the bandwidth.
 constexpr double kFp32MacsPerByte = 11;
-// The share of that ideal overlap of arithmetic and memory traffic that layers get in practice: ResNet-50 INT8's
-// 1x1 layers at 14x14 (at 114 MACs per byte, "hidden" by the ideal figure) ran 20-28% slower over a batch of 64 in
-// the network than over 8 images alone. With the ideal figure its layer3 and layer4 ran whole; with a third, in
-// pieces (docs/BENCHMARKS.md "Stages").
-constexpr double kHiddenShare = 1.0 / 3.0;
 // What a cut must save beyond its own traffic, as a share of the graph's traffic in one stage: small differences in
 // the model make no stages.
 constexpr double kCutShare = 0.05;
@@ -164,7 +159,7 @@ RangeTraffic traffic_of(const Graph& graph, size_t first, size_t end, int64_t ba
       }
     }
     traffic.working_set = std::max(traffic.working_set, bytes / batch);
-    double hidden = kHiddenShare * static_cast<double>(node_macs(graph, node)) / static_cast<double>(batch) /
+    double hidden = static_cast<double>(node_macs(graph, node)) / static_cast<double>(batch) /
                     (kFp32MacsPerByte * (integer ? 4.0 : 1.0) * static_cast<double>(streams));
     double per_image = static_cast<double>(bytes) / static_cast<double>(batch);
     traffic.whole += std::max(0.0, per_image + static_cast<double>(weights) / static_cast<double>(batch) - hidden);
