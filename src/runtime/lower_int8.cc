@@ -126,7 +126,14 @@ bool lower_qconv(Lowerer& lowerer) {
         dnnl::convolution_forward::primitive_desc descriptor = make(with_type(addend.desc, layer.output_type), add_attributes);
         if (std::string(descriptor.impl_info_str()).rfind("ref", 0) != 0) {
           Binding shortcut{DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, addend.slot, addend.desc, std::nullopt};
-          finish_convolution(lowerer, descriptor, add_fused, *weights, parameters.weights, bias, -1, {shortcut});
+          // Over the shortcut when nothing reads it later: each output then goes where its addend was just read
+          // from, already in the cache, instead of to lines that must first be fetched.
+          int output_slot = -1;
+          if (descriptor.dst_desc() == with_type(addend.desc, layer.output_type) &&
+              dtype_size(lowerer.info(sum_value).dtype) == dtype_size(y.dtype) && lowerer.may_overwrite(addend.slot)) {
+            output_slot = addend.slot;
+          }
+          finish_convolution(lowerer, descriptor, add_fused, *weights, parameters.weights, bias, output_slot, {shortcut});
           return true;
         }
       } catch (const dnnl::error&) {

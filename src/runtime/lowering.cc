@@ -189,6 +189,12 @@ bool Lowerer::may_overwrite(int slot) const {
 void Lowerer::add_step(Step step, const std::string& implementation, const std::string& fused,
                        const memory::desc& output_desc, int64_t macs) {
   int index = static_cast<int>(plan_.steps.size());
+  bool in_place = false;
+  for (const Binding& binding : step.bindings) {
+    if (binding.argument == DNNL_ARG_DST && binding.slot >= 0) {
+      in_place = plan_.slots[static_cast<size_t>(binding.slot)].first_step < index;
+    }
+  }
   for (const Binding& binding : step.bindings) {
     if (binding.slot < 0) continue;
     Slot& slot = plan_.slots[static_cast<size_t>(binding.slot)];
@@ -213,7 +219,8 @@ void Lowerer::add_step(Step step, const std::string& implementation, const std::
                   fmt::format("{} [{}] {}", dnnl_dt2str(static_cast<dnnl_data_type_t>(output_desc.data_type())),
                               fmt::join(dims, ", "), layout_name(output_desc)),
                   fused,
-                  macs};
+                  macs,
+                  in_place};
   plan_.summary.layers.push_back(std::move(layer));
   plan_.steps.push_back(std::move(step));
 }

@@ -41,6 +41,7 @@ struct LayerPlan {
   std::string output_layout;   // e.g. "f32 [1, 64, 56, 56] acdb"
   std::string fused;           // e.g. "sum + Relu"
   int64_t macs = 0;
+  bool in_place = false;       // writes over a buffer that held a value before it (a residual sum's shortcut)
 };
 
 struct CompiledPlan {

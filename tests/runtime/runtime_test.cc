@@ -477,7 +477,47 @@ TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
     // An f32 output differs from the reference only by float rounding.
     double tolerance = c.quantized_output ? step * 1.001 : 1e-5 * largest;
     EXPECT_LE(worst, tolerance) << "output step " << step << "\n" << format_plan(compiled.plan());
+    // The sum's u8 / s8 output goes over the shortcut, which nothing reads later (an f32 output is larger).
+    EXPECT_EQ(layer->in_place, c.quantized_output) << format_plan(compiled.plan());
   }
+}
+
+TEST(Runtime, Int8ResidualSumKeepsAShortcutThatIsReadLater) {
+  // Two pointwise convolutions in a row add the same shortcut: the first must leave it for the second, which may
+  // write over it.
+  zoo::GraphBuilder builder("residual_int8_twice", 6);
+  std::string x = builder.relu("pre", builder.input("x", DataType::f32, {2, 32, 6, 5}));
+  std::string shortcut = builder.input("shortcut", DataType::f32, {2, 64, 6, 5});
+  std::string y = builder.relu("first_relu", builder.add("first", builder.conv("conv1", x, 64, 1, 1, 0, 1, true), shortcut));
+  y = builder.relu("second_relu", builder.add("second", builder.conv("conv2", y, 64, 1, 1, 0, 1, true), shortcut));
+  builder.mark_output(builder.max_pool("pool", y, 1, 1, 0));
+  Graph model = builder.finish();
+  auto inputs_with_seed = [&](uint64_t seed) {
+    return std::map<std::string, Tensor>{{"x", random_tensor(model.value("x").shape, seed)},
+                                         {"shortcut", random_tensor(model.value("shortcut").shape, seed + 1)}};
+  };
+  Graph graph = compiler::quantize(model, {inputs_with_seed(1), inputs_with_seed(3)}, compiler::QuantizeOptions{});
+  compiler::optimize(graph, {.precision = compiler::Precision::int8, .dump_ir = {}});
+  CompiledModel compiled(graph, kTwoThreads);
+  std::vector<const LayerPlan*> sums;
+  for (const LayerPlan& layer : compiled.plan().layers) {
+    if (layer.op == "nacc.QConv") sums.push_back(&layer);
+  }
+  ASSERT_EQ(sums.size(), 2u) << format_plan(compiled.plan());
+  for (const LayerPlan* layer : sums) EXPECT_NE(layer->fused.find("sum"), std::string::npos) << layer->fused;
+  EXPECT_FALSE(sums[0]->in_place) << format_plan(compiled.plan());
+  EXPECT_TRUE(sums[1]->in_place) << format_plan(compiled.plan());
+  std::map<std::string, Tensor> inputs = inputs_with_seed(5);
+  Tensor expected = ReferenceExecutor(graph).run(inputs).begin()->second;
+  Tensor actual = compiled.run(inputs).begin()->second;
+  ASSERT_EQ(actual.shape(), expected.shape());
+  double largest = 1e-6, worst = 0;
+  for (int64_t i = 0; i < expected.elements(); ++i) {
+    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
+    largest = std::max(largest, std::fabs(expected.value_as_double(i)));
+  }
+  // One quantization step of the output is under 1% of its range; a clobbered shortcut is off by far more.
+  EXPECT_LE(worst, 0.01 * largest) << format_plan(compiled.plan());
 }
 
 // Sub-batches: a batch run as pieces gives the answer of the whole batch, FP32 and INT8, with a smaller last piece.
