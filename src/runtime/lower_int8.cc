@@ -129,8 +129,7 @@ bool lower_qconv(Lowerer& lowerer) {
           // Over the shortcut when nothing reads it later: each output then goes where its addend was just read
           // from, already in the cache, instead of to lines that must first be fetched.
           int output_slot = -1;
-          if (descriptor.dst_desc() == with_type(addend.desc, layer.output_type) &&
-              dtype_size(lowerer.info(sum_value).dtype) == dtype_size(y.dtype) && lowerer.may_overwrite(addend.slot)) {
+          if (descriptor.dst_desc().get_size() == addend.desc.get_size() && lowerer.may_overwrite(addend.slot)) {
             output_slot = addend.slot;
           }
           finish_convolution(lowerer, descriptor, add_fused, *weights, parameters.weights, bias, output_slot, {shortcut});

@@ -189,15 +189,11 @@ bool Lowerer::may_overwrite(int slot) const {
 void Lowerer::add_step(Step step, const std::string& implementation, const std::string& fused,
                        const memory::desc& output_desc, int64_t macs) {
   int index = static_cast<int>(plan_.steps.size());
-  bool in_place = false;
-  for (const Binding& binding : step.bindings) {
-    if (binding.argument == DNNL_ARG_DST && binding.slot >= 0) {
-      in_place = plan_.slots[static_cast<size_t>(binding.slot)].first_step < index;
-    }
-  }
+  bool in_place = false;  // the destination's slot was written or read by an earlier step
   for (const Binding& binding : step.bindings) {
     if (binding.slot < 0) continue;
     Slot& slot = plan_.slots[static_cast<size_t>(binding.slot)];
+    if (binding.argument == DNNL_ARG_DST) in_place = slot.first_step < index;
     slot.first_step = std::min(slot.first_step, index);
     slot.last_step = std::max(slot.last_step, index);
   }
