@@ -105,14 +105,15 @@ class ModelSut : public loadgen::SystemUnderTest {
   // Answers the job's samples with these classes (-1: the job did not run).
   void respond(const Job& job, const std::vector<int64_t>& predictions);
   void stop_workers();
-  void run_job(const Job& job, runtime::ExecutionContext* context,
+  void run_job(const Job& job, std::map<std::string, Tensor>& inputs, runtime::ExecutionContext* context,
                std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
   const runtime::CompiledModel& partial_model(int64_t size);
   runtime::RuntimeOptions runtime_options() const {
     return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams,
             .winograd = options_.winograd};
   }
-  Tensor gather_batch(const std::vector<loadgen::QuerySample>& samples) const;
+  // Copies the samples into `input` (the graph input's batch), which is reused when its shape matches.
+  void gather_batch(const std::vector<loadgen::QuerySample>& samples, Tensor& input) const;
 
   const Graph& graph_;
   const ModelQsl& qsl_;
