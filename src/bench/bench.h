@@ -101,12 +101,24 @@ class ModelSut : public loadgen::SystemUnderTest {
     std::vector<loadgen::QuerySample> samples;
     loadgen::ResponseDelegate* responses;
   };
+  // What a stream keeps from job to job, made on its first job.
+  struct StreamState {
+    std::mutex mutex;  // the worker and a caller that runs a job in place (issue_query) take turns
+    runtime::ExecutionContextPtr context;
+    std::map<int64_t, runtime::ExecutionContextPtr> partial_contexts;
+    // The input batch, reused: a fresh one would cost a page fault per 4 KB (tens of MB at batch 64) per job.
+    std::map<std::string, Tensor> inputs;
+    int64_t first_core = -1;
+  };
   void work(int64_t stream);
+  // Runs the job on stream `stream` on the calling thread and answers it; after a failure (kept for
+  // rethrow_failure), answers it unrun.
+  void serve(const Job& job, int64_t stream);
+  void record_failure();
   // Answers the job's samples with these classes (-1: the job did not run).
   void respond(const Job& job, const std::vector<int64_t>& predictions);
   void stop_workers();
-  void run_job(const Job& job, std::map<std::string, Tensor>& inputs, runtime::ExecutionContext* context,
-               std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core);
+  void run_job(const Job& job, StreamState& state);
   const runtime::CompiledModel& partial_model(int64_t size);
   runtime::RuntimeOptions runtime_options() const {
     return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams,
@@ -131,6 +143,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::deque<Job> queue_;
   bool stopping_ = false;
   std::exception_ptr failure_;  // the first failure in a stream
+  std::vector<std::unique_ptr<StreamState>> streams_;
   std::vector<std::thread> workers_;
 };
 

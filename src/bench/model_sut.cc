@@ -50,6 +50,7 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
                    "compile' lists them", count, count == 1 ? "" : "s", compiled_->plan().fallbacks[0]);
     }
   }
+  for (int64_t i = 0; i < options.streams; ++i) streams_.push_back(std::make_unique<StreamState>());
   try {
     for (int64_t i = 0; i < options.streams; ++i) workers_.emplace_back([this, i] { work(i); });
   } catch (const std::system_error& error) {
@@ -92,6 +93,14 @@ std::string ModelSut::name() const {
 }
 
 void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) {
+  if (options_.streams == 1 && samples.size() <= static_cast<size_t>(options_.batch)) {
+    // One stream and one batch (SingleStream, MultiStream, warm-up): run it on the calling thread, usually the
+    // process's first. libgomp lets a team's threads spin between parallel regions only while it manages no more
+    // threads than there are cores; a worker's team of one thread per core is one too many, so its threads sleep
+    // after every layer and take a wake-up (tens of microseconds under a hypervisor) at the next one.
+    serve(Job{std::vector<loadgen::QuerySample>(samples.begin(), samples.end()), &responses}, 0);
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     size_t batch = static_cast<size_t>(options_.batch);
@@ -105,49 +114,49 @@ void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadge
   condition_.notify_all();
 }
 
-void ModelSut::work(int64_t stream) {
-  runtime::ExecutionContextPtr context;
-  std::map<int64_t, runtime::ExecutionContextPtr> partial_contexts;
-  // The stream's input batch, reused from job to job: a fresh one would cost a page fault per 4 KB (tens of MB
-  // at batch 64) on every inference.
-  std::map<std::string, Tensor> inputs;
-  int64_t first_core = -1;
-  // A failure (e.g. memory for a huge batch) is kept for rethrow_failure; the jobs are still answered, so that
-  // nobody waits for them.
-  auto record = [&] {
+void ModelSut::record_failure() {
+  std::lock_guard lock(mutex_);
+  if (!failure_) failure_ = std::current_exception();
+}
+
+void ModelSut::serve(const Job& job, int64_t stream) {
+  // A failure (e.g. memory for a huge batch) is kept for rethrow_failure; the job is still answered, so that nobody
+  // waits for it.
+  bool failed;
+  {
     std::lock_guard lock(mutex_);
-    if (!failure_) failure_ = std::current_exception();
-  };
-  if (compiled_) {
-    int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
-    bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
-    first_core = pin ? stream * options_.threads : -1;
+    failed = failure_ != nullptr;
+  }
+  StreamState& state = *streams_[static_cast<size_t>(stream)];
+  if (!failed) {
     try {
-      context = compiled_->create_context(first_core);
+      std::lock_guard lock(state.mutex);
+      if (compiled_ && !state.context) {
+        int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+        bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
+        state.first_core = pin ? stream * options_.threads : -1;
+        state.context = compiled_->create_context(state.first_core);
+      }
+      run_job(job, state);
+      return;
     } catch (...) {
-      record();
+      record_failure();
     }
   }
+  respond(job, std::vector<int64_t>(job.samples.size(), -1));  // unrun
+}
+
+void ModelSut::work(int64_t stream) {
   for (;;) {
     Job job;
-    bool failed;
     {
       std::unique_lock lock(mutex_);
       condition_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
-      failed = failure_ != nullptr;
     }
-    try {
-      if (!failed) {
-        run_job(job, inputs, context.get(), partial_contexts, first_core);
-        continue;
-      }
-    } catch (...) {
-      record();
-    }
-    respond(job, std::vector<int64_t>(job.samples.size(), -1));  // unrun
+    serve(job, stream);
   }
 }
 
@@ -191,19 +200,19 @@ void ModelSut::gather_batch(const std::vector<loadgen::QuerySample>& samples, Te
   }
 }
 
-void ModelSut::run_job(const Job& job, std::map<std::string, Tensor>& inputs, runtime::ExecutionContext* context,
-                       std::map<int64_t, runtime::ExecutionContextPtr>& partial_contexts, int64_t first_core) {
+void ModelSut::run_job(const Job& job, StreamState& state) {
+  std::map<std::string, Tensor>& inputs = state.inputs;
   gather_batch(job.samples, inputs[input_name_]);
   int64_t size = static_cast<int64_t>(job.samples.size());
   std::map<std::string, Tensor> outputs;
   if (!compiled_) {
     outputs = reference_->run(inputs);
   } else if (size == options_.batch) {
-    outputs = compiled_->run(*context, inputs);
+    outputs = compiled_->run(*state.context, inputs);
   } else {
     const runtime::CompiledModel& model = partial_model(size);
-    runtime::ExecutionContextPtr& partial_context = partial_contexts[size];
-    if (!partial_context) partial_context = model.create_context(first_core);
+    runtime::ExecutionContextPtr& partial_context = state.partial_contexts[size];
+    if (!partial_context) partial_context = model.create_context(state.first_core);
     outputs = model.run(*partial_context, inputs);
   }
   const Tensor& output = outputs.at(output_name_);

@@ -71,18 +71,23 @@ TEST(ModelSut, AccuracyRunMatchesDirectPredictions) {
     expected_correct += i % 2 == 0;
   }
   // Each stream reuses its input batch from job to job; batches of 3 leave a partial batch (run at its own size
-  // by the compiled runtime, padded by the reference executor), after which full batches follow.
+  // by the compiled runtime, padded by the reference executor), after which full batches follow. With one stream,
+  // queries of one batch run on the calling thread and larger ones on the worker, sharing the stream's state.
   for (Executor executor : {Executor::compiled, Executor::reference}) {
-    for (loadgen::Scenario scenario : {loadgen::Scenario::Offline, loadgen::Scenario::MultiStream}) {
-      ModelQsl qsl(dataset, data::fashion_mnist_preprocess());
-      Graph graph = tiny_classifier(3);
-      ModelSut sut(graph, qsl, SutOptions{.batch = 3, .streams = 2, .executor = executor});
-      Top1Metric metric(*qsl.labels());
-      loadgen::TestSettings settings = loadgen::quick_settings(scenario);
-      settings.mode = loadgen::TestMode::Accuracy;
-      settings.performance_sample_count = 10;
-      loadgen::TestResult result = loadgen::run_test(sut, qsl, settings, &metric, {.show_progress = false});
-      EXPECT_NEAR(result.accuracy->value, static_cast<double>(expected_correct) / 23.0, 1e-12);
+    for (int64_t streams : {1, 2}) {
+      for (loadgen::Scenario scenario :
+           {loadgen::Scenario::Offline, loadgen::Scenario::MultiStream, loadgen::Scenario::SingleStream}) {
+        ModelQsl qsl(dataset, data::fashion_mnist_preprocess());
+        Graph graph = tiny_classifier(3);
+        ModelSut sut(graph, qsl, SutOptions{.batch = 3, .streams = streams, .executor = executor});
+        Top1Metric metric(*qsl.labels());
+        loadgen::TestSettings settings = loadgen::quick_settings(scenario);
+        settings.mode = loadgen::TestMode::Accuracy;
+        settings.performance_sample_count = 10;
+        loadgen::TestResult result = loadgen::run_test(sut, qsl, settings, &metric, {.show_progress = false});
+        EXPECT_NEAR(result.accuracy->value, static_cast<double>(expected_correct) / 23.0, 1e-12)
+            << streams << " streams, scenario " << static_cast<int>(scenario);
+      }
     }
   }
 }
@@ -99,38 +104,41 @@ TEST(ModelSut, InputShapeMustMatchTheData) {
 // A stream that fails (here: activations larger than any machine's memory, the batch run whole, so that no stream
 // can make its execution context) answers its jobs unrun, with class -1, and the failure is rethrown to the caller.
 TEST(ModelSut, AFailureInAStreamIsRethrownAndItsJobsAreAnswered) {
-  int64_t batch = int64_t{1} << 40;
-  ModelQsl qsl({1, 4, 4}, 4, 0);
-  Graph graph = tiny_classifier(batch);
-  ModelSut sut(graph, qsl, SutOptions{.batch = batch, .streams = 2, .sub_batch = batch});
-  std::vector<size_t> loaded = {0, 1, 2};
-  qsl.load_samples(loaded);
-  struct Collect : loadgen::ResponseDelegate {
-    std::mutex mutex;
-    std::condition_variable done;
-    std::vector<int64_t> classes;
-    void complete(std::span<const loadgen::QuerySampleResponse> responses) override {
-      std::lock_guard lock(mutex);
-      for (const loadgen::QuerySampleResponse& response : responses) {
-        int64_t value;
-        std::memcpy(&value, response.data.data(), sizeof(value));
-        classes.push_back(value);
+  // Two streams: the job runs on a worker; one stream: on the thread that issues it.
+  for (int64_t streams : {2, 1}) {
+    int64_t batch = int64_t{1} << 40;
+    ModelQsl qsl({1, 4, 4}, 4, 0);
+    Graph graph = tiny_classifier(batch);
+    ModelSut sut(graph, qsl, SutOptions{.batch = batch, .streams = streams, .sub_batch = batch});
+    std::vector<size_t> loaded = {0, 1, 2};
+    qsl.load_samples(loaded);
+    struct Collect : loadgen::ResponseDelegate {
+      std::mutex mutex;
+      std::condition_variable done;
+      std::vector<int64_t> classes;
+      void complete(std::span<const loadgen::QuerySampleResponse> responses) override {
+        std::lock_guard lock(mutex);
+        for (const loadgen::QuerySampleResponse& response : responses) {
+          int64_t value;
+          std::memcpy(&value, response.data.data(), sizeof(value));
+          classes.push_back(value);
+        }
+        done.notify_all();
       }
-      done.notify_all();
+    } collect;
+    std::vector<loadgen::QuerySample> samples = {{1, 0}, {2, 1}, {3, 2}};
+    sut.issue_query(samples, collect);
+    {
+      std::unique_lock lock(collect.mutex);
+      collect.done.wait(lock, [&] { return collect.classes.size() == samples.size(); });
     }
-  } collect;
-  std::vector<loadgen::QuerySample> samples = {{1, 0}, {2, 1}, {3, 2}};
-  sut.issue_query(samples, collect);
-  {
-    std::unique_lock lock(collect.mutex);
-    collect.done.wait(lock, [&] { return collect.classes.size() == samples.size(); });
-  }
-  EXPECT_EQ(collect.classes, (std::vector<int64_t>{-1, -1, -1}));
-  try {
-    sut.rethrow_failure();
-    ADD_FAILURE() << "the failure was not rethrown";
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("to fit in memory"), std::string::npos) << error.what();
+    EXPECT_EQ(collect.classes, (std::vector<int64_t>{-1, -1, -1}));
+    try {
+      sut.rethrow_failure();
+      ADD_FAILURE() << "the failure was not rethrown";
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("to fit in memory"), std::string::npos) << error.what();
+    }
   }
 }
 
