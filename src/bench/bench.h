@@ -101,7 +101,7 @@ class ModelSut : public loadgen::SystemUnderTest {
     std::vector<loadgen::QuerySample> samples;
     loadgen::ResponseDelegate* responses;
   };
-  // What a stream keeps from job to job, made on its first job.
+  // What a stream keeps from job to job.
   struct StreamState {
     std::mutex mutex;  // the worker and a caller that runs a job in place (issue_query) take turns
     runtime::ExecutionContextPtr context;
@@ -114,6 +114,8 @@ class ModelSut : public loadgen::SystemUnderTest {
   // Runs the job on stream `stream` on the calling thread and answers it; after a failure (kept for
   // rethrow_failure), answers it unrun.
   void serve(const Job& job, int64_t stream);
+  // Makes the stream's execution context if it has none; the caller holds state.mutex.
+  void make_context(StreamState& state, int64_t stream);
   void record_failure();
   // Answers the job's samples with these classes (-1: the job did not run).
   void respond(const Job& job, const std::vector<int64_t>& predictions);

@@ -131,12 +131,7 @@ void ModelSut::serve(const Job& job, int64_t stream) {
   if (!failed) {
     try {
       std::lock_guard lock(state.mutex);
-      if (compiled_ && !state.context) {
-        int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
-        bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
-        state.first_core = pin ? stream * options_.threads : -1;
-        state.context = compiled_->create_context(state.first_core);
-      }
+      make_context(state, stream);  // a job issued in place can come before the worker has made it
       run_job(job, state);
       return;
     } catch (...) {
@@ -146,7 +141,26 @@ void ModelSut::serve(const Job& job, int64_t stream) {
   respond(job, std::vector<int64_t>(job.samples.size(), -1));  // unrun
 }
 
+void ModelSut::make_context(StreamState& state, int64_t stream) {
+  if (!compiled_ || state.context) return;
+  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
+  state.first_core = pin ? stream * options_.threads : -1;
+  state.context = compiled_->create_context(state.first_core);
+}
+
 void ModelSut::work(int64_t stream) {
+  // The context (its arena, primitives' bindings) is made before any job, so that no timed job pays for it: the
+  // warm-up is not sure to reach every stream.
+  {
+    StreamState& state = *streams_[static_cast<size_t>(stream)];
+    std::lock_guard lock(state.mutex);
+    try {
+      make_context(state, stream);
+    } catch (...) {
+      record_failure();
+    }
+  }
   for (;;) {
     Job job;
     {
