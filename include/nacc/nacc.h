@@ -86,7 +86,12 @@ class InferRequest {
   // size, and on a NaN or infinite value: the compiled kernels do not carry those through the network (a max pool or
   // ReLU turns NaN into a number), so the outputs would be silently wrong.
   void set_input(const std::string& name, const float* data, size_t count);
-  // Runs the model on the inputs set so far (all inputs must have been set).
+  // Runs the model on the inputs set so far (all inputs must have been set), on the calling thread and threads - 1
+  // threads of OpenMP's pool for it. The pool's threads are set to flush denormals to zero; the calling thread's
+  // floating-point mode and OpenMP thread count are as they were when run() returns. Performance: with one thread
+  // per core, keep a request on one thread and keep other OpenMP teams of the process idle: libgomp stops its
+  // threads spinning between layers once it manages more threads than cores, and every layer then waits for them
+  // to wake up (tens of microseconds each under a hypervisor).
   void run();
   // An output of the last run, valid until the next run().
   std::span<const float> output(const std::string& name) const;

@@ -48,26 +48,60 @@ int threads_per_inference(int64_t requested) {
 
 namespace {
 
-// Threads per inference, pinning and flush-to-zero, set once per calling thread (OpenMP keeps a pool per thread).
-void configure_thread(int64_t requested_threads, int64_t first_core) {
-  thread_local int64_t configured_threads = -1;
+constexpr unsigned kFlushToZero = 0x8040;  // MXCSR's flush-to-zero and denormals-are-zero bits
+
+void pin_to_core(int64_t core) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<int>(core % omp_get_num_procs()), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// The OpenMP team's other threads (libgomp keeps a pool per calling thread): flush-to-zero and pinned to
+// first_core + 1, ..., set once per calling thread.
+void configure_team(int threads, int64_t first_core) {
+  thread_local int configured_threads = -1;
   thread_local int64_t configured_core = -2;
-  if (configured_threads == requested_threads && configured_core == first_core) return;
-  int threads = threads_per_inference(requested_threads);
-  omp_set_num_threads(threads);
+  if (configured_threads == threads && configured_core == first_core) return;
 #pragma omp parallel num_threads(threads)
   {
-    _mm_setcsr(_mm_getcsr() | 0x8040);  // flush-to-zero and denormals-are-zero
-    if (first_core >= 0) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(static_cast<int>((first_core + omp_get_thread_num()) % omp_get_num_procs()), &set);
-      pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (omp_get_thread_num() > 0) {
+      _mm_setcsr(_mm_getcsr() | kFlushToZero);
+      if (first_core >= 0) pin_to_core(first_core + omp_get_thread_num());
     }
   }
-  configured_threads = requested_threads;
+  configured_threads = threads;
   configured_core = first_core;
 }
+
+// What a run changes on its calling thread, put back when it returns, so that a program that embeds the runtime
+// finds its thread as it was: OpenMP's thread count, flush-to-zero, and the CPU affinity when the context pins.
+class CallerScope {
+ public:
+  CallerScope(int64_t requested_threads, int64_t first_core) : threads_(omp_get_max_threads()), csr_(_mm_getcsr()) {
+    int threads = threads_per_inference(requested_threads);
+    omp_set_num_threads(threads);
+    _mm_setcsr(csr_ | kFlushToZero);
+    if (first_core >= 0 && pthread_getaffinity_np(pthread_self(), sizeof(affinity_), &affinity_) == 0) {
+      pinned_ = true;
+      pin_to_core(first_core);
+    }
+    configure_team(threads, first_core);
+  }
+  CallerScope(const CallerScope&) = delete;
+  CallerScope& operator=(const CallerScope&) = delete;
+  ~CallerScope() {
+    if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof(affinity_), &affinity_);
+    _mm_setcsr(csr_);
+    omp_set_num_threads(threads_);
+  }
+
+ private:
+  int threads_;
+  unsigned csr_;
+  cpu_set_t affinity_{};
+  bool pinned_ = false;
+};
 
 // The memory objects of one plan's steps, bound to a context's arena and scratchpad.
 struct PlanBindings {
@@ -429,7 +463,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
                                                  Profile* profile, const std::function<void()>& piece_done) const {
   const Program& program = *program_;
   const Graph& graph = program.graph;
-  configure_thread(program.options.threads, context.first_core);
+  CallerScope caller(program.options.threads, context.first_core);
   for (const std::string& input : graph.inputs) {
     auto found = inputs.find(input);
     const ValueInfo& info = graph.value(input);

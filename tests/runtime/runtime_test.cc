@@ -5,7 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <omp.h>
+#include <pthread.h>
+#include <xmmintrin.h>
+
 #include <cmath>
+#include <thread>
 
 #include "compiler/compiler.h"
 #include "compiler/quantization/quantization.h"
@@ -702,6 +707,46 @@ TEST(Runtime, WrongInputIsAnError) {
   CompiledModel model(graph, RuntimeOptions{});
   EXPECT_THROW(model.run({{"input", Tensor(DataType::f32, {2, 3, 32, 32})}}), Error);
   EXPECT_THROW(model.run({}), Error);
+}
+
+// A run pins its calling thread and sets flush-to-zero while it runs, and leaves the thread as it found it: a program
+// that embeds the runtime keeps its own floating-point mode, affinity and OpenMP thread count.
+TEST(Runtime, RunLeavesTheCallingThreadAsItFoundIt) {
+  constexpr unsigned kFlushToZero = 0x8040;
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 3});
+  compiler::optimize(graph);
+  CompiledModel model(graph, RuntimeOptions{.threads = 2, .first_core = 0, .sub_batch = 1});
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor({2, 3, 32, 32}, 4)}};
+  std::thread caller([&] {
+    cpu_set_t before, during, after;
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof(before), &before), 0);
+    unsigned csr = _mm_getcsr() & ~kFlushToZero;
+    _mm_setcsr(csr);
+    omp_set_num_threads(5);
+    auto context = model.create_context();
+    int64_t pieces = 0;
+    unsigned csr_during = 0;
+    model.run(*context, inputs, nullptr, [&] {
+      if (pieces++ > 0) return;
+      csr_during = _mm_getcsr();
+      pthread_getaffinity_np(pthread_self(), sizeof(during), &during);
+    });
+    EXPECT_EQ(pieces, 2);
+    EXPECT_EQ(csr_during & kFlushToZero, kFlushToZero);
+    EXPECT_EQ(CPU_COUNT(&during), 1);
+    EXPECT_TRUE(CPU_ISSET(0, &during));
+    pthread_getaffinity_np(pthread_self(), sizeof(after), &after);
+    EXPECT_TRUE(CPU_EQUAL(&before, &after));
+    EXPECT_EQ(_mm_getcsr(), csr);
+    EXPECT_EQ(omp_get_max_threads(), 5);
+    // The same after a run that fails.
+    EXPECT_THROW(model.run(*context, {}), Error);
+    pthread_getaffinity_np(pthread_self(), sizeof(after), &after);
+    EXPECT_TRUE(CPU_EQUAL(&before, &after));
+    EXPECT_EQ(_mm_getcsr(), csr);
+    EXPECT_EQ(omp_get_max_threads(), 5);
+  });
+  caller.join();
 }
 
 }  // namespace
