@@ -160,6 +160,9 @@ void ModelSut::work(int64_t stream) {
     } catch (...) {
       record_failure();
     }
+    // The worker is the SUT's own thread: pinned for its life, so that a run (which pins its calling thread only
+    // while it runs) never moves it.
+    if (state.first_core >= 0) runtime::pin_thread(state.first_core);
   }
   for (;;) {
     Job job;

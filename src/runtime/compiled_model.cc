@@ -11,6 +11,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/machine.h"
@@ -46,16 +47,18 @@ int threads_per_inference(int64_t requested) {
   return requested > 0 ? static_cast<int>(requested) : omp_get_num_procs();
 }
 
+void pin_thread(int64_t core) {
+  // The machine's cores, not omp_get_num_procs(): that counts the calling thread's, one once it is pinned.
+  int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<int>(core % cores), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 namespace {
 
 constexpr unsigned kFlushToZero = 0x8040;  // MXCSR's flush-to-zero and denormals-are-zero bits
-
-void pin_to_core(int64_t core) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<int>(core % omp_get_num_procs()), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
 
 // The OpenMP team's other threads (libgomp keeps a pool per calling thread): flush-to-zero and pinned to
 // first_core + 1, ..., set once per calling thread.
@@ -67,7 +70,7 @@ void configure_team(int threads, int64_t first_core) {
   {
     if (omp_get_thread_num() > 0) {
       _mm_setcsr(_mm_getcsr() | kFlushToZero);
-      if (first_core >= 0) pin_to_core(first_core + omp_get_thread_num());
+      if (first_core >= 0) pin_thread(first_core + omp_get_thread_num());
     }
   }
   configured_threads = threads;
@@ -84,7 +87,7 @@ class CallerScope {
     _mm_setcsr(csr_ | kFlushToZero);
     if (first_core >= 0 && pthread_getaffinity_np(pthread_self(), sizeof(affinity_), &affinity_) == 0) {
       pinned_ = true;
-      pin_to_core(first_core);
+      pin_thread(first_core);
     }
     configure_team(threads, first_core);
   }

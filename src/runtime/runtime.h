@@ -114,6 +114,10 @@ std::string format_plan(const CompiledPlan& plan);
 // How many of the plan's layers run as Winograd F(4x4, 3x3) (implementation "winograd_4x3:nacc").
 int64_t winograd_layers(const CompiledPlan& plan);
 
+// Pins the calling thread to core `core` (modulo the machine's cores). A run pins its calling thread only while it
+// runs (when its context pins); a thread that runs nothing else can be pinned for its life with this.
+void pin_thread(int64_t core);
+
 }  // namespace nacc::runtime
 
 namespace nacc::compiler {

@@ -749,5 +749,30 @@ TEST(Runtime, RunLeavesTheCallingThreadAsItFoundIt) {
   caller.join();
 }
 
+// A thread already pinned (a benchmark stream's worker) is pinned to the context's core while it runs, counting the
+// machine's cores, not only the one the thread may use, and goes back to its own core afterwards.
+TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 cores";
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 3});
+  compiler::optimize(graph);
+  CompiledModel model(graph, RuntimeOptions{.threads = 1, .first_core = 1});
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor({1, 3, 32, 32}, 4)}};
+  std::thread caller([&] {
+    pin_thread(0);
+    auto context = model.create_context();
+    cpu_set_t during, after;
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      CPU_ZERO(&during);
+      model.run(*context, inputs, nullptr, [&] { pthread_getaffinity_np(pthread_self(), sizeof(during), &during); });
+      EXPECT_EQ(CPU_COUNT(&during), 1);
+      EXPECT_TRUE(CPU_ISSET(1, &during));
+      pthread_getaffinity_np(pthread_self(), sizeof(after), &after);
+      EXPECT_EQ(CPU_COUNT(&after), 1);
+      EXPECT_TRUE(CPU_ISSET(0, &after));
+    }
+  });
+  caller.join();
+}
+
 }  // namespace
 }  // namespace nacc::runtime
