@@ -118,18 +118,36 @@ rounds = {name: [float(x) for x in text.split()] for name, text in zip(names, sy
 m = {name: statistics.median(values) for name, values in rounds.items()}
 peak = json.load(open(peak_path))
 fp32_bound, int8_bound = peak["fp32_gmacs"] / 4.089, peak["int8_vnni_gmacs"] / 4.089
+# (name, nacc, ORT, ratio, target, met): a ratio prints with two decimals, so whether it meets its target is said too.
 rows = [
     ("INT8 Offline batch 64 (img/s)", m["nacc_int8_b64"], m["ort_int8_b64"], m["nacc_int8_b64"] / m["ort_int8_b64"], ">= 1.3x"),
     ("INT8 SingleStream p90 (ms)", m["nacc_int8_p90"], m["ort_int8_p90"], m["nacc_int8_p90"] / m["ort_int8_p90"], "<= 0.8x"),
     ("FP32 Offline batch 64 (img/s)", m["nacc_fp32_b64"], m["ort_fp32_b64"], m["nacc_fp32_b64"] / m["ort_fp32_b64"], ">= 1.15x"),
     ("FP32 SingleStream p90 (ms)", m["nacc_fp32_p90"], m["ort_fp32_p90"], m["nacc_fp32_p90"] / m["ort_fp32_p90"], "-"),
 ]
+
+
+def verdict(ratio, target):
+    if target == "-":
+        return ""
+    bound = float(target.split()[1].rstrip("x"))
+    met = ratio >= bound if target.startswith(">=") else ratio <= bound
+    return f"  {'met' if met else 'not met'} ({ratio:.3f}x)"
+
+
 print(f"ResNet-50 v1.5, {threads} threads (Offline: {threads} inferences of 1 thread at a time), medians of {len(rounds['nacc_fp32_b64'])} alternating rounds of {int(duration) / 1000:.0f} s")
 print(f"{'configuration':34} {'nacc':>10} {'ORT':>10} {'ratio':>8}  target")
 for name, nacc, ort, ratio, target in rows:
-    print(f"{name:34} {nacc:10.2f} {ort:10.2f} {ratio:7.2f}x  {target}")
+    print(f"{name:34} {nacc:10.2f} {ort:10.2f} {ratio:7.2f}x  {target}{verdict(ratio, target)}")
 speedup = m["nacc_int8_b64"] / m["nacc_fp32_b64"]
-print(f"nacc INT8 / nacc FP32 at batch 64: {speedup:.2f}x (target >= 3.5x)")
+print(f"nacc INT8 / nacc FP32 at batch 64: {speedup:.2f}x (target >= 3.5x: {verdict(speedup, '>= 3.5x').strip()})")
+# The ratios above divide medians; each round's own pair (run minutes apart) shows how far the host's noise moves them.
+pairs = {"INT8 Offline": ("nacc_int8_b64", "ort_int8_b64"), "INT8 SingleStream p90": ("nacc_int8_p90", "ort_int8_p90"),
+         "FP32 Offline": ("nacc_fp32_b64", "ort_fp32_b64"), "nacc INT8 / FP32": ("nacc_int8_b64", "nacc_fp32_b64")}
+round_ratios = {label: [a / b for a, b in zip(rounds[x], rounds[y])] for label, (x, y) in pairs.items()}
+print("ratios round by round:")
+for label, values in round_ratios.items():
+    print(f"  {label:24} {' '.join(f'{v:.2f}' for v in values)}  (median {statistics.median(values):.2f}x)")
 print(f"nacc with the batch of 64 run whole (--sub-batch 64): FP32 {m['nacc_fp32_b64_whole']:.2f} img/s, INT8 "
       f"{m['nacc_int8_b64_whole']:.2f} img/s; sub-batches gain {m['nacc_fp32_b64'] / m['nacc_fp32_b64_whole']:.2f}x (FP32) "
       f"and {m['nacc_int8_b64'] / m['nacc_int8_b64_whole']:.2f}x (INT8)")
@@ -140,6 +158,6 @@ print(f"machine peak: FP32 {peak['fp32_gflops']:.0f} GFLOP/s -> {fp32_bound:.1f}
       f"-> {int8_bound:.1f} img/s. nacc at {100 * m['nacc_fp32_b64'] / fp32_bound:.0f}% (FP32; Winograd does less "
       f"arithmetic than the direct convolution this counts; {100 * m['nacc_fp32_b64_direct'] / fp32_bound:.0f}% without it) "
       f"and {100 * m['nacc_int8_b64'] / int8_bound:.0f}% (INT8) of them")
-json.dump({"medians": m, "rounds": rounds, "int8_over_fp32": speedup, "top1_agreement": float(agreement),
+json.dump({"medians": m, "rounds": rounds, "round_ratios": round_ratios, "int8_over_fp32": speedup, "top1_agreement": float(agreement),
            "threads": int(threads), "duration_ms": int(duration), "peak": peak}, open(path, "w"), indent=2)
 PY
