@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "compiler/compiler.h"
 #include "core/error.h"
@@ -65,13 +66,17 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
     Graph graph = import_onnx_file(onnx_path, ImportOptions{.batch = options.batch, .constant_inputs = {}});
     compiler::Precision precision = compiler::choose_precision(options.precision, graph);
     compiler::optimize(graph, {.precision = precision, .dump_ir = {}});
-    auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{
-        runtime::CompiledModel(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
-                                                                          .first_core = -1,
-                                                                          .sub_batch = options.sub_batch,
-                                                                          .streams = options.streams,
-                                                                          .winograd = options.winograd}),
-        precision});
+    // Compiled on a thread of its own: the caller's thread keeps no OpenMP pool that would slow down requests run
+    // on other threads (runtime::run_on_own_thread).
+    std::optional<runtime::CompiledModel> model;
+    runtime::run_on_own_thread([&] {
+      model.emplace(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
+                                                              .first_core = -1,
+                                                              .sub_batch = options.sub_batch,
+                                                              .streams = options.streams,
+                                                              .winograd = options.winograd});
+    });
+    auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{std::move(*model), precision});
     return CompiledModel(std::move(state));
   });
 }

@@ -81,8 +81,10 @@ class ModelSut : public loadgen::SystemUnderTest {
   // runtime runs a query's last, partial batch at its own size instead of padding it).
   void prepare_batch(int64_t size);
 
-  // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test.
-  void warm_up(size_t index, int batches);
+  // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test: as one query when the
+  // test's queries are larger than a batch (Offline), so that they take the same path (with one stream, a query of
+  // one batch runs on the thread that issues it, a larger one on the stream's worker).
+  void warm_up(size_t index, int batches, bool as_one_query);
   // Throws what failed in a stream (its jobs are answered unrun, predicting class -1), if anything did.
   void rethrow_failure();
   // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).

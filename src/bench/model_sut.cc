@@ -44,7 +44,9 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
     Graph optimized = graph;
     precision_ = compiler::choose_precision(options.precision, graph);
     compiler::optimize(optimized, {.precision = precision_, .dump_ir = {}});
-    compiled_.emplace(std::move(optimized), runtime_options());
+    // Compiled on a thread of its own, so that the thread that issues queries keeps no OpenMP pool while the
+    // workers run (runtime::run_on_own_thread).
+    runtime::run_on_own_thread([&] { compiled_.emplace(std::move(optimized), runtime_options()); });
     if (size_t count = compiled_->plan().fallbacks.size(); count > 0) {
       spdlog::warn("{} layer{} run on nacc's reference kernels, not oneDNN, and will be slow (first: {}); 'nacc "
                    "compile' lists them", count, count == 1 ? "" : "s", compiled_->plan().fallbacks[0]);
@@ -94,10 +96,12 @@ std::string ModelSut::name() const {
 
 void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) {
   if (options_.streams == 1 && samples.size() <= static_cast<size_t>(options_.batch)) {
-    // One stream and one batch (SingleStream, MultiStream, warm-up): run it on the calling thread, usually the
+    // One stream and one batch (SingleStream, MultiStream, Server): run it on the calling thread, usually the
     // process's first. libgomp lets a team's threads spin between parallel regions only while it manages no more
-    // threads than there are cores; a worker's team of one thread per core is one too many, so its threads sleep
-    // after every layer and take a wake-up (tens of microseconds under a hypervisor) at the next one.
+    // threads than there are cores; a worker's team of one thread per core, with the issuing thread, is one too
+    // many, so its threads would sleep after every layer and take a wake-up (tens of microseconds under a
+    // hypervisor) at the next one. Larger queries (Offline) go to the worker; warm_up keeps a test to one of the
+    // two paths, since each thread that has run a team keeps its pool of threads.
     serve(Job{std::vector<loadgen::QuerySample>(samples.begin(), samples.end()), &responses}, 0);
     return;
   }
@@ -192,7 +196,7 @@ const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {
     Graph graph = graph_;
     set_batch_size(graph, size);
     compiler::optimize(graph, {.precision = precision_, .dump_ir = {}});
-    model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options());
+    runtime::run_on_own_thread([&] { model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options()); });
   }
   return *model;
 }
@@ -253,8 +257,8 @@ runtime::Profile ModelSut::profile(size_t index, int runs) {
   return result;
 }
 
-void ModelSut::warm_up(size_t index, int batches) {
-  // Queues the warm-up batches like a query and waits until all of them are answered.
+void ModelSut::warm_up(size_t index, int batches, bool as_one_query) {
+  // Issues the warm-up batches as queries and waits until all of them are answered.
   struct Counter : loadgen::ResponseDelegate {
     std::mutex mutex;
     std::condition_variable done;
@@ -267,8 +271,13 @@ void ModelSut::warm_up(size_t index, int batches) {
   } counter;
   int64_t total = static_cast<int64_t>(batches) * options_.streams;
   counter.remaining = total * options_.batch;
-  std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
-  for (int64_t i = 0; i < total; ++i) issue_query(samples, counter);
+  if (as_one_query) {
+    std::vector<loadgen::QuerySample> samples(static_cast<size_t>(total * options_.batch), loadgen::QuerySample{0, index});
+    issue_query(samples, counter);
+  } else {
+    std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
+    for (int64_t i = 0; i < total; ++i) issue_query(samples, counter);
+  }
   std::unique_lock lock(counter.mutex);
   counter.done.wait(lock, [&] { return counter.remaining == 0; });
 }

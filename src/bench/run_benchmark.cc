@@ -86,7 +86,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   if (settings.scenario == loadgen::Scenario::Offline) sut.prepare_batch(loadgen::offline_sample_count(settings) % batch);
   std::vector<size_t> first = {0};
   qsl->load_samples(first);
-  sut.warm_up(0, kWarmUpBatchesPerStream);
+  sut.warm_up(0, kWarmUpBatchesPerStream, settings.scenario == loadgen::Scenario::Offline);
   sut.rethrow_failure();
   qsl->unload_samples(first);
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <set>
 #include <thread>
@@ -45,6 +46,18 @@ void copy_bytes(void* destination, const void* source, size_t size) {
 
 int threads_per_inference(int64_t requested) {
   return requested > 0 ? static_cast<int>(requested) : omp_get_num_procs();
+}
+
+void run_on_own_thread(const std::function<void()>& work) {
+  std::exception_ptr failure;
+  std::thread([&] {
+    try {
+      work();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 void pin_thread(int64_t core) {

@@ -114,6 +114,12 @@ std::string format_plan(const CompiledPlan& plan);
 // How many of the plan's layers run as Winograd F(4x4, 3x3) (implementation "winograd_4x3:nacc").
 int64_t winograd_layers(const CompiledPlan& plan);
 
+// Runs `work` on a thread of its own and waits for it, rethrowing what it throws. Compiling this way leaves no OpenMP
+// pool on the calling thread: libgomp keeps the threads of every thread's last team, asleep, counts them among the
+// threads it manages, and once those outnumber the cores it stops every team's threads spinning between parallel
+// regions, so that each layer of a run on another thread waits for a wake-up.
+void run_on_own_thread(const std::function<void()>& work);
+
 // Pins the calling thread to core `core` (modulo the machine's cores). A run pins its calling thread only while it
 // runs (when its context pins); a thread that runs nothing else can be pinned for its life with this.
 void pin_thread(int64_t core);

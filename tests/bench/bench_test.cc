@@ -80,6 +80,11 @@ TEST(ModelSut, AccuracyRunMatchesDirectPredictions) {
         ModelQsl qsl(dataset, data::fashion_mnist_preprocess());
         Graph graph = tiny_classifier(3);
         ModelSut sut(graph, qsl, SutOptions{.batch = 3, .streams = streams, .executor = executor});
+        // The warm-up in both forms (Offline's one query split into batches, or a query per batch) is answered.
+        std::vector<size_t> first = {0};
+        qsl.load_samples(first);
+        sut.warm_up(0, 2, scenario == loadgen::Scenario::Offline);
+        qsl.unload_samples(first);
         Top1Metric metric(*qsl.labels());
         loadgen::TestSettings settings = loadgen::quick_settings(scenario);
         settings.mode = loadgen::TestMode::Accuracy;

@@ -749,6 +749,14 @@ TEST(Runtime, RunLeavesTheCallingThreadAsItFoundIt) {
   caller.join();
 }
 
+TEST(Runtime, RunOnOwnThreadWaitsAndRethrows) {
+  std::thread::id worker;
+  run_on_own_thread([&] { worker = std::this_thread::get_id(); });
+  EXPECT_NE(worker, std::thread::id());
+  EXPECT_NE(worker, std::this_thread::get_id());
+  EXPECT_THROW(run_on_own_thread([] { fail("expected nothing, but found {}", 1); }), Error);
+}
+
 // A thread already pinned (a benchmark stream's worker) is pinned to the context's core while it runs, counting the
 // machine's cores, not only the one the thread may use, and goes back to its own core afterwards.
 TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
