@@ -72,7 +72,8 @@ class CompiledModel {
   std::shared_ptr<State> state_;
 };
 
-// Loads and compiles an ONNX file. Throws nacc::Error.
+// Loads and compiles an ONNX file. Throws nacc::Error. The compilation's parallel work runs on a thread of its own,
+// so that the calling thread keeps no idle OpenMP threads that would slow down requests run on other threads.
 CompiledModel compile(const std::string& onnx_path, const CompileOptions& options = {});
 
 // One inference's inputs, outputs and buffers. Not thread-safe: one thread at a time.
