@@ -7,6 +7,7 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,7 +88,8 @@ class ModelSut : public loadgen::SystemUnderTest {
   void warm_up(size_t index, int batches, bool as_one_query);
   // Throws what failed in a stream (its jobs are answered unrun, predicting class -1), if anything did.
   void rethrow_failure();
-  // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only).
+  // Runs `runs` profiled inferences of sample `index` (loaded) and returns the time per layer (compiled only): on a
+  // worker when the test's queries went to the workers, else on the calling thread.
   runtime::Profile profile(size_t index, int runs);
   // "int8" or "fp32" (what the compiled runtime runs), or "reference".
   std::string precision() const {
@@ -102,6 +104,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   struct Job {
     std::vector<loadgen::QuerySample> samples;
     loadgen::ResponseDelegate* responses;
+    std::function<void()> task;  // if set, what the worker runs instead of samples (the profile)
   };
   // What a stream keeps from job to job.
   struct StreamState {
@@ -146,6 +149,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::condition_variable condition_;
   std::deque<Job> queue_;
   bool stopping_ = false;
+  bool queued_ = false;  // whether a query has gone to the workers
   std::exception_ptr failure_;  // the first failure in a stream
   std::vector<std::unique_ptr<StreamState>> streams_;
   std::vector<std::thread> workers_;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <system_error>
 
 #include "bench/bench.h"
@@ -102,17 +103,18 @@ void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadge
     // many, so its threads would sleep after every layer and take a wake-up (tens of microseconds under a
     // hypervisor) at the next one. Larger queries (Offline) go to the worker; warm_up keeps a test to one of the
     // two paths, since each thread that has run a team keeps its pool of threads.
-    serve(Job{std::vector<loadgen::QuerySample>(samples.begin(), samples.end()), &responses}, 0);
+    serve(Job{std::vector<loadgen::QuerySample>(samples.begin(), samples.end()), &responses, {}}, 0);
     return;
   }
   {
     std::lock_guard lock(mutex_);
+    queued_ = true;
     size_t batch = static_cast<size_t>(options_.batch);
     for (size_t first = 0; first < samples.size(); first += batch) {
       size_t count = std::min(batch, samples.size() - first);
       queue_.push_back(Job{std::vector<loadgen::QuerySample>(samples.begin() + static_cast<std::ptrdiff_t>(first),
                                                              samples.begin() + static_cast<std::ptrdiff_t>(first + count)),
-                           &responses});
+                           &responses, {}});
     }
   }
   condition_.notify_all();
@@ -177,7 +179,11 @@ void ModelSut::work(int64_t stream) {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    serve(job, stream);
+    if (job.task) {
+      job.task();
+    } else {
+      serve(job, stream);
+    }
   }
 }
 
@@ -249,11 +255,38 @@ void ModelSut::run_job(const Job& job, StreamState& state) {
 runtime::Profile ModelSut::profile(size_t index, int runs) {
   runtime::Profile result;
   if (!compiled_) return result;
-  std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
-  std::map<std::string, Tensor> inputs;
-  gather_batch(samples, inputs[input_name_]);
-  runtime::ExecutionContextPtr context = compiled_->create_context(options_.pin_threads ? 0 : -1);
-  for (int i = 0; i < runs; ++i) compiled_->run(*context, inputs, &result);
+  auto measure = [&] {
+    std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
+    std::map<std::string, Tensor> inputs;
+    gather_batch(samples, inputs[input_name_]);
+    runtime::ExecutionContextPtr context = compiled_->create_context(options_.pin_threads ? 0 : -1);
+    for (int i = 0; i < runs; ++i) compiled_->run(*context, inputs, &result);
+  };
+  bool on_worker;
+  {
+    std::lock_guard lock(mutex_);
+    on_worker = queued_;
+  }
+  if (!on_worker) {
+    measure();
+    return result;
+  }
+  // After a test that ran on the workers (Offline), profile on one of them: a team of this thread's own as well would
+  // leave libgomp managing more threads than cores, and its threads would sleep between layers (issue_query).
+  std::promise<void> done;
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Job{{}, nullptr, [&] {
+                           try {
+                             measure();
+                             done.set_value();
+                           } catch (...) {
+                             done.set_exception(std::current_exception());
+                           }
+                         }});
+  }
+  condition_.notify_one();
+  done.get_future().get();
   return result;
 }
 

@@ -188,6 +188,15 @@ TEST_F(RunBenchmark, ReferenceExecutorAndProfile) {
   for (const auto& layer : result.extra["profile"]) share += layer["share"].get<double>();
   EXPECT_NEAR(share, 1.0, 1e-9);
   EXPECT_NE(read_file(config_.output / "report.html").find("Time per layer"), std::string::npos);
+  // After an Offline test, which runs on the stream's worker, the profile runs there too.
+  config_.settings = loadgen::quick_settings(loadgen::Scenario::Offline);
+  config_.settings.min_duration_ms = 20;
+  config_.streams = 1;
+  config_.threads = 2;
+  result = run_benchmark(config_);
+  share = 0;
+  for (const auto& layer : result.extra["profile"]) share += layer["share"].get<double>();
+  EXPECT_NEAR(share, 1.0, 1e-9);
 }
 
 // Streams default (0) to one per core in the throughput scenarios on the compiled runtime, OpenVINO's THROUGHPUT
