@@ -347,6 +347,8 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.cache_bytes < 0) fail("expected a cache size >= 0 bytes (0: this machine's), but found {}", options.cache_bytes);
   Program& program = *program_;
   program.options = options;
+  // Resolved once, here: a run's calling thread may be pinned, and omp_get_num_procs() then counts its one core.
+  program.options.threads = threads_per_inference(options.threads);
   std::vector<StageChoice> choices = choose_stages(graph, options.sub_batch, options.streams, options.cache_bytes);
   // The model's interface keeps no weights but those that are outputs; the stages own them.
   std::map<std::string, Tensor> weights = std::move(graph.initializers);
@@ -358,7 +360,7 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   // oneDNN sizes a primitive's work split by the creating thread's OpenMP thread count and keeps that split when it
   // runs: create them for the threads they will run on.
   int creating_threads = omp_get_max_threads();
-  omp_set_num_threads(threads_per_inference(options.threads));
+  omp_set_num_threads(static_cast<int>(program.options.threads));
   struct RestoreThreads {
     int threads;
     ~RestoreThreads() { omp_set_num_threads(threads); }
@@ -399,7 +401,7 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
     for (Graph& piece : graphs) {
       auto plan = std::make_unique<Plan>();
       plan->graph = std::move(piece);
-      plan->options = options;
+      plan->options = program.options;
       plan->channels_last_edges = passed;
       plan->overwritable_inputs = overwritable(program.stages, stage);
       if (!program.stages[0].plans.empty()) plan->engine = program.stages[0].plans[0]->engine;

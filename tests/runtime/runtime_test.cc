@@ -780,6 +780,16 @@ TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
     }
   });
   caller.join();
+  // One thread per core (threads = 0) is counted when compiling, not from a pinned caller's one core.
+  CompiledModel every_core(graph, RuntimeOptions{.threads = 0, .first_core = -1});
+  int cores = omp_get_num_procs();
+  std::thread pinned([&] {
+    pin_thread(0);
+    int threads = 0;
+    every_core.run(*every_core.create_context(), inputs, nullptr, [&] { threads = omp_get_max_threads(); });
+    EXPECT_EQ(threads, cores);
+  });
+  pinned.join();
 }
 
 }  // namespace
