@@ -82,9 +82,9 @@ class ModelSut : public loadgen::SystemUnderTest {
   // runtime runs a query's last, partial batch at its own size instead of padding it).
   void prepare_batch(int64_t size);
 
-  // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test: as one query when the
-  // test's queries are larger than a batch (Offline), so that they take the same path (with one stream, a query of
-  // one batch runs on the thread that issues it, a larger one on the stream's worker).
+  // Runs `batches` inferences per stream on sample `index` (loaded), untimed, before a test. With one stream, a query
+  // of one batch runs on the thread that issues it and a larger one on the stream's worker; as_one_query (Offline)
+  // warms up as one query, on the worker, and sends every later query there too, so that a test never mixes the two.
   void warm_up(size_t index, int batches, bool as_one_query);
   // Throws what failed in a stream (its jobs are answered unrun, predicting class -1), if anything did.
   void rethrow_failure();
@@ -150,6 +150,7 @@ class ModelSut : public loadgen::SystemUnderTest {
   std::deque<Job> queue_;
   bool stopping_ = false;
   bool queued_ = false;  // whether a query has gone to the workers
+  bool all_to_workers_ = false;  // set by warm_up(as_one_query): no query runs on the issuing thread
   std::exception_ptr failure_;  // the first failure in a stream
   std::vector<std::unique_ptr<StreamState>> streams_;
   std::vector<std::thread> workers_;

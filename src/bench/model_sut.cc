@@ -96,13 +96,13 @@ std::string ModelSut::name() const {
 }
 
 void ModelSut::issue_query(std::span<const loadgen::QuerySample> samples, loadgen::ResponseDelegate& responses) {
-  if (options_.streams == 1 && samples.size() <= static_cast<size_t>(options_.batch)) {
+  if (options_.streams == 1 && !all_to_workers_ && samples.size() <= static_cast<size_t>(options_.batch)) {
     // One stream and one batch (SingleStream, MultiStream, Server): run it on the calling thread, usually the
     // process's first. libgomp lets a team's threads spin between parallel regions only while it manages no more
     // threads than there are cores; a worker's team of one thread per core, with the issuing thread, is one too
     // many, so its threads would sleep after every layer and take a wake-up (tens of microseconds under a
-    // hypervisor) at the next one. Larger queries (Offline) go to the worker; warm_up keeps a test to one of the
-    // two paths, since each thread that has run a team keeps its pool of threads.
+    // hypervisor) at the next one. Larger queries (Offline) go to the worker, and so does every query after an Offline
+    // warm_up: a test keeps to one of the two paths, since each thread that has run a team keeps its pool of threads.
     serve(Job{std::vector<loadgen::QuerySample>(samples.begin(), samples.end()), &responses, {}}, 0);
     return;
   }
@@ -202,7 +202,8 @@ const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {
     Graph graph = graph_;
     set_batch_size(graph, size);
     compiler::optimize(graph, {.precision = precision_, .dump_ir = {}});
-    runtime::run_on_own_thread([&] { model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options()); });
+    runtime::run_on_own_thread(
+        [&] { model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options()); });
   }
   return *model;
 }
@@ -304,9 +305,10 @@ void ModelSut::warm_up(size_t index, int batches, bool as_one_query) {
   } counter;
   int64_t total = static_cast<int64_t>(batches) * options_.streams;
   counter.remaining = total * options_.batch;
+  all_to_workers_ = as_one_query;
   if (as_one_query) {
-    std::vector<loadgen::QuerySample> samples(static_cast<size_t>(total * options_.batch), loadgen::QuerySample{0, index});
-    issue_query(samples, counter);
+    size_t count = static_cast<size_t>(total * options_.batch);
+    issue_query(std::vector<loadgen::QuerySample>(count, loadgen::QuerySample{0, index}), counter);
   } else {
     std::vector<loadgen::QuerySample> samples(static_cast<size_t>(options_.batch), loadgen::QuerySample{0, index});
     for (int64_t i = 0; i < total; ++i) issue_query(samples, counter);

@@ -97,6 +97,35 @@ TEST(ModelSut, AccuracyRunMatchesDirectPredictions) {
   }
 }
 
+// With one stream, a query of one batch runs on the thread that issues it, unless an Offline warm-up (one query, on
+// the worker) has sent every query to the worker: a test never mixes the two paths.
+TEST(ModelSut, AnOfflineWarmUpSendsEveryQueryToTheWorker) {
+  data::ImageDataset dataset = tiny_dataset(5);
+  for (bool as_one_query : {false, true}) {
+    ModelQsl qsl(dataset, data::fashion_mnist_preprocess());
+    Graph graph = tiny_classifier(3);
+    ModelSut sut(graph, qsl, SutOptions{.batch = 3, .streams = 1});
+    std::vector<size_t> first = {0};
+    qsl.load_samples(first);
+    sut.warm_up(0, 1, as_one_query);
+    struct Recorder : loadgen::ResponseDelegate {
+      std::mutex mutex;
+      std::condition_variable done;
+      std::thread::id thread;
+      void complete(std::span<const loadgen::QuerySampleResponse>) override {
+        std::lock_guard lock(mutex);
+        thread = std::this_thread::get_id();
+        done.notify_all();
+      }
+    } recorder;
+    sut.issue_query(std::vector<loadgen::QuerySample>(3, loadgen::QuerySample{0, 0}), recorder);
+    std::unique_lock lock(recorder.mutex);
+    recorder.done.wait(lock, [&] { return recorder.thread != std::thread::id(); });
+    EXPECT_EQ(recorder.thread == std::this_thread::get_id(), !as_one_query) << as_one_query;
+    qsl.unload_samples(first);
+  }
+}
+
 TEST(ModelSut, InputShapeMustMatchTheData) {
   ModelQsl qsl({3, 4, 4}, 4, 0);
   Graph graph = tiny_classifier(1);
