@@ -42,11 +42,12 @@ void copy_bytes(void* destination, const void* source, size_t size) {
   if (size > 0) std::memcpy(destination, source, size);
 }
 
-}  // namespace
-
+// Threads per inference for RuntimeOptions::threads: as asked, or one per core the compiling thread may use when 0.
 int threads_per_inference(int64_t requested) {
   return requested > 0 ? static_cast<int>(requested) : omp_get_num_procs();
 }
+
+}  // namespace
 
 void run_on_own_thread(const std::function<void()>& work) {
   std::exception_ptr failure;
@@ -94,8 +95,8 @@ void configure_team(int threads, int64_t first_core) {
 // finds its thread as it was: OpenMP's thread count, flush-to-zero, and the CPU affinity when the context pins.
 class CallerScope {
  public:
-  CallerScope(int64_t requested_threads, int64_t first_core) : threads_(omp_get_max_threads()), csr_(_mm_getcsr()) {
-    int threads = threads_per_inference(requested_threads);
+  // threads: as resolved when compiling (program.options.threads).
+  CallerScope(int threads, int64_t first_core) : threads_(omp_get_max_threads()), csr_(_mm_getcsr()) {
     omp_set_num_threads(threads);
     _mm_setcsr(csr_ | kFlushToZero);
     if (first_core >= 0 && pthread_getaffinity_np(pthread_self(), sizeof(affinity_), &affinity_) == 0) {
@@ -481,7 +482,7 @@ std::map<std::string, Tensor> CompiledModel::run(ExecutionContext& context, cons
                                                  Profile* profile, const std::function<void()>& piece_done) const {
   const Program& program = *program_;
   const Graph& graph = program.graph;
-  CallerScope caller(program.options.threads, context.first_core);
+  CallerScope caller(static_cast<int>(program.options.threads), context.first_core);
   for (const std::string& input : graph.inputs) {
     auto found = inputs.find(input);
     const ValueInfo& info = graph.value(input);

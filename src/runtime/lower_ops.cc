@@ -143,7 +143,7 @@ std::optional<Subsample> plan_subsample(Lowerer& lowerer, ConvParameters& parame
   // The sizes must be multiples of the strides: a view whose last row overhangs the image is refused by oneDNN.
   // Only with one thread per inference (the throughput configuration), where the copy measured cheaper than what it
   // saves; with two threads on one image it cost as much.
-  bool applies = threads_per_inference(lowerer.options().threads) == 1 && x.shape.size() == 4 &&
+  bool applies = lowerer.options().threads == 1 && x.shape.size() == 4 &&
                  parameters.weights.size() == 4 && parameters.weights[2] == 1 && parameters.weights[3] == 1 &&
                  (parameters.strides[0] > 1 || parameters.strides[1] > 1) &&
                  x.shape[2] % parameters.strides[0] == 0 && x.shape[3] % parameters.strides[1] == 0 &&

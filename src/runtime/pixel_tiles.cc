@@ -69,7 +69,7 @@ class PixelTiledConvolution final : public NativeKernel {
 
 NativeStep pixel_tiled_sum(Lowerer& lowerer, const dnnl::convolution_forward::primitive_desc& whole,
                            const dnnl::primitive_attr& attributes) {
-  if (threads_per_inference(lowerer.options().threads) != 1) return {};
+  if (lowerer.options().threads != 1) return {};
   memory::desc source = whole.src_desc(), destination = whole.dst_desc();
   memory::dims x = source.dims(), y = destination.dims(), w = whole.weights_desc().dims();
   if (x.size() != 4 || w.size() != 4 || w[2] != 1 || w[3] != 1 || x[2] != y[2] || x[3] != y[3]) return {};

@@ -61,7 +61,7 @@ struct ConstantCache {
 
 struct Plan {
   Graph graph;
-  RuntimeOptions options;
+  RuntimeOptions options;  // threads resolved (never 0)
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   std::vector<Slot> slots;
   std::vector<Step> steps;
@@ -126,8 +126,6 @@ struct Program {
 // Builds steps and slots from the graph (src/runtime/lowering.cc), then assigns arena offsets
 // (src/runtime/memory_plan.cc).
 void lower(Plan& plan);
-// Threads per inference for RuntimeOptions::threads: as asked, or one per core when 0.
-int threads_per_inference(int64_t requested);
 void assign_offsets(Plan& plan);
 
 }  // namespace nacc::runtime

@@ -268,7 +268,7 @@ bool lower_winograd_conv(Lowerer& lowerer) {
   g.tiles = x.shape[0] * g.tiles_y * g.tiles_x;
   // Blocks of at most kLargestBlock tiles, at least one per thread; smaller blocks read the transformed weights
   // (4x the direct ones) too often for the products they make, so such layers stay direct.
-  int64_t threads = threads_per_inference(lowerer.options().threads);
+  int64_t threads = lowerer.options().threads;
   int64_t blocks = std::max((g.tiles + kLargestBlock - 1) / kLargestBlock, threads);
   g.block = (g.tiles + blocks - 1) / blocks;
   if (g.block < kSmallestBlock) return false;
