@@ -99,6 +99,9 @@ class ModelSut : public loadgen::SystemUnderTest {
   int64_t threads() const { return options_.threads; }
   // The compiled plan, or nullptr on the reference executor.
   const runtime::CompiledPlan* plan() const { return compiled_ ? &compiled_->plan() : nullptr; }
+  // For each stream, the CPUs its worker thread runs on since it pinned itself (its team's other threads take the
+  // next cores); empty for a stream that does not pin.
+  std::vector<std::vector<int>> stream_cpus();
 
  private:
   struct Job {
@@ -114,6 +117,7 @@ class ModelSut : public loadgen::SystemUnderTest {
     // The input batch, reused: a fresh one would cost a page fault per 4 KB (tens of MB at batch 64) per job.
     std::map<std::string, Tensor> inputs;
     int64_t first_core = -1;
+    std::vector<int> cpus;  // the worker's, once it has pinned itself
   };
   void work(int64_t stream);
   // Runs the job on stream `stream` on the calling thread and answers it; after a failure (kept for

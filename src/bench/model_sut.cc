@@ -37,7 +37,7 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
   }
   if (options.threads < 0) fail("expected threads >= 0, but found {}", options.threads);
   if (options_.threads == 0) {
-    options_.threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / options.streams);
+    options_.threads = std::max<int64_t>(1, static_cast<int64_t>(runtime::usable_cpus().size()) / options.streams);
   }
   if (options.executor == Executor::reference) {
     reference_.emplace(graph);
@@ -149,10 +149,19 @@ void ModelSut::serve(const Job& job, int64_t stream) {
 
 void ModelSut::make_context(StreamState& state, int64_t stream) {
   if (!compiled_ || state.context) return;
-  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  int64_t cores = static_cast<int64_t>(runtime::usable_cpus().size());
   bool pin = options_.pin_threads && options_.streams * options_.threads <= cores;
   state.first_core = pin ? stream * options_.threads : -1;
   state.context = compiled_->create_context(state.first_core);
+}
+
+std::vector<std::vector<int>> ModelSut::stream_cpus() {
+  std::vector<std::vector<int>> cpus;
+  for (const std::unique_ptr<StreamState>& state : streams_) {
+    std::lock_guard lock(state->mutex);
+    cpus.push_back(state->cpus);
+  }
+  return cpus;
 }
 
 void ModelSut::work(int64_t stream) {
@@ -168,7 +177,10 @@ void ModelSut::work(int64_t stream) {
     }
     // The worker is the SUT's own thread: pinned for its life, so that a run (which pins its calling thread only
     // while it runs) never moves it.
-    if (state.first_core >= 0) runtime::pin_thread(state.first_core);
+    if (state.first_core >= 0) {
+      runtime::pin_thread(state.first_core);
+      state.cpus = runtime::thread_cpus();
+    }
   }
   for (;;) {
     Job job;

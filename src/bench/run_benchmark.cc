@@ -1,7 +1,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "bench/bench.h"
 #include "core/error.h"
@@ -40,7 +39,7 @@ int64_t choose_streams(const BenchConfig& config) {
   loadgen::Scenario scenario = config.settings.scenario;
   bool throughput = scenario == loadgen::Scenario::Offline || scenario == loadgen::Scenario::Server;
   if (!throughput || config.executor != Executor::compiled) return 1;
-  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  int64_t cores = static_cast<int64_t>(runtime::usable_cpus().size());
   return std::max<int64_t>(1, cores / std::max<int64_t>(1, config.threads));
 }
 
@@ -105,6 +104,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                   {"data_seed", config.seed},
                   {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
   if (const runtime::CompiledPlan* plan = sut.plan()) {
+    result.extra["stream_cpus"] = sut.stream_cpus();
     result.extra["sub_batch"] = plan->sub_batch;
     result.extra["sub_batch_note"] = plan->sub_batch_note;
     if (!plan->stages.empty()) result.extra["stages"] = plan->stages;

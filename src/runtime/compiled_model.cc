@@ -42,10 +42,21 @@ void copy_bytes(void* destination, const void* source, size_t size) {
   if (size > 0) std::memcpy(destination, source, size);
 }
 
-// Threads per inference for RuntimeOptions::threads: as asked, or one per core the compiling thread may use when 0.
+// Threads per inference for RuntimeOptions::threads: as asked, or one per usable CPU when 0.
 int threads_per_inference(int64_t requested) {
-  return requested > 0 ? static_cast<int>(requested) : omp_get_num_procs();
+  return requested > 0 ? static_cast<int>(requested) : static_cast<int>(usable_cpus().size());
 }
+
+std::vector<int> cpus_in(const cpu_set_t& set) {
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+// The process's CPUs as it starts: read before main(), while no thread of this program has pinned itself.
+[[maybe_unused]] const bool kUsableCpusRead = !usable_cpus().empty();
 
 }  // namespace
 
@@ -61,13 +72,35 @@ void run_on_own_thread(const std::function<void()>& work) {
   if (failure) std::rethrow_exception(failure);
 }
 
+const std::vector<int>& usable_cpus() {
+  static const std::vector<int> cpus = [] {
+    std::vector<int> found;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) found = cpus_in(set);
+    if (found.empty()) {  // no affinity to read: the machine's CPUs from 0
+      for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) found.push_back(static_cast<int>(cpu));
+    }
+    return found;
+  }();
+  return cpus;
+}
+
+int cpu_of_core(int64_t core, const std::vector<int>& cpus) {
+  if (cpus.empty() || core < 0) fail("expected a core >= 0 among {} usable CPUs, but found {}", cpus.size(), core);
+  return cpus[static_cast<size_t>(core) % cpus.size()];
+}
+
 void pin_thread(int64_t core) {
-  // The machine's cores, not omp_get_num_procs(): that counts the calling thread's, one once it is pinned.
-  int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(static_cast<int>(core % cores), &set);
+  CPU_SET(cpu_of_core(core, usable_cpus()), &set);
   pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+std::vector<int> thread_cpus() {
+  cpu_set_t set;
+  if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0) return {};
+  return cpus_in(set);
 }
 
 namespace {

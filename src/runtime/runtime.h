@@ -17,7 +17,7 @@ namespace nacc::runtime {
 
 struct RuntimeOptions {
   int64_t threads = 0;  // threads per inference (OpenMP); 0: one per core
-  // Pin each inference's threads to cores first_core, first_core + 1, ... (-1: no pinning).
+  // Pin each inference's threads to cores first_core, first_core + 1, ... of usable_cpus() (-1: no pinning).
   int64_t first_core = -1;
   // Images run through the network at a time: a larger batch runs as pieces of at most this many, so that each
   // layer's activations stay in the cache (src/runtime/sub_batch.cc). 0: chosen from the model and the cache size,
@@ -120,9 +120,18 @@ int64_t winograd_layers(const CompiledPlan& plan);
 // regions, so that each layer of a run on another thread waits for a wake-up.
 void run_on_own_thread(const std::function<void()>& work);
 
-// Pins the calling thread to core `core` (modulo the machine's cores). A run pins its calling thread only while it
-// runs (when its context pins); a thread that runs nothing else can be pinned for its life with this.
+// The CPUs the process was started on, in increasing order: all of the machine's, or the set `taskset` or a
+// container gave it. Core i (RuntimeOptions::first_core, pin_thread) means the i-th of them, and threads = 0 means
+// one per entry. Read once, when the program loads, so that a thread pinned since does not narrow it.
+const std::vector<int>& usable_cpus();
+// The CPU that core `core` names among `cpus` (modulo their count).
+int cpu_of_core(int64_t core, const std::vector<int>& cpus);
+
+// Pins the calling thread to core `core` (modulo the usable CPUs). A run pins its calling thread only while it runs
+// (when its context pins); a thread that runs nothing else can be pinned for its life with this.
 void pin_thread(int64_t core);
+// The CPUs the calling thread may run on now.
+std::vector<int> thread_cpus();
 
 }  // namespace nacc::runtime
 

@@ -1,11 +1,14 @@
 // The nacc binary as a user meets it: each verb works, and bad input gives one line on stderr and a non-zero exit.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -24,8 +27,9 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-CommandResult nacc(const std::string& arguments) {
-  std::string command = std::string(NACC_BINARY) + " " + arguments + " 2>&1";
+// prefix: a command that runs nacc, e.g. "taskset -c 1".
+CommandResult nacc(const std::string& arguments, const std::string& prefix = "") {
+  std::string command = prefix + (prefix.empty() ? "" : " ") + NACC_BINARY + " " + arguments + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   EXPECT_NE(pipe, nullptr);
   std::string output;
@@ -183,6 +187,25 @@ TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   EXPECT_NE(reference.output.find("nan"), std::string::npos) << "the reference carries NaN through: " << reference.output;
   expect_user_error("run " + model() + " --random-input -o /proc/nacc/out.npy", "cannot");
   expect_user_error("--log-level loud zoo list", "expected a log level");
+}
+
+TEST_F(Cli, BenchPinsStreamsWithinTheCpusItWasGiven) {
+  // Under `taskset -c C`, core 0 means CPU C: a stream pinned to CPU 0 would leave the set the user gave.
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(set), &set), 0);
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) last = cpu;
+  }
+  if (CPU_COUNT(&set) < 2 || std::system("command -v taskset > /dev/null") != 0) {
+    GTEST_SKIP() << "needs 2 CPUs and taskset";
+  }
+  CommandResult result = nacc("bench " + model() + " -s Offline --streams 1 --threads 1 --duration-ms 100 --min-queries 4 -o " +
+                                  path("bench-taskset"),
+                              "taskset -c " + std::to_string(last));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  nlohmann::json json = nlohmann::json::parse(read_file(folder_ / "bench-taskset" / "results.json"));
+  EXPECT_EQ(json["context"]["stream_cpus"], nlohmann::json::parse(fmt::format("[[{}]]", last))) << json["context"].dump();
 }
 
 TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {

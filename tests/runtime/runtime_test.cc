@@ -760,7 +760,8 @@ TEST(Runtime, RunOnOwnThreadWaitsAndRethrows) {
 // A thread already pinned (a benchmark stream's worker) is pinned to the context's core while it runs, counting the
 // machine's cores, not only the one the thread may use, and goes back to its own core afterwards.
 TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
-  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs 2 cores";
+  const std::vector<int>& cpus = usable_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
   Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 3});
   compiler::optimize(graph);
   CompiledModel model(graph, RuntimeOptions{.threads = 1, .first_core = 1});
@@ -773,21 +774,40 @@ TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
       CPU_ZERO(&during);
       model.run(*context, inputs, nullptr, [&] { pthread_getaffinity_np(pthread_self(), sizeof(during), &during); });
       EXPECT_EQ(CPU_COUNT(&during), 1);
-      EXPECT_TRUE(CPU_ISSET(1, &during));
+      EXPECT_TRUE(CPU_ISSET(cpus[1], &during));
       pthread_getaffinity_np(pthread_self(), sizeof(after), &after);
       EXPECT_EQ(CPU_COUNT(&after), 1);
-      EXPECT_TRUE(CPU_ISSET(0, &after));
+      EXPECT_TRUE(CPU_ISSET(cpus[0], &after));
     }
   });
   caller.join();
   // One thread per core (threads = 0) is counted when compiling, not from a pinned caller's one core.
   CompiledModel every_core(graph, RuntimeOptions{.threads = 0, .first_core = -1});
-  int cores = omp_get_num_procs();
+  int cores = static_cast<int>(cpus.size());
   std::thread pinned([&] {
     pin_thread(0);
     int threads = 0;
     every_core.run(*every_core.create_context(), inputs, nullptr, [&] { threads = omp_get_max_threads(); });
     EXPECT_EQ(threads, cores);
+  });
+  pinned.join();
+}
+
+TEST(Runtime, CoresNameTheUsableCpusInOrder) {
+  // As under `taskset -c 2,5`: core 0 is CPU 2, core 1 CPU 5, core 2 CPU 2 again.
+  EXPECT_EQ(cpu_of_core(0, {2, 5}), 2);
+  EXPECT_EQ(cpu_of_core(1, {2, 5}), 5);
+  EXPECT_EQ(cpu_of_core(2, {2, 5}), 2);
+  EXPECT_THROW(cpu_of_core(-1, {2, 5}), Error);
+  EXPECT_THROW(cpu_of_core(0, {}), Error);
+  // The process's set, read when it started, is what this thread may run on (nothing here pinned it).
+  EXPECT_EQ(usable_cpus(), thread_cpus());
+  const std::vector<int>& cpus = usable_cpus();
+  std::thread pinned([&] {
+    pin_thread(static_cast<int64_t>(cpus.size()) - 1);
+    EXPECT_EQ(thread_cpus(), std::vector<int>{cpus.back()});
+    // Still the process's set, not the pinned thread's one CPU.
+    EXPECT_EQ(usable_cpus(), cpus);
   });
   pinned.join();
 }
