@@ -104,6 +104,32 @@ TEST(BadInput, UnsupportedElementType) {
   expect_contains(import_error(testing::serialize(model)), "but found DOUBLE");
 }
 
+TEST(BadInput, Int16Quantization) {
+  // X -> QuantizeLinear(scale, zero point INT16) -> DequantizeLinear -> Y: 16-bit QDQ, which nacc cannot run (ONNX
+  // allows it from opset 21, which the importer refuses as a whole; here the element type is what it names).
+  onnx::ModelProto model = testing::unary_model("QuantizeLinear", 17);
+  onnx::GraphProto& graph = *model.mutable_graph();
+  onnx::NodeProto& quantize = *graph.mutable_node(0);
+  quantize.set_output(0, "Q");
+  quantize.add_input("scale");
+  quantize.add_input("zero_point");
+  onnx::TensorProto& scale = *graph.add_initializer();
+  scale.set_name("scale");
+  scale.set_data_type(onnx::TensorProto_DataType_FLOAT);
+  scale.add_float_data(0.1f);
+  onnx::TensorProto& zero_point = *graph.add_initializer();
+  zero_point.set_name("zero_point");
+  zero_point.set_data_type(onnx::TensorProto_DataType_INT16);
+  zero_point.add_int32_data(0);
+  onnx::NodeProto& dequantize = *graph.add_node();
+  dequantize.set_op_type("DequantizeLinear");
+  dequantize.add_input("Q");
+  dequantize.add_input("scale");
+  dequantize.add_input("zero_point");
+  dequantize.add_output("Y");
+  expect_contains(import_error(testing::serialize(model)), "but found INT16");
+}
+
 TEST(BadInput, ExternalDataAndWrongElementCount) {
   onnx::ModelProto model = testing::unary_model("Add");
   auto* b = model.mutable_graph()->add_initializer();
