@@ -78,7 +78,8 @@ const std::vector<int>& usable_cpus() {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) found = cpus_in(set);
     if (found.empty()) {  // no affinity to read: the machine's CPUs from 0
-      for (unsigned cpu = 0; cpu < std::max(1u, std::thread::hardware_concurrency()); ++cpu) found.push_back(static_cast<int>(cpu));
+      unsigned count = std::max(1u, std::thread::hardware_concurrency());
+      for (unsigned cpu = 0; cpu < count; ++cpu) found.push_back(static_cast<int>(cpu));
     }
     return found;
   }();

@@ -16,7 +16,7 @@
 namespace nacc::runtime {
 
 struct RuntimeOptions {
-  int64_t threads = 0;  // threads per inference (OpenMP); 0: one per core
+  int64_t threads = 0;  // threads per inference (OpenMP); 0: one per usable CPU (usable_cpus())
   // Pin each inference's threads to cores first_core, first_core + 1, ... of usable_cpus() (-1: no pinning).
   int64_t first_core = -1;
   // Images run through the network at a time: a larger batch runs as pieces of at most this many, so that each

@@ -200,12 +200,12 @@ TEST_F(Cli, BenchPinsStreamsWithinTheCpusItWasGiven) {
   if (CPU_COUNT(&set) < 2 || std::system("command -v taskset > /dev/null") != 0) {
     GTEST_SKIP() << "needs 2 CPUs and taskset";
   }
-  CommandResult result = nacc("bench " + model() + " -s Offline --streams 1 --threads 1 --duration-ms 100 --min-queries 4 -o " +
-                                  path("bench-taskset"),
-                              "taskset -c " + std::to_string(last));
+  std::string flags = " -s Offline --streams 1 --threads 1 --duration-ms 100 --min-queries 4 -o " + path("bench-taskset");
+  CommandResult result = nacc("bench " + model() + flags, "taskset -c " + std::to_string(last));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   nlohmann::json json = nlohmann::json::parse(read_file(folder_ / "bench-taskset" / "results.json"));
-  EXPECT_EQ(json["context"]["stream_cpus"], nlohmann::json::parse(fmt::format("[[{}]]", last))) << json["context"].dump();
+  EXPECT_EQ(json["context"]["stream_cpus"], nlohmann::json::parse(fmt::format("[[{}]]", last)))
+      << json["context"].dump();
 }
 
 TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {

@@ -758,7 +758,7 @@ TEST(Runtime, RunOnOwnThreadWaitsAndRethrows) {
 }
 
 // A thread already pinned (a benchmark stream's worker) is pinned to the context's core while it runs, counting the
-// machine's cores, not only the one the thread may use, and goes back to its own core afterwards.
+// process's usable CPUs, not only the one the thread may use, and goes back to its own core afterwards.
 TEST(Runtime, RunPinsAPinnedCallerToTheContextsCore) {
   const std::vector<int>& cpus = usable_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs 2 usable CPUs";
