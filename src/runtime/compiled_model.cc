@@ -1,18 +1,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <omp.h>
-#include <pthread.h>
-#include <sched.h>
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "core/error.h"
 #include "core/machine.h"
@@ -20,6 +15,7 @@
 #include "runtime/dnnl_util.h"
 #include "runtime/plan.h"
 #include "runtime/runtime.h"
+#include "runtime/threads.h"
 
 namespace nacc::runtime {
 
@@ -46,113 +42,6 @@ void copy_bytes(void* destination, const void* source, size_t size) {
 int threads_per_inference(int64_t requested) {
   return requested > 0 ? static_cast<int>(requested) : static_cast<int>(usable_cpus().size());
 }
-
-std::vector<int> cpus_in(const cpu_set_t& set) {
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
-// The process's CPUs as it starts: read before main(), while no thread of this program has pinned itself.
-[[maybe_unused]] const bool kUsableCpusRead = !usable_cpus().empty();
-
-}  // namespace
-
-void run_on_own_thread(const std::function<void()>& work) {
-  std::exception_ptr failure;
-  std::thread([&] {
-    try {
-      work();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-  }).join();
-  if (failure) std::rethrow_exception(failure);
-}
-
-const std::vector<int>& usable_cpus() {
-  static const std::vector<int> cpus = [] {
-    std::vector<int> found;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) found = cpus_in(set);
-    if (found.empty()) {  // no affinity to read: the machine's CPUs from 0
-      unsigned count = std::max(1u, std::thread::hardware_concurrency());
-      for (unsigned cpu = 0; cpu < count; ++cpu) found.push_back(static_cast<int>(cpu));
-    }
-    return found;
-  }();
-  return cpus;
-}
-
-int cpu_of_core(int64_t core, const std::vector<int>& cpus) {
-  if (cpus.empty() || core < 0) fail("expected a core >= 0 among {} usable CPUs, but found {}", cpus.size(), core);
-  return cpus[static_cast<size_t>(core) % cpus.size()];
-}
-
-void pin_thread(int64_t core) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu_of_core(core, usable_cpus()), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-std::vector<int> thread_cpus() {
-  cpu_set_t set;
-  if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0) return {};
-  return cpus_in(set);
-}
-
-namespace {
-
-constexpr unsigned kFlushToZero = 0x8040;  // MXCSR's flush-to-zero and denormals-are-zero bits
-
-// The OpenMP team's other threads (libgomp keeps a pool per calling thread): flush-to-zero and pinned to
-// first_core + 1, ..., set once per calling thread.
-void configure_team(int threads, int64_t first_core) {
-  thread_local int configured_threads = -1;
-  thread_local int64_t configured_core = -2;
-  if (configured_threads == threads && configured_core == first_core) return;
-#pragma omp parallel num_threads(threads)
-  {
-    if (omp_get_thread_num() > 0) {
-      _mm_setcsr(_mm_getcsr() | kFlushToZero);
-      if (first_core >= 0) pin_thread(first_core + omp_get_thread_num());
-    }
-  }
-  configured_threads = threads;
-  configured_core = first_core;
-}
-
-// What a run changes on its calling thread, put back when it returns, so that a program that embeds the runtime
-// finds its thread as it was: OpenMP's thread count, flush-to-zero, and the CPU affinity when the context pins.
-class CallerScope {
- public:
-  // threads: as resolved when compiling (program.options.threads).
-  CallerScope(int threads, int64_t first_core) : threads_(omp_get_max_threads()), csr_(_mm_getcsr()) {
-    omp_set_num_threads(threads);
-    _mm_setcsr(csr_ | kFlushToZero);
-    if (first_core >= 0 && pthread_getaffinity_np(pthread_self(), sizeof(affinity_), &affinity_) == 0) {
-      pinned_ = true;
-      pin_thread(first_core);
-    }
-    configure_team(threads, first_core);
-  }
-  CallerScope(const CallerScope&) = delete;
-  CallerScope& operator=(const CallerScope&) = delete;
-  ~CallerScope() {
-    if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof(affinity_), &affinity_);
-    _mm_setcsr(csr_);
-    omp_set_num_threads(threads_);
-  }
-
- private:
-  int threads_;
-  unsigned csr_;
-  cpu_set_t affinity_{};
-  bool pinned_ = false;
-};
 
 // The memory objects of one plan's steps, bound to a context's arena and scratchpad.
 struct PlanBindings {
@@ -382,7 +271,7 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.cache_bytes < 0) fail("expected a cache size >= 0 bytes (0: this machine's), but found {}", options.cache_bytes);
   Program& program = *program_;
   program.options = options;
-  // Resolved once, here: a run's calling thread may be pinned, and omp_get_num_procs() then counts its one core.
+  // Resolved once, here, from the process's usable CPUs (not from a caller that may be pinned to one).
   program.options.threads = threads_per_inference(options.threads);
   std::vector<StageChoice> choices = choose_stages(graph, options.sub_batch, options.streams, options.cache_bytes);
   // The model's interface keeps no weights but those that are outputs; the stages own them.
