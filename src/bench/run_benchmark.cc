@@ -102,7 +102,11 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
                   {"threads", sut.threads()},
                   {"data", config.data.empty() ? qsl->name() : config.data},
                   {"data_seed", config.seed},
-                  {"warm_up_batches_per_stream", kWarmUpBatchesPerStream}};
+                  {"warm_up_batches_per_stream", kWarmUpBatchesPerStream},
+                  {"cpu", runtime::cpu_info().model},
+                  {"isa", runtime::cpu_info().isa},
+                  {"onednn", runtime::cpu_info().onednn_version},
+                  {"usable_cores", runtime::cpu_info().usable_cores}};
   if (const runtime::CompiledPlan* plan = sut.plan()) {
     result.extra["stream_cpus"] = sut.stream_cpus();
     result.extra["sub_batch"] = plan->sub_batch;
@@ -156,6 +160,14 @@ std::string benchmark_report_html(const loadgen::TestResult& result) {
   report::HtmlPage page(fmt::format("nacc bench: {} {}", loadgen::scenario_name(result.settings.scenario),
                                     result.extra.value("model", std::string("model"))));
   std::vector<std::vector<std::string>> rows;
+  auto context = [&](const char* key) {
+    const nlohmann::json& value = result.extra.contains(key) ? result.extra[key] : nlohmann::json();
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  };
+  rows.push_back({"CPU", fmt::format("{} ({} usable cores)", context("cpu"), context("usable_cores"))});
+  rows.push_back({"instruction set (oneDNN)", fmt::format("{} (oneDNN {})", context("isa"), context("onednn"))});
+  rows.push_back({"precision, batch, streams x threads",
+                  fmt::format("{}, {}, {} x {}", context("precision"), context("batch"), context("streams"), context("threads"))});
   if (result.accuracy) {
     rows.push_back({"accuracy (" + result.accuracy->metric_name + ")", fmt::format("{:.2f}%", result.accuracy->value * 100)});
   }

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/machine.h"
+#include "compiler/passes/passes.h"
 #include "ir/ops/schema.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/plan.h"
@@ -271,6 +272,16 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.cache_bytes < 0) fail("expected a cache size >= 0 bytes (0: this machine's), but found {}", options.cache_bytes);
   Program& program = *program_;
   program.options = options;
+  std::vector<std::string> notes;
+  if (cpu_info().int8_saturates) {
+    if (int halved = compiler::halve_int8_weights(graph); halved > 0) {
+      infer_shapes(graph);
+      verify(graph);
+      notes.push_back(fmt::format(
+          "{} INT8 layers with a u8 input run with 7-bit weights: without VNNI ({}), oneDNN's int8 multiply-add "
+          "saturates at 16 bits", halved, cpu_info().isa));
+    }
+  }
   // Resolved once, here, from the process's usable CPUs (not from a caller that may be pinned to one).
   program.options.threads = threads_per_inference(options.threads);
   std::vector<StageChoice> choices = choose_stages(graph, options.sub_batch, options.streams, options.cache_bytes);
@@ -344,6 +355,7 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   for (const std::string& value : passed) program.boundaries[value] = edge_desc(program.graph.value(value), true);
   CompiledPlan& summary = program.summary;
   summary = program.stages[0].plans[0]->summary;
+  summary.notes = notes;
   summary.layers.clear();
   summary.fallbacks.clear();
   summary.reorders = 0;
@@ -496,6 +508,10 @@ std::string format_plan(const CompiledPlan& plan) {
   } else if (!plan.sub_batch_note.empty()) {
     text += fmt::format("batch {}: {}\n", plan.batch, plan.sub_batch_note);
   }
+  for (const std::string& note : plan.notes) text += note + "\n";
+  const CpuInfo& cpu = cpu_info();
+  text += fmt::format("CPU: {}, instruction set {} (oneDNN {}), {} usable cores\n", cpu.model, cpu.isa,
+                      cpu.onednn_version, cpu.usable_cores);
   if (plan.fallbacks.empty()) {
     text += "every layer runs on oneDNN\n";
   } else {

@@ -55,6 +55,7 @@ struct CompiledPlan {
                                        // smallest piece of any stage when it runs in stages)
   std::string sub_batch_note;          // why that sub-batch
   std::vector<std::string> stages;     // when the layers run in stages: each one's layers, pieces and why
+  std::vector<std::string> notes;      // what the runtime changed for this CPU, and why
 };
 
 // Time per layer, summed over runs (nacc bench --profile).
@@ -119,6 +120,22 @@ int64_t winograd_layers(const CompiledPlan& plan);
 // threads it manages, and once those outnumber the cores it stops every team's threads spinning between parallel
 // regions, so that each layer of a run on another thread waits for a wake-up.
 void run_on_own_thread(const std::function<void()>& work);
+
+// The machine results are measured on (every recorded figure names it).
+struct CpuInfo {
+  std::string model;       // /proc/cpuinfo's model name, e.g. "Intel(R) Xeon(R) Processor"
+  std::string isa;         // the instruction set oneDNN dispatches to (dnnl::get_effective_cpu_isa()), e.g.
+                           // "avx512_core_amx"; DNNL_MAX_CPU_ISA lowers it
+  std::string int8_isa;    // how oneDNN's int8 kernels of that instruction set are named: "avx512_core_amx",
+                           // "avx512_core_vnni" (also on bf16 CPUs), "avx2_vnni", "avx512_core", "avx2"
+  // Without VNNI or AMX, oneDNN adds u8 x s8 products in pairs in 16 bits, which saturates; the runtime then
+  // halves the weights of INT8 layers with a u8 input (compiler::halve_int8_weights).
+  bool int8_saturates = false;
+  int64_t usable_cores = 0;  // usable_cpus().size()
+  std::string onednn_version;  // e.g. "2.6.3"
+};
+// Read once; thread-safe.
+const CpuInfo& cpu_info();
 
 // The CPUs the process was started on, in increasing order: all of the machine's, or the set `taskset` or a
 // container gave it. Core i (RuntimeOptions::first_core, pin_thread) means the i-th of them, and threads = 0 means

@@ -204,6 +204,13 @@ TEST_F(RunBenchmark, WritesAllResultFiles) {
   EXPECT_NE(html.find("Sample latency distribution"), std::string::npos);
   EXPECT_NE(html.find("Query latency over the run"), std::string::npos);
   EXPECT_EQ(result.extra["executor"], "compiled (oneDNN)");
+  // The machine it ran on.
+  EXPECT_EQ(result.extra["cpu"], runtime::cpu_info().model);
+  EXPECT_EQ(result.extra["isa"], runtime::cpu_info().isa);
+  EXPECT_EQ(result.extra["usable_cores"], runtime::cpu_info().usable_cores);
+  std::string summary = loadgen::format_summary(result);
+  EXPECT_NE(summary.find("isa : \"" + runtime::cpu_info().isa + "\""), std::string::npos) << summary;
+  EXPECT_NE(html.find(runtime::cpu_info().isa), std::string::npos);
 }
 
 TEST_F(RunBenchmark, ReferenceExecutorAndProfile) {
@@ -241,7 +248,7 @@ TEST_F(RunBenchmark, StreamsAreChosenPerScenario) {
     config.executor = executor;
     return run_benchmark(config).extra["streams"].get<int64_t>();
   };
-  int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  int64_t cores = static_cast<int64_t>(runtime::usable_cpus().size());
   EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, 0, Executor::compiled), cores);
   EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, cores, Executor::compiled), 1);
   EXPECT_EQ(streams_of(loadgen::Scenario::Offline, 0, 0, Executor::reference), 1);

@@ -319,5 +319,52 @@ TEST(FuseActivation, LeavesAloneAReluAfterAnotherActivation) {
   expect_same_structure(graph, before);
 }
 
+// A QConv on x [1, 2, 3, 3] of `input_type` with s8 weights holding `weights` (cycled) and an s32 bias.
+Graph qconv_graph(DataType input_type, std::vector<int8_t> weights) {
+  Graph graph;
+  graph.add_input("x", ValueInfo{input_type, {1, 2, 3, 3}});
+  Tensor w(DataType::s8, {3, 2, 3, 3});
+  for (int64_t i = 0; i < w.elements(); ++i) w.data<int8_t>()[i] = weights[static_cast<size_t>(i) % weights.size()];
+  graph.add_initializer("w", w);
+  graph.add_initializer("b", Tensor::from_values<int32_t>({3}, {7, -3, 100}));
+  graph.nodes.push_back(Node{OpKind::QConv, "conv", {"x", "w", "b"}, {"y"},
+                             {{"pads", std::vector<int64_t>{1, 1, 1, 1}},
+                              {"x_scale", 0.5f},
+                              {"w_scales", std::vector<float>{0.01f, 0.02f, 0.03f}},
+                              {"output_type", std::string("f32")}}});
+  finish(graph, {"y"});
+  return graph;
+}
+
+TEST(HalveInt8Weights, U8InputsGetSevenBitWeightsAndTwiceTheScale) {
+  Graph before = qconv_graph(DataType::u8, {127, -127, 65, -65, 3, 0, -2, 1});
+  Graph expected = qconv_graph(DataType::u8, {64, -64, 32, -32, 2, 0, -1, 0});  // round half to even: 1.5 -> 2
+  expected.nodes[0].attributes["w_scales"] = std::vector<float>{0.02f, 0.04f, 0.06f};
+  expected.initializers.at("b") = Tensor::from_values<int32_t>({3}, {4, -2, 50});  // 3.5 -> 4, -1.5 -> -2
+  Graph graph = before;
+  EXPECT_EQ(halve_int8_weights(graph), 1);
+  infer_shapes(graph);
+  verify(graph);
+  ASSERT_EQ(graph.nodes.size(), 1u);
+  const Node& node = graph.nodes[0];
+  EXPECT_EQ(node.attribute_floats("w_scales", {}), expected.nodes[0].attribute_floats("w_scales", {}));
+  EXPECT_TRUE(graph.initializer(node.inputs[1])->bitwise_equal(expected.initializers.at("w")));
+  EXPECT_TRUE(graph.initializer(node.inputs[2])->bitwise_equal(expected.initializers.at("b")));
+  EXPECT_EQ(graph.initializers.size(), 2u) << "the original weights are gone";
+  Tensor x(DataType::u8, {1, 2, 3, 3});
+  for (int64_t i = 0; i < x.elements(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(i * 14);
+  Tensor want = ReferenceExecutor(expected).run({{"x", x}}).at("y");
+  Tensor got = ReferenceExecutor(graph).run({{"x", x}}).at("y");
+  EXPECT_TRUE(got.bitwise_equal(want));
+}
+
+TEST(HalveInt8Weights, LeavesAloneS8InputsAndWeightsThatFitAlready) {
+  for (Graph before : {qconv_graph(DataType::s8, {127, -127}), qconv_graph(DataType::u8, {64, -64, 5})}) {
+    Graph graph = before;
+    EXPECT_EQ(halve_int8_weights(graph), 0);
+    expect_same_structure(graph, before);
+  }
+}
+
 }  // namespace
 }  // namespace nacc::compiler

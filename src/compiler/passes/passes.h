@@ -15,5 +15,7 @@ int fold_flatten_into_gemm(Graph& graph);
 int fuse_residual_add(Graph& graph);
 int fuse_activation(Graph& graph);
 int fuse_qdq(Graph& graph);
+// Not in a pipeline: the runtime runs it on CPUs whose int8 multiply-add saturates (no VNNI, no AMX).
+int halve_int8_weights(Graph& graph);
 
 }  // namespace nacc::compiler
