@@ -16,6 +16,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "train/graph_module.h"
+#include "train/torch_threads.h"
 
 namespace nacc::train {
 
@@ -254,7 +255,7 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
          shape_to_string(Shape(input_shape.begin() + 1, input_shape.end())), training.name,
          shape_to_string(training.sample_shape()));
   }
-  if (options.threads > 0) torch::set_num_threads(static_cast<int>(options.threads));
+  TorchThreadScope threads(options.threads);
   int64_t samples = options.subset > 0 ? std::min(options.subset, training.size()) : training.size();
   int64_t steps = std::max<int64_t>(1, samples / options.batch);  // whole batches only
   if (options.max_steps_per_epoch > 0) steps = std::min(steps, options.max_steps_per_epoch);
@@ -389,7 +390,7 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
 
 double evaluate_top1(const Graph& graph, const data::ImageDataset& dataset, const data::Preprocess& preprocess,
                      int64_t batch, int64_t threads) {
-  if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+  TorchThreadScope scope(threads);
   GraphModule module(graph);
   module.eval();
   torch::NoGradGuard no_grad;

@@ -77,4 +77,30 @@ double evaluate_top1(const Graph& graph, const data::ImageDataset& dataset, cons
 void recalibrate_batchnorm(Graph& graph, const data::ImageDataset& dataset, const data::Preprocess& preprocess,
                            int64_t batches, int64_t batch = 128, uint64_t seed = 0);
 
+// Block-wise distillation (src/train/block_training.cc): a block learns to reproduce the teacher's features.
+struct BlockTrainOptions {
+  int64_t steps = 300;
+  int64_t batch = 64;
+  double learning_rate = 1e-3;  // AdamW, cosine decay to 0 over the steps
+  double weight_decay = 0;
+  uint64_t seed = 0;            // the order of the samples (seed_concern::kDataOrder)
+  int64_t threads = 0;          // libtorch threads while training (0: as they are); put back afterwards
+  bool show_progress = false;
+
+  void validate() const;  // throws nacc::Error naming the bad value
+};
+
+struct BlockTrainResult {
+  std::vector<double> losses;  // the mean squared error of each step's batch
+};
+
+// Trains `block` (one input, one output; e.g. cut out with subgraph()) in place so that its output on `inputs` (the
+// teacher's activation at the block's input, [N, ...] f32) reproduces `targets` (the teacher's activation at its
+// output): mean squared error, AdamW. Throws nacc::Error when the features do not fit the block.
+BlockTrainResult train_block(Graph& block, const Tensor& inputs, const Tensor& targets, const BlockTrainOptions& options);
+
+// The block's mean squared error against `targets` over all samples (eval mode: BatchNorm's running statistics).
+double block_loss(const Graph& block, const Tensor& inputs, const Tensor& targets, int64_t batch = 256,
+                  int64_t threads = 0);
+
 }  // namespace nacc::train
