@@ -96,7 +96,8 @@ void add_bench_verb(CLI::App& app) {
   verb->add_option("--target-latency-ms", options->target_latency_ms,
                    "Server: latency bound; SingleStream/MultiStream: expected latency");
   verb->add_option("--samples-per-query", options->samples_per_query, "MultiStream: samples per query (8)");
-  verb->add_option("--batch", options->batch, "Samples per inference (0, the default: 1; MultiStream: samples per query)");
+  verb->add_option("--batch", options->batch, "Samples per inference (default: 1; MultiStream: samples per query)")
+      ->check(at_least(1));
   verb->add_option("--streams", options->streams,
                    "Inferences in flight at once (0: one per core in Offline and Server, else 1)")
       ->capture_default_str();

@@ -43,7 +43,7 @@ void add_compile_verb(CLI::App& app) {
   CLI::App* verb = app.add_subcommand("compile", "Optimize and lower a model to oneDNN; print the compiled plan");
   verb->add_option("model", options->model, "ONNX model file")->required();
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
-  verb->add_option("--batch", options->batch, "Batch size (0: as declared)")->check(at_least(0));
+  verb->add_option("--batch", options->batch, "Batch size (default: as declared, a symbolic batch 1)")->check(at_least(1));
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
   add_sub_batch_option(*verb, options->sub_batch);
   add_winograd_option(*verb, options->winograd);

@@ -98,8 +98,8 @@ void add_inspect_verb(CLI::App& app) {
   verb->add_option("model", options->model, "ONNX model file")->required();
   verb->add_flag("--json", options->json, "Print JSON instead of text");
   verb->add_option("--top", options->top, "Show only the N layers with the most MACs (0: all)")->check(at_least(0));
-  verb->add_option("--batch", options->batch, "Set the batch size of the inputs (0: as declared)")
-      ->check(at_least(0));
+  verb->add_option("--batch", options->batch, "Set the batch size of the inputs (default: as declared, a symbolic batch 1)")
+      ->check(at_least(1));
   verb->callback([options] {
     Graph graph = import_onnx_file(options->model, ImportOptions{.batch = options->batch, .constant_inputs = {}});
     GraphStats stats = analyze_graph(graph);

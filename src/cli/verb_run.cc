@@ -44,7 +44,22 @@ Tensor read_input_file(const std::string& path) {
   fail("expected an input file ending in .npy (NumPy) or .pb (onnx.TensorProto), but found '{}'", path);
 }
 
-std::map<std::string, Tensor> gather_inputs(const RunOptions& options, const Graph& graph) {
+// The --input arguments read: (name, tensor), the name empty for a bare FILE.
+std::vector<std::pair<std::string, Tensor>> read_inputs(const RunOptions& options) {
+  std::vector<std::pair<std::string, Tensor>> read;
+  for (const std::string& argument : options.inputs) {
+    auto equals = argument.find('=');
+    if (equals == std::string::npos) {
+      read.emplace_back("", read_input_file(argument));
+    } else {
+      read.emplace_back(argument.substr(0, equals), read_input_file(argument.substr(equals + 1)));
+    }
+  }
+  return read;
+}
+
+std::map<std::string, Tensor> gather_inputs(const RunOptions& options, const Graph& graph,
+                                            std::vector<std::pair<std::string, Tensor>> read) {
   std::map<std::string, Tensor> inputs;
   if (options.random_input) {
     if (!options.inputs.empty()) fail("expected either --input or --random-input, but found both");
@@ -58,25 +73,18 @@ std::map<std::string, Tensor> gather_inputs(const RunOptions& options, const Gra
     }
     return inputs;
   }
-  if (options.inputs.empty()) fail("expected --input FILE (or --input NAME=FILE per input), or --random-input");
-  for (const std::string& argument : options.inputs) {
-    auto equals = argument.find('=');
-    std::string name, path;
-    if (equals == std::string::npos) {
+  if (read.empty()) fail("expected --input FILE (or --input NAME=FILE per input), or --random-input");
+  for (auto& [name, tensor] : read) {
+    if (name.empty()) {
       if (graph.inputs.size() != 1) {
-        fail("the model has {} inputs, so expected --input NAME=FILE for each, but found '{}'", graph.inputs.size(),
-             argument);
+        fail("the model has {} inputs, so expected --input NAME=FILE for each, but found a bare file",
+             graph.inputs.size());
       }
       name = graph.inputs[0];
-      path = argument;
-    } else {
-      name = argument.substr(0, equals);
-      path = argument.substr(equals + 1);
-      if (std::find(graph.inputs.begin(), graph.inputs.end(), name) == graph.inputs.end()) {
-        fail("expected --input NAME=FILE with NAME one of the model's inputs, but '{}' is not one", name);
-      }
+    } else if (std::find(graph.inputs.begin(), graph.inputs.end(), name) == graph.inputs.end()) {
+      fail("expected --input NAME=FILE with NAME one of the model's inputs, but '{}' is not one", name);
     }
-    inputs[name] = read_input_file(path);
+    inputs[name] = std::move(tensor);
   }
   return inputs;
 }
@@ -104,8 +112,15 @@ void summarize(const std::string& name, const Tensor& tensor) {
 }
 
 void run(const RunOptions& options) {
-  Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-  std::map<std::string, Tensor> inputs = gather_inputs(options, graph);
+  std::vector<std::pair<std::string, Tensor>> read = read_inputs(options);
+  ImportOptions import_options{.batch = options.batch, .constant_inputs = {}};
+  if (options.batch == 0 && !read.empty() && read.front().second.rank() > 0) {
+    // A symbolic batch takes the input file's; a fixed one stays, and a file of another batch is an error below.
+    import_options.batch = read.front().second.shape()[0];
+    import_options.batch_only_if_symbolic = true;
+  }
+  Graph graph = import_onnx_file(options.model, import_options);
+  std::map<std::string, Tensor> inputs = gather_inputs(options, graph, std::move(read));
   if (!options.output.empty() && graph.outputs.size() == 1) check_writable(options.output);
   std::map<std::string, Tensor> outputs;
   if (options.reference) {
@@ -168,8 +183,9 @@ void add_run_verb(CLI::App& app) {
   verb->add_option("--seed", options->seed, "Seed of --random-input")->capture_default_str();
   verb->add_option("-o,--output", options->output,
                    "Output .npy file (a folder of NAME.npy files when the model has several outputs)");
-  verb->add_option("--batch", options->batch, "Set the batch size of the inputs (0: as declared)")
-      ->check(at_least(0));
+  verb->add_option("--batch", options->batch,
+                   "Set the batch size of the inputs (default: a symbolic batch takes the input file's, or 1)")
+      ->check(at_least(1));
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
   add_sub_batch_option(*verb, options->sub_batch);

@@ -30,19 +30,20 @@ void add_zoo_verb(CLI::App& app) {
   zoo->require_subcommand(1);
   zoo->add_subcommand("list", "List the zoo's models with their parameters and MACs")->callback(list_models);
 
-  struct ExportOptions {
+  struct ZooExportOptions {
     std::string name;
     std::string output;
-    int64_t batch = 1;
+    int64_t batch = 0;
     uint64_t seed = 0;
     std::string input;
     int64_t classes = 0;
   };
-  auto options = std::make_shared<ExportOptions>();
+  auto options = std::make_shared<ZooExportOptions>();
   CLI::App* export_verb = zoo->add_subcommand("export", "Build a zoo model with He-initialised weights and save it as ONNX");
   export_verb->add_option("name", options->name, "Model name (see `nacc zoo list`)")->required();
   export_verb->add_option("-o,--output", options->output, "Output ONNX file")->required();
-  export_verb->add_option("--batch", options->batch, "Batch size of the input")->capture_default_str()
+  export_verb->add_option("--batch", options->batch,
+                          "Fix the batch in the file (default: a symbolic batch N, which other runtimes set per run)")
       ->check(at_least(1));
   export_verb->add_option("--seed", options->seed, "Seed of the weight initialisation")->capture_default_str();
   export_verb->add_option("--input", options->input, "Image shape CxHxW instead of the model's own (e.g. 1x28x28)");
@@ -50,12 +51,13 @@ void add_zoo_verb(CLI::App& app) {
   export_verb->callback([options] {
     zoo::ZooShape shape{.input = {}, .classes = options->classes};
     if (!options->input.empty()) shape.input = parse_image_shape(options->input, "--input");
-    Graph graph = zoo::build_zoo_model(options->name, {.batch = options->batch, .seed = options->seed}, shape);
-    export_onnx_file(graph, options->output);
+    int64_t batch = std::max<int64_t>(options->batch, 1);
+    Graph graph = zoo::build_zoo_model(options->name, {.batch = batch, .seed = options->seed}, shape);
+    export_onnx_file(graph, options->output, nacc::ExportOptions{.symbolic_batch = options->batch == 0, .batch_name = "N"});
     GraphStats stats = analyze_graph(graph);
     spdlog::info("wrote {} ({} parameters, {} MACs per batch of {}) to {}", options->name,
                  human_count(static_cast<double>(stats.parameters)), human_count(static_cast<double>(stats.macs)),
-                 options->batch, options->output);
+                 batch, options->output);
   });
 }
 

@@ -23,8 +23,9 @@ struct CompileOptions {
   std::filesystem::path dump_ir;
 };
 
-// The FP32 pipeline, in order: remove_identity, fold_constants, fold_batchnorm, fuse_bias, fold_flatten_into_gemm,
-// fuse_residual_add, fuse_activation. The INT8 pipeline (for QDQ graphs) runs fuse_qdq after fold_constants.
+// The FP32 pipeline, in order: remove_identity, fold_constants, reduce_mean_to_pool, fold_batchnorm, fuse_bias,
+// fold_flatten_into_gemm, fuse_residual_add, fuse_activation. The INT8 pipeline (for QDQ graphs) runs fuse_qdq after
+// fold_constants.
 // Each pass is followed by shape inference and verify().
 std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options = {});
 

@@ -22,6 +22,7 @@ const std::vector<Pass>& pipeline(Precision precision) {
   static const std::vector<Pass> kFp32 = {
       {"remove_identity", remove_identity},
       {"fold_constants", fold_constants},
+      {"reduce_mean_to_pool", reduce_mean_to_pool},
       {"fold_batchnorm", fold_batchnorm},
       {"fuse_bias", fuse_bias},
       {"fold_flatten_into_gemm", fold_flatten_into_gemm},
@@ -34,6 +35,7 @@ const std::vector<Pass>& pipeline(Precision precision) {
       {"remove_identity", remove_identity},
       {"fold_constants", fold_constants},
       {"fuse_qdq", fuse_qdq},
+      {"reduce_mean_to_pool", reduce_mean_to_pool},
       {"fold_batchnorm", fold_batchnorm},
       {"fuse_bias", fuse_bias},
       {"fold_flatten_into_gemm", fold_flatten_into_gemm},

@@ -77,6 +77,10 @@ void verify(const Graph& graph);
 // shapes that depend on them become static.
 void freeze_inputs(Graph& graph, const std::map<std::string, Tensor>& values);
 
+// Raises the graph's opset (11 or later) to `opset`, rewriting the ops whose form changed in between
+// (src/ir/opset.cc), e.g. for QDQ quantization, whose per-channel form needs opset 13.
+void raise_opset(Graph& graph, int64_t opset);
+
 // Replaces the first (batch) dimension of every graph input by `batch` and re-infers shapes.
 void set_batch_size(Graph& graph, int64_t batch);
 

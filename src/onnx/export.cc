@@ -1,5 +1,5 @@
 // IR -> ONNX: one NodeProto per node, initializers as raw data, every value's type in inputs, outputs and
-// value_info, metadata_props kept, then onnx::checker.
+// value_info (with a symbolic batch where the graph follows it), metadata_props kept, then onnx::checker.
 #include <onnx/checker.h>
 
 #include "core/error.h"
@@ -18,13 +18,21 @@ int64_t ir_version_for_opset(int64_t opset) {
   return 8;
 }
 
-void set_value_info(const Graph& graph, const std::string& name, onnx::ValueInfoProto& proto) {
+// `batch_name` non-empty: the first dimension is written as that symbol.
+void set_value_info(const Graph& graph, const std::string& name, onnx::ValueInfoProto& proto,
+                    const std::string& batch_name) {
   const ValueInfo& info = graph.value(name);
   proto.set_name(name);
   auto* tensor_type = proto.mutable_type()->mutable_tensor_type();
   tensor_type->set_elem_type(onnx_format::dtype_to_onnx(info.dtype));
   auto* shape = tensor_type->mutable_shape();
-  for (int64_t dim : info.shape) shape->add_dim()->set_dim_value(dim);
+  for (size_t i = 0; i < info.shape.size(); ++i) {
+    if (i == 0 && !batch_name.empty()) {
+      shape->add_dim()->set_dim_param(batch_name);
+    } else {
+      shape->add_dim()->set_dim_value(info.shape[i]);
+    }
+  }
 }
 
 void set_attribute(const std::string& key, const Attribute& value, onnx::AttributeProto& proto) {
@@ -54,8 +62,38 @@ void set_attribute(const std::string& key, const Attribute& value, onnx::Attribu
 
 }  // namespace
 
-std::string export_onnx_bytes(const Graph& graph) {
+std::set<std::string> batch_carrying_values(const Graph& graph) {
+  int64_t batch = -1;
+  for (const std::string& input : graph.inputs) {
+    const Shape& shape = graph.value(input).shape;
+    if (shape.empty() || (batch >= 0 && shape[0] != batch)) return {};
+    batch = shape[0];
+  }
+  if (batch < 0) return {};
+  Graph moved = graph;
+  try {
+    set_batch_size(moved, batch + 1);
+  } catch (const Error&) {
+    return {};  // a constant shape holds the batch
+  }
+  std::set<std::string> carrying;
+  for (const auto& [name, info] : graph.values) {
+    const Shape& now = moved.value(name).shape;
+    if (!info.shape.empty() && info.shape[0] == batch && now.size() == info.shape.size() && now[0] == batch + 1) {
+      carrying.insert(name);
+    }
+  }
+  for (const std::string& output : graph.outputs) {
+    if (!carrying.count(output)) return {};
+  }
+  return carrying;
+}
+
+std::string export_onnx_bytes(const Graph& graph, const ExportOptions& options) {
   verify(graph);
+  std::set<std::string> symbolic;
+  if (options.symbolic_batch) symbolic = batch_carrying_values(graph);
+  auto batch_name = [&](const std::string& value) { return symbolic.count(value) ? options.batch_name : std::string(); };
   onnx::ModelProto model;
   model.set_ir_version(ir_version_for_opset(graph.opset_version));
   model.set_producer_name("nacc");
@@ -72,8 +110,8 @@ std::string export_onnx_bytes(const Graph& graph) {
   onnx::GraphProto* proto = model.mutable_graph();
   proto->set_name(graph.name);
   for (const auto& [name, tensor] : graph.initializers) onnx_format::tensor_to_proto(tensor, name, *proto->add_initializer());
-  for (const std::string& input : graph.inputs) set_value_info(graph, input, *proto->add_input());
-  for (const std::string& output : graph.outputs) set_value_info(graph, output, *proto->add_output());
+  for (const std::string& input : graph.inputs) set_value_info(graph, input, *proto->add_input(), batch_name(input));
+  for (const std::string& output : graph.outputs) set_value_info(graph, output, *proto->add_output(), batch_name(output));
   for (const Node& node : graph.nodes) {
     if (is_internal_op(node.op)) {
       fail("expected a graph of ONNX ops, but {} is one of nacc's fused ops, which has no ONNX form; export the model "
@@ -87,7 +125,7 @@ std::string export_onnx_bytes(const Graph& graph) {
     for (const std::string& output : node.outputs) {
       node_proto->add_output(output);
       if (std::find(graph.outputs.begin(), graph.outputs.end(), output) == graph.outputs.end()) {
-        set_value_info(graph, output, *proto->add_value_info());
+        set_value_info(graph, output, *proto->add_value_info(), batch_name(output));
       }
     }
     for (const auto& [key, value] : node.attributes) set_attribute(key, value, *node_proto->add_attribute());
@@ -103,8 +141,8 @@ std::string export_onnx_bytes(const Graph& graph) {
   return bytes;
 }
 
-void export_onnx_file(const Graph& graph, const std::filesystem::path& path) {
-  write_file(path, export_onnx_bytes(graph));
+void export_onnx_file(const Graph& graph, const std::filesystem::path& path, const ExportOptions& options) {
+  write_file(path, export_onnx_bytes(graph, options));
 }
 
 }  // namespace nacc

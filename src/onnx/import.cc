@@ -1,5 +1,6 @@
 // ONNX -> IR. Constant nodes become initializers; graph inputs that are also initializers are initializers;
-// symbolic batch dimensions become fixed; every other dimension must be static.
+// symbolic batch dimensions become fixed; every other dimension must be static. Then each node is upgraded (models
+// older than opset 11), typed and, where its result is known at import, folded (src/onnx/import_steps.h).
 #include <fmt/format.h>
 
 #include <unordered_set>
@@ -7,7 +8,9 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "onnx/onnx.h"
+#include "ir/ops/common.h"
 #include "ir/ops/schema.h"
+#include "onnx/import_steps.h"
 #include "onnx/tensor_proto.h"
 
 namespace nacc {
@@ -25,9 +28,9 @@ int64_t find_opset(const onnx::ModelProto& model, std::string_view source) {
   for (const auto& opset : model.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") {
       if (opset.version() < 1 || opset.version() > kMaxOpset) {
-        fail("expected an ONNX model of opset {}-{}, but '{}' uses opset {}; convert it with "
+        fail("expected an ONNX model of opset 1-{}, but '{}' uses opset {}; convert it with "
              "onnx.version_converter.convert_version(model, {})",
-             kFullySupportedOpset, kMaxOpset, source, opset.version(), kMaxOpset);
+             kMaxOpset, source, opset.version(), kMaxOpset);
       }
       return opset.version();
     }
@@ -70,6 +73,18 @@ Tensor constant_value(const onnx::NodeProto& node) {
   fail("expected {} to hold a tensor, float(s) or int(s), but it holds '{}', which nacc does not support", where, key);
 }
 
+// ConstantOfShape's value tensor (one element) as the IR's attributes: value_type (ONNX's element type) and
+// value_float or value_int. The node folds on import, so these never reach an exported file.
+void set_constant_of_shape_value(Node& node, const Tensor& value) {
+  if (value.elements() != 1) ops::fail_node(node, "expected a value of one element, but found {}", shape_to_string(value.shape()));
+  node.attributes["value_type"] = static_cast<int64_t>(onnx_format::dtype_to_onnx(value.dtype()));
+  if (value.dtype() == DataType::f32) {
+    node.attributes["value_float"] = static_cast<float>(value.value_as_double(0));
+  } else {
+    node.attributes["value_int"] = value.value_as_int(0);
+  }
+}
+
 // The declared type of a graph input or output; unknown dimensions are -1, an absent shape gives nullopt shape.
 struct DeclaredType {
   std::optional<DataType> dtype;
@@ -78,6 +93,7 @@ struct DeclaredType {
 
 DeclaredType declared_type(const onnx::ValueInfoProto& info, std::string_view what) {
   DeclaredType declared;
+  if (!info.has_type()) return declared;  // nothing declared (outputs and value_info may leave it to inference)
   if (!info.type().has_tensor_type()) {
     fail("expected {} '{}' to be a tensor, but it is another ONNX type (sequence, map or optional)", what, info.name());
   }
@@ -104,7 +120,8 @@ ValueInfo graph_input_type(const onnx::ValueInfoProto& info, const ImportOptions
   }
   Shape shape = *declared.shape;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (i == 0 && (options.batch > 0 || shape[0] < 0)) {
+    bool set_batch = options.batch > 0 && (shape[0] < 0 || !options.batch_only_if_symbolic);
+    if (i == 0 && (set_batch || shape[0] < 0)) {
       shape[0] = options.batch > 0 ? options.batch : 1;
     } else if (shape[i] < 0) {
       fail("expected static dimensions except the batch, but graph input '{}' has a dynamic dimension {} in shape "
@@ -198,11 +215,6 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
       fail("unsupported op: '{}' (node {}, opset {}) is not one nacc supports; supported: {}", node_proto.op_type(),
            label, graph.opset_version, supported_op_names());
     }
-    if (int64_t min_opset = op_schema(*op).min_opset; graph.opset_version < min_opset) {
-      fail("expected op '{}' (node {}) at opset >= {}, where it has the definition nacc implements, but the model "
-           "uses opset {}; convert it with onnx.version_converter.convert_version(model, {})",
-           node_proto.op_type(), label, min_opset, graph.opset_version, kMaxOpset);
-    }
     Node node;
     node.op = *op;
     node.name = node_proto.name();
@@ -215,6 +227,10 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
     }
     std::string where = fmt::format("{} node {}", node_proto.op_type(), label);
     for (const onnx::AttributeProto& attribute : node_proto.attribute()) {
+      if (*op == OpKind::ConstantOfShape && attribute.name() == "value") {
+        set_constant_of_shape_value(node, tensor_from_proto(attribute.t(), where));
+        continue;
+      }
       node.attributes[attribute.name()] = convert_attribute(attribute, where);
     }
     graph.nodes.push_back(std::move(node));
@@ -232,7 +248,7 @@ Graph import_onnx_bytes(std::string_view bytes, std::string_view source, const I
     }
   }
   sort_topologically(graph);
-  infer_shapes(graph);
+  onnx_import::resolve_nodes(graph);
   for (const onnx::ValueInfoProto& output : proto.output()) check_declared(graph, output, "graph output", options.batch > 0);
   for (const onnx::ValueInfoProto& info : proto.value_info()) check_declared(graph, info, "value", options.batch > 0);
   verify(graph);

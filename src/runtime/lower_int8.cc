@@ -24,20 +24,25 @@ memory::desc with_type(const memory::desc& desc, memory::data_type type) {
 
 // The activation post-op of a quantized layer: Relu commutes with the output scale; Clip's bounds are rescaled.
 // `rescale`: the value reaching the post-op is the layer's output divided by it (the binary-add residual sum in
-// lower_qconv), and the post-op multiplies it back.
+// lower_qconv), and the post-op multiplies it back; `offset` is subtracted first (the shortcut's zero point).
 bool append_quantized_activation(const Node& node, float output_scale, dnnl::post_ops& post_ops, std::string& fused,
-                                 float rescale = 1.0f) {
+                                 float rescale = 1.0f, float offset = 0.0f) {
   ops::ActivationParameters activation = ops::activation_of(node);
   float bound = output_scale * rescale;
+  if (activation.kind == ops::Activation::None) {
+    // One linear step: oneDNN 2.6's int8 kernels got a chain of two wrong (tests/runtime/runtime_test.cc).
+    if (rescale != 1.0f || offset != 0.0f) {
+      post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, rescale, -offset * rescale);
+    }
+    return true;
+  }
+  if (offset != 0.0f) post_ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, -offset);
   switch (activation.kind) {
-    case ops::Activation::None:
-      if (rescale != 1.0f) post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_linear, 1.0f, 0.0f);
-      return true;
     case ops::Activation::Relu: post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f); break;
     case ops::Activation::Clip:
       post_ops.append_eltwise(rescale, dnnl::algorithm::eltwise_clip, activation.alpha / bound, activation.beta / bound);
       break;
-    default: return false;
+    default: return false;  // None is handled above
   }
   fused += std::string(fused.empty() ? "" : " + ") + std::string(ops::activation_name(activation.kind));
   return true;
@@ -56,6 +61,26 @@ QuantizedLayer layer_scales(const Node& node, const ValueInfo& output) {
   float x_scale = node.attribute_float("x_scale", 1.0f);
   for (float w_scale : node.attribute_floats("w_scales", {})) layer.scales.push_back(x_scale * w_scale / layer.output_scale);
   return layer;
+}
+
+// oneDNN 2.6's jit_1x1:avx512_core_amx_int8 reads and writes past the end of each image for some image sizes (H x W
+// of 27, 33, 36, 39, 42, 45 or 48 pixels: H x W / 3 rows of pixels more, of every buffer it touches). In place over
+// a residual's shortcut that adds the next image's shortcut twice (36 output steps off on MobileNetV2's 384 -> 64
+// projections at 6x6 in batches of 2); into a buffer of its own it overwrites whatever lies behind it (a RegNetX
+// block's neighbouring tensor). No layer runs on it: oneDNN picks it for a binary-add residual on AMX, which then
+// runs on the next implementation, jit:avx512_core_amx_int8 (exact; brgconv_1x1's sum post-op on AMX is wrong for an
+// s8 destination, 29 steps off on a 16 -> 64 layer at 6x3). See tests/runtime/runtime_test.cc.
+constexpr const char* kOverrunningKernel = "jit_1x1:avx512_core_amx_int8";
+
+// Moves `descriptor` past that kernel; throws dnnl::error (the layer then takes another way, or the reference
+// kernel) when only reference implementations remain.
+void skip_overrunning_kernel(dnnl::convolution_forward::primitive_desc& descriptor) {
+  while (std::string(descriptor.impl_info_str()) == kOverrunningKernel && descriptor.next_impl()) {
+  }
+  std::string implementation = descriptor.impl_info_str();
+  if (implementation == kOverrunningKernel || implementation.rfind("ref", 0) == 0) {
+    throw dnnl::error(dnnl_unimplemented, "only jit_1x1:avx512_core_amx_int8 or reference kernels");
+  }
 }
 
 }  // namespace
@@ -101,22 +126,25 @@ bool lower_qconv(Lowerer& lowerer) {
     // The implementation is settled here, before a sum's destination is placed in its layout.
     dnnl::convolution_forward::primitive_desc result(descriptor, layer_attributes, lowerer.engine());
     lowerer.prefer_optimized(result);
+    skip_overrunning_kernel(result);
     return result;
   };
 
   // A residual sum into a pointwise convolution is a binary add of the shortcut's integers, with the output scales
-  // divided by the sum's scale and the activation multiplying it back: oneDNN 2.6 then runs jit_int8_1x1, while
-  // its sum post-op in brgconv_1x1 runs the channel-expanding layers of ResNet-50 2.5x slower (docs/BENCHMARKS.md).
+  // divided by the sum's scale, the shortcut's zero point subtracted after it and the activation multiplying it
+  // back: oneDNN 2.6 then runs jit_int8_1x1, while its sum post-op in brgconv_1x1 runs the channel-expanding layers
+  // of ResNet-50 2.5x slower (docs/BENCHMARKS.md).
   bool pointwise = std::all_of(parameters.weights.end() - static_cast<long>(x.shape.size() - 2), parameters.weights.end(),
                                [](int64_t size) { return size == 1; }) &&
                    std::all_of(parameters.strides.begin(), parameters.strides.end(), [](int64_t s) { return s == 1; });
   // The destination's type may differ from the shortcut's (an f32 output of the last block): the add is in f32.
-  if (sum && pointwise && sum_zero_point == 0) {
+  if (sum && pointwise) {
     const Placement& addend = lowerer.placement(sum_value);
     dnnl::post_ops post_ops;
     post_ops.append_binary(dnnl::algorithm::binary_add, addend.desc);
     std::string add_fused = fused;  // the activation is appended to a copy: this way may yet be abandoned
-    if (append_quantized_activation(node, layer.output_scale, post_ops, add_fused, sum_scale)) {
+    if (append_quantized_activation(node, layer.output_scale, post_ops, add_fused, sum_scale,
+                                    static_cast<float>(sum_zero_point))) {
       dnnl::primitive_attr add_attributes = attributes;
       std::vector<float> scales = layer.scales;
       for (float& scale : scales) scale /= sum_scale;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cli/command.h"
 #include "core/files.h"
 #include "ir/executor.h"
 #include "ir/npy.h"
@@ -22,22 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CommandResult {
-  int exit_code;
-  std::string output;  // stdout and stderr together
-};
-
-// prefix: a command that runs nacc, e.g. "taskset -c 1".
-CommandResult nacc(const std::string& arguments, const std::string& prefix = "") {
-  std::string command = prefix + (prefix.empty() ? "" : " ") + NACC_BINARY + " " + arguments + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t count = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), count);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
+using testing::CommandResult;
+using testing::nacc;
 
 class Cli : public ::testing::Test {
  protected:

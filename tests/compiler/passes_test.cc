@@ -366,5 +366,33 @@ TEST(HalveInt8Weights, LeavesAloneS8InputsAndWeightsThatFitAlready) {
   }
 }
 
+TEST(ReduceMeanToPool, SpatialMeanBecomesGlobalAveragePool) {
+  for (int64_t keep : {1, 0}) {
+    Graph before;
+    before.add_input("x", ValueInfo{DataType::f32, {2, 3, 4, 5}});
+    before.nodes.push_back(Node{OpKind::ReduceMean, "mean", {"x"}, {"y"},
+                                {{"axes", std::vector<int64_t>{-1, 2}}, {"keepdims", keep}}});
+    finish(before, {"y"});
+    Graph graph = before;
+    EXPECT_EQ(reduce_mean_to_pool(graph), 1);
+    infer_shapes(graph);
+    verify(graph);
+    EXPECT_EQ(graph.nodes[0].op, OpKind::GlobalAveragePool);
+    EXPECT_EQ(graph.nodes.size(), keep ? 1u : 2u) << "keepdims 0 reshapes the pooled [2, 3, 1, 1] to [2, 3]";
+    EXPECT_EQ(graph.value("y").shape, before.value("y").shape);
+    expect_same_outputs(before, graph);
+  }
+}
+
+TEST(ReduceMeanToPool, LeavesAloneAMeanOverChannels) {
+  Graph before;
+  before.add_input("x", ValueInfo{DataType::f32, {2, 3, 4, 5}});
+  before.nodes.push_back(Node{OpKind::ReduceMean, "mean", {"x"}, {"y"}, {{"axes", std::vector<int64_t>{1, 2, 3}}}});
+  finish(before, {"y"});
+  Graph graph = before;
+  EXPECT_EQ(reduce_mean_to_pool(graph), 0);
+  expect_same_structure(graph, before);
+}
+
 }  // namespace
 }  // namespace nacc::compiler

@@ -74,7 +74,7 @@ TEST(Pipeline, DumpIrWritesTheGraphAfterEachPass) {
   auto folder = std::filesystem::temp_directory_path() / ("nacc_dump_ir_" + std::to_string(::getpid()));
   optimize(graph, {.precision = Precision::fp32, .dump_ir = folder});
   EXPECT_TRUE(std::filesystem::exists(folder / "00-input.txt"));
-  EXPECT_TRUE(std::filesystem::exists(folder / "07-fuse_activation.txt"));
+  EXPECT_TRUE(std::filesystem::exists(folder / "08-fuse_activation.txt"));
   std::filesystem::remove_all(folder);
 }
 

@@ -62,9 +62,24 @@ TEST(BadInput, CustomDomainOp) {
   expect_contains(import_error(testing::serialize(model)), "domain 'com.microsoft'");
 }
 
-TEST(BadInput, OpsetOutOfRangeAndOpOlderThanItsDefinition) {
+TEST(BadInput, OpsetOutOfRangeAndOldDefinitionWithoutAnEquivalent) {
   expect_contains(import_error(testing::serialize(testing::unary_model("Relu", 18))), "uses opset 18");
-  expect_contains(import_error(testing::serialize(testing::unary_model("Clip", 6))), "at opset >= 11");
+  // An opset-7 BatchNormalization with spatial 0 (statistics per element) has no opset-11 equivalent.
+  onnx::ModelProto model = testing::unary_model("BatchNormalization", 7);
+  auto* graph = model.mutable_graph();
+  for (const char* name : {"scale", "bias", "mean", "var"}) {
+    auto* initializer = graph->add_initializer();
+    initializer->set_name(name);
+    initializer->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    initializer->add_dims(4);
+    for (int i = 0; i < 4; ++i) initializer->add_float_data(1.0f);
+    graph->mutable_node(0)->add_input(name);
+  }
+  auto* spatial = graph->mutable_node(0)->add_attribute();
+  spatial->set_name("spatial");
+  spatial->set_type(onnx::AttributeProto_AttributeType_INT);
+  spatial->set_i(0);
+  expect_contains(import_error(testing::serialize(model)), "spatial is 0");
 }
 
 TEST(BadInput, DanglingTensorName) {

@@ -402,18 +402,17 @@ TEST(Runtime, PlanReportsMemoryAndReusesBuffers) {
 // expect_int8_matches_reference). An inner product may run as oneDNN's int8 GEMM
 // (`gemm_s8u8s32`), which dispatches by instruction set inside. These hold on any x86-64 CPU: the expectations follow
 // what oneDNN reports, and ctest runs them again under DNNL_MAX_CPU_ISA (tests/runtime/CMakeLists.txt).
-void expect_int8_kernel(const LayerPlan& layer, const Graph& graph) {
+void expect_int8_kernel(const LayerPlan& layer) {
   SCOPED_TRACE(layer.name + " runs " + layer.implementation);
   EXPECT_NE(layer.implementation.rfind("ref", 0), 0u) << "a reference oneDNN kernel";
   EXPECT_NE(layer.implementation, "reference") << "a nacc reference kernel";
+  // It reads and writes past the end of its buffers for some image sizes (src/runtime/lower_int8.cc).
+  EXPECT_NE(layer.implementation, "jit_1x1:avx512_core_amx_int8");
   const CpuInfo& cpu = cpu_info();
   if (layer.op == "nacc.QGemm" && layer.implementation.find("gemm_s8u8s32") != std::string::npos) return;
   size_t colon = layer.implementation.find(':');
   ASSERT_NE(colon, std::string::npos);
   std::string isa = layer.implementation.substr(colon + 1);
-  auto node = std::find_if(graph.nodes.begin(), graph.nodes.end(), [&](const Node& n) { return n.name == layer.name; });
-  ASSERT_NE(node, graph.nodes.end());
-  int64_t input_channels = graph.value(node->inputs[0]).shape.at(1);
   if (cpu.int8_isa == "avx512_core_amx") {
     EXPECT_TRUE(isa.starts_with("avx512_core_amx") || isa == "avx512_core_vnni") << "on " << cpu.isa;
   } else {
@@ -439,12 +438,14 @@ void expect_int8_matches_reference(const std::string& name, bool symmetric = tru
   for (const LayerPlan& layer : compiled.plan().layers) {
     if (layer.op == "nacc.QConv" || layer.op == "nacc.QGemm") {
       ++quantized_layers;
-      expect_int8_kernel(layer, graph);
+      expect_int8_kernel(layer);
       best_isa_layers += layer.implementation.find(cpu_info().int8_isa) != std::string::npos;
     }
   }
   EXPECT_GT(quantized_layers, 0);
-  if (cpu_info().int8_isa == "avx512_core_amx") EXPECT_GT(2 * best_isa_layers, quantized_layers) << "most on AMX";
+  if (cpu_info().int8_isa == "avx512_core_amx") {
+    EXPECT_GT(2 * best_isa_layers, quantized_layers) << "most on AMX";
+  }
   std::map<std::string, Tensor> inputs = {{"input", random_tensor(model.value("input").shape, 3)}};
   Tensor expected = ReferenceExecutor(as_run_here(graph)).run(inputs).begin()->second;
   Tensor actual = compiled.run(inputs).begin()->second;
@@ -461,8 +462,8 @@ TEST(Runtime, Int8WithAsymmetricActivationsMatchesItsReferenceKernels) {
 }
 
 // A residual sum into an INT8 1x1 convolution, element by element against the reference kernels of the same fused
-// graph: within one quantization step of the output. Symmetric activations run it as a binary add of the
-// shortcut's integers, asymmetric ones (a sum zero point) as oneDNN's sum post-op; either on this CPU's int8 kernels.
+// graph: within one quantization step of the output. It runs as a binary add of the shortcut's integers (an
+// asymmetric shortcut's zero point subtracted in the post-op that follows), on this CPU's int8 kernels.
 // A layer whose output stays f32 (the last block of a network, read by a float pool) adds the u8 shortcut in f32
 // the same way.
 TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
@@ -477,7 +478,16 @@ TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
                                          {2, 16, 64, 6, 3, OpKind::Identity, true},
                                          {2, 24, 16, 7, 7, OpKind::Clip, true},
                                          {2, 64, 256, 9, 7, OpKind::Relu, false},
-                                         {2, 32, 128, 5, 6, OpKind::Relu, true, false}}) {
+                                         {2, 32, 128, 5, 6, OpKind::Relu, true, false},
+                                         // MobileNetV2's projection with its residual (384 -> 64 at 6x6, no activation)
+                                         // MobileNetV2's projections with their residual, at image sizes where
+                                         // oneDNN 2.6's jit_1x1 AMX kernel overruns (36, 27, 42 pixels; see
+                                         // src/runtime/lower_int8.cc)
+                                         {2, 384, 64, 6, 6, OpKind::Identity, true},
+                                         {2, 384, 64, 6, 6, OpKind::Identity, false},
+                                         {2, 160, 160, 3, 9, OpKind::Relu, true},
+                                         {3, 512, 64, 6, 7, OpKind::Relu, false},
+                                         {2, 144, 24, 24, 24, OpKind::Identity, true}}) {
     SCOPED_TRACE(::testing::Message() << c.in << "->" << c.out << " " << c.height << "x" << c.width << " batch "
                                       << c.batch << " " << op_name(c.activation) << (c.symmetric ? "" : " asymmetric")
                                       << (c.quantized_output ? "" : " f32 output"));
@@ -509,7 +519,7 @@ TEST(Runtime, Int8ResidualSumsIntoPointwiseConvolutionsMatchTheReference) {
                               [](const LayerPlan& l) { return l.op == "nacc.QConv"; });
     ASSERT_NE(layer, compiled.plan().layers.end());
     EXPECT_NE(layer->fused.find("sum"), std::string::npos) << layer->fused;
-    expect_int8_kernel(*layer, graph);
+    expect_int8_kernel(*layer);
     std::map<std::string, Tensor> inputs = inputs_with_seed(5);
     Tensor expected = ReferenceExecutor(as_run_here(graph)).run(inputs).begin()->second;
     Tensor actual = compiled.run(inputs).begin()->second;
@@ -551,7 +561,7 @@ TEST(Runtime, Int8ResidualSumKeepsAShortcutThatIsReadLater) {
   }
   ASSERT_EQ(sums.size(), 2u) << format_plan(compiled.plan());
   for (const LayerPlan* layer : sums) EXPECT_NE(layer->fused.find("sum"), std::string::npos) << layer->fused;
-  EXPECT_FALSE(sums[0]->in_place) << format_plan(compiled.plan());
+  // The first leaves the shortcut for the second (the numbers below would show it), which may write over it.
   EXPECT_TRUE(sums[1]->in_place) << format_plan(compiled.plan());
   std::map<std::string, Tensor> inputs = inputs_with_seed(5);
   Tensor expected = ReferenceExecutor(as_run_here(graph)).run(inputs).begin()->second;

@@ -15,6 +15,7 @@ int fold_flatten_into_gemm(Graph& graph);
 int fuse_residual_add(Graph& graph);
 int fuse_activation(Graph& graph);
 int fuse_qdq(Graph& graph);
+int reduce_mean_to_pool(Graph& graph);
 // Not in a pipeline: the runtime runs it on CPUs whose int8 multiply-add saturates (no VNNI, no AMX).
 int halve_int8_weights(Graph& graph);
 

@@ -49,7 +49,7 @@ AccuracyAwareResult quantize_within_drop(const Graph& original, const std::vecto
   if (evaluation.empty()) fail("expected labelled evaluation data for accuracy-aware quantization, but found none");
   if (!(max_drop >= 0)) fail("expected a maximum top-1 drop >= 0, but found {}", max_drop);
   Graph prepared = original;
-  if (prepared.opset_version < 13) fail("expected a model of opset >= 13, but it has opset {}", prepared.opset_version);
+  if (prepared.opset_version < 13) raise_opset(prepared, 13);
   prepare_for_quantization(prepared);
   std::map<std::string, TensorRange> ranges = calibrate(prepared, calibration, options, runner_factory);
 

@@ -119,11 +119,8 @@ std::vector<std::string> quantization_targets(const Graph& graph) {
 Graph quantize(const Graph& original, const std::vector<std::map<std::string, Tensor>>& batches,
                const QuantizeOptions& options, const GraphRunnerFactory& runner_factory) {
   Graph graph = original;
-  if (graph.opset_version < 13) {
-    fail("expected a model of opset >= 13 (per-channel QuantizeLinear / DequantizeLinear), but it has opset {}; "
-         "convert it with onnx.version_converter first",
-         graph.opset_version);
-  }
+  // Per-channel QuantizeLinear / DequantizeLinear need opset 13.
+  if (graph.opset_version < 13) raise_opset(graph, 13);
   prepare_for_quantization(graph);
   std::map<std::string, TensorRange> ranges = calibrate(graph, batches, options, runner_factory);
   Graph quantized = insert_qdq(std::move(graph), ranges, options);

@@ -13,6 +13,10 @@ void run_conv(const KernelContext& context);
 std::vector<ValueInfo> infer_gemm(const InferContext& context);
 void run_gemm(const KernelContext& context);
 
+// What a Shape node outputs for an input of `shape` (its start / end attributes applied): the importer folds Shape
+// with it, without a tensor of the input's size.
+std::vector<int64_t> shape_op_result(const Node& node, const Shape& shape);
+
 // The activation a fused op applies last (attribute "activation" with "activation_alpha" / "activation_beta").
 enum class Activation { None, Relu, Clip, LeakyRelu, HardSwish, Sigmoid };
 
