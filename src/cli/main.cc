@@ -64,10 +64,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& version) {
     return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    std::fprintf(stderr, "nacc: error: %s; run 'nacc --help' for usage\n", error.what());
+    std::fprintf(stderr, "nacc: error: %s; run 'nacc --help' for usage\n", nacc::printable(error.what()).c_str());
     return 2;
   } catch (const nacc::Error& error) {
-    std::fprintf(stderr, "nacc: error: %s\n", error.what());
+    std::fprintf(stderr, "nacc: error: %s\n", nacc::printable(error.what()).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "nacc: error: expected the job to fit in this machine's memory, but an allocation failed; "
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
                          "allocation can be; use a smaller --batch or fewer samples\n");
     return 1;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "nacc: internal error: %s\n", error.what());
+    std::fprintf(stderr, "nacc: internal error: %s\n", nacc::printable(error.what()).c_str());
     return 70;
   }
   return 0;

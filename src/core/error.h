@@ -10,6 +10,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace nacc {
@@ -21,6 +22,10 @@ template <typename... Args>
 }
 
 [[noreturn]] void internal_error(const char* file, int line, const char* condition, const std::string& message);
+
+// `text` safe to print on one line: valid UTF-8 and printable ASCII stay, every other byte (control characters,
+// line breaks, bytes of broken UTF-8 sequences, e.g. names from a corrupted file) becomes \xNN.
+std::string printable(std::string_view text);
 
 namespace detail {
 inline std::string check_message() { return {}; }

@@ -313,10 +313,28 @@ TEST_F(Cli, TrainBadInput) {
   expect_user_error("eval " + model() + " --data fashion-mnist:test", "expected data of the model's input shape");
 }
 
+// A corrupted file's names reach the error line escaped: one line of valid UTF-8, whatever bytes the file holds.
+TEST_F(Cli, NamesFromACorruptedFileAreEscaped) {
+  Graph graph = import_onnx_file(model());
+  std::string bytes = export_onnx_bytes(graph);
+  std::string op = "Relu";
+  size_t at = bytes.find(op);
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, op.size(), "R\xFF\n\x1B");  // same length: the protobuf still parses
+  write_file(path("corrupt.onnx"), bytes);
+  CommandResult result = nacc("inspect " + path("corrupt.onnx"));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_NE(result.output.find("R\\xFF\\x0A\\x1B"), std::string::npos) << result.output;
+  EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+}
+
 TEST_F(Cli, BadFlagsAreParseErrors) {
   expect_user_error("--no-such-flag", "--no-such-flag", 2);
   expect_user_error("inspect", "model is required", 2);
   expect_user_error("zoo export resnet20 --batch 0 -o " + path("y.onnx"), "--batch", 2);
+  // A batch of 0 is an error everywhere, also on a model whose batch is fixed.
+  expect_user_error("run " + model() + " --random-input --batch 0", "--batch", 2);
+  expect_user_error("bench " + model() + " --batch 0", "--batch", 2);
   expect_user_error("frobnicate", "frobnicate", 2);
   expect_user_error("", "expected a verb");
 }

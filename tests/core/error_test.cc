@@ -14,6 +14,14 @@ TEST(Error, FailFormatsTheMessage) {
   }
 }
 
+TEST(Error, PrintableEscapesWhatATerminalShouldNotGet) {
+  EXPECT_EQ(printable("conv 'layer1.0'"), "conv 'layer1.0'");
+  EXPECT_EQ(printable("caf\xC3\xA9 \xE2\x82\xAC"), "caf\xC3\xA9 \xE2\x82\xAC") << "valid UTF-8 stays";
+  EXPECT_EQ(printable("a\nb\x1B[2J"), "a\\x0Ab\\x1B[2J") << "line breaks and escape sequences";
+  EXPECT_EQ(printable("\xFF\xC3(\xE2\x82"), "\\xFF\\xC3(\\xE2\\x82") << "broken UTF-8";
+  EXPECT_EQ(printable(std::string_view("x\0y", 3)), "x\\x00y");
+}
+
 TEST(Error, CheckPassesSilently) {
   NACC_CHECK(1 + 1 == 2);
   NACC_CHECK(true, "with a message {}", 1);
