@@ -68,8 +68,8 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
     }
     qsl = std::make_unique<ModelQsl>(sample_shape, kGeneratedSampleCount, config.seed);
   } else {
-    data::ImageDataset dataset = data::load_dataset(config.data);
     data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), config.data);
+    data::ImageDataset dataset = data::load_dataset_as(config.data, sample_shape, preprocess.resize);
     if (dataset.sample_shape() != sample_shape) {
       fail("expected data of the model's input shape {}, but {} has samples of shape {}", shape_to_string(sample_shape),
            config.data, shape_to_string(dataset.sample_shape()));

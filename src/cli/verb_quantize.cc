@@ -57,7 +57,7 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(QuantizeCliOption
   data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.calibration);
   Rng rng(options.seed, seed_concern::kInput);
   if (options.calibration != "random") {
-    dataset = data::load_dataset(options.calibration);
+    dataset = data::load_dataset_as(options.calibration, sample_shape, preprocess.resize);
     if (dataset->sample_shape() != sample_shape) {
       fail("expected calibration data of the model's input shape {}, but {} has samples of shape {}",
            shape_to_string(sample_shape), options.calibration, shape_to_string(dataset->sample_shape()));
@@ -97,12 +97,12 @@ std::vector<compiler::LabelledBatch> evaluation_batches(const QuantizeCliOptions
   const std::string& input = graph.inputs[0];
   const ValueInfo& info = graph.value(input);
   Shape sample_shape(info.shape.begin() + 1, info.shape.end());
-  data::ImageDataset dataset = data::load_dataset(options.evaluation);
+  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.evaluation);
+  data::ImageDataset dataset = data::load_dataset_as(options.evaluation, sample_shape, preprocess.resize);
   if (dataset.sample_shape() != sample_shape) {
     fail("expected evaluation data of the model's input shape {}, but {} has samples of shape {}",
          shape_to_string(sample_shape), options.evaluation, shape_to_string(dataset.sample_shape()));
   }
-  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.evaluation);
   int64_t batch = info.shape[0];
   int64_t samples = std::min(options.evaluation_samples, dataset.size()) / batch * batch;
   if (samples == 0) fail("expected at least one batch of {} evaluation samples, but {} has {}", batch, options.evaluation, dataset.size());

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "bench/evaluate.h"
+#include "cli/format.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -27,16 +28,14 @@ struct TrainCliOptions {
   std::string teacher;
   std::vector<std::string> feature_pairs;
   int64_t validation_samples = 0;
+  std::string input;  // CxHxW: image folders read at this shape for --arch (default: the folder's own)
   train::TrainOptions train;
 };
 
-// A data set by spec (data::load_dataset), image folders read at the model's input size (NCHW `model_input`; 224
-// when it is empty).
-data::ImageDataset load_for(const std::string& spec, const Shape& model_input) {
-  if (spec.starts_with("folder:")) {
-    return data::load_image_folder(spec.substr(7), model_input.size() == 4 ? model_input[2] : 224);
-  }
-  return data::load_dataset(spec);
+// A data set by spec, an image folder read at the model's input shape (NCHW) and resize.
+data::ImageDataset load_for(const std::string& spec, const Graph& graph, const data::Preprocess& preprocess) {
+  const Shape& input = graph.value(graph.inputs[0]).shape;
+  return data::load_dataset_as(spec, Shape(input.begin() + 1, input.end()), preprocess.resize);
 }
 
 // The training split of --data: fashion-mnist and cifar10 name their train split, anything else (folder:PATH, or a
@@ -71,27 +70,38 @@ void run_train(TrainCliOptions options) {
   }
   options.train.validate();
   check_writable(options.output);
-  // A zoo architecture takes the data's image shape and class count; a model must already fit the data.
+  // A zoo architecture takes the data's image shape (an image folder's own, or --input) and class count; a model must
+  // already fit the data, and reads an image folder as its preprocessing records.
   Graph graph;
   data::ImageDataset training;
+  data::Preprocess preprocess;
+  std::string training_name = training_spec(options.data);
+  bool folder = training_name.starts_with("folder:");
   if (options.arch.empty()) {
+    if (!options.input.empty()) fail("expected --input only with --arch (a --model has its input shape)");
     graph = import_onnx_file(options.model);
-    training = load_for(training_spec(options.data), graph.value(graph.inputs[0]).shape);
+    preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
+    training = load_for(training_name, graph, preprocess);
   } else {
-    training = load_for(training_spec(options.data), {});
+    Shape shape = options.input.empty() ? Shape{} : parse_image_shape(options.input, "--input");
+    if (!shape.empty() && !folder) fail("expected --input only with an image folder (--data folder:PATH)");
+    std::string resize = shape.empty() ? "" : data::default_resize(shape[0], shape[1], shape[2]);
+    training = data::load_dataset_as(training_name, shape, resize);
     graph = zoo::build_zoo_model(options.arch, {.batch = 1, .seed = options.train.seed},
                                  {.input = training.sample_shape(), .classes = training.classes});
+    preprocess = folder ? data::folder_preprocess(training, data::default_resize(training.channels, training.height,
+                                                                                  training.width))
+                        : data::default_preprocess(options.data);
   }
   std::string validation_name = validation_spec(options);
   std::optional<data::ImageDataset> validation;
   if (!validation_name.empty()) {
-    validation = load_for(validation_name, graph.value(graph.inputs[0]).shape);
+    validation = load_for(validation_name, graph, preprocess);
     if (options.validation_samples > 0 && options.validation_samples < validation->size()) {
       validation->labels.resize(static_cast<size_t>(options.validation_samples));
       validation->pixels.resize(static_cast<size_t>(options.validation_samples * validation->sample_elements()));
     }
   }
-  data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
   train::TrainResult result =
       train::train(graph, training, validation ? &*validation : nullptr, preprocess, options.train);
   const train::EpochRecord& last = result.epochs.back();
@@ -116,8 +126,8 @@ struct EvalCliOptions {
 
 void run_eval(const EvalCliOptions& options) {
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-  data::ImageDataset dataset = load_for(options.data, graph.value(graph.inputs[0]).shape);
   data::Preprocess preprocess = data::model_preprocess(graph.get_metadata("nacc.preprocess"), options.data);
+  data::ImageDataset dataset = load_for(options.data, graph, preprocess);
   bench::Evaluation evaluation =
       bench::evaluate(graph, dataset, preprocess,
                       {.precision = options.precision,
@@ -142,6 +152,9 @@ void add_train_verbs(CLI::App& app) {
   verb->add_option("--data", train->data,
                    "fashion-mnist or cifar10 (train split trains, val split validates), or folder:PATH")->capture_default_str();
   verb->add_option("--val-data", train->validation_data, "Validation data instead of --data's val split");
+  verb->add_option("--input", train->input,
+                   "With --arch and an image folder: read the images as CxHxW (default: the folder's own channels and "
+                   "size; photographs as ImageNet's 3x224x224 crop)");
   verb->add_option("-o,--output", train->output, "Trained ONNX model to write")->required();
   verb->add_option("--epochs", train->train.epochs, "Epochs")->capture_default_str();
   verb->add_option("--batch", train->train.batch, "Batch size")->capture_default_str();

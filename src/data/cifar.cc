@@ -52,6 +52,6 @@ ImageDataset load_cifar10(std::string_view split, const std::filesystem::path& f
   return dataset;
 }
 
-Preprocess cifar10_preprocess() { return Preprocess{1.0f / 255.0f, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}}; }
+Preprocess cifar10_preprocess() { return Preprocess{1.0f / 255.0f, {0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}, ""}; }
 
 }  // namespace nacc::data

@@ -59,6 +59,7 @@ Preprocess Preprocess::from_json(std::string_view text) {
     preprocess.scale = value.at("scale").get<float>();
     preprocess.mean = value.at("mean").get<std::vector<float>>();
     preprocess.std = value.at("std").get<std::vector<float>>();
+    preprocess.resize = value.value("resize", std::string());
     if (preprocess.mean.empty() || preprocess.mean.size() != preprocess.std.size()) {
       fail("expected as many means as standard deviations (one per channel)");
     }
@@ -74,10 +75,12 @@ Preprocess Preprocess::from_json(std::string_view text) {
 }
 
 std::string Preprocess::to_json() const {
-  return nlohmann::json{{"scale", scale}, {"mean", mean}, {"std", std}, {"layout", "NCHW"}}.dump();
+  nlohmann::json json{{"scale", scale}, {"mean", mean}, {"std", std}, {"layout", "NCHW"}};
+  if (!resize.empty()) json["resize"] = resize;
+  return json.dump();
 }
 
-Preprocess fashion_mnist_preprocess() { return Preprocess{1.0f / 255.0f, {0.2860f}, {0.3530f}}; }
+Preprocess fashion_mnist_preprocess() { return Preprocess{1.0f / 255.0f, {0.2860f}, {0.3530f}, ""}; }
 
 Preprocess model_preprocess(const std::string& stored, std::string_view spec) {
   return stored.empty() ? default_preprocess(spec) : Preprocess::from_json(stored);
@@ -105,7 +108,7 @@ ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& fo
   auto colon = spec.find(':');
   std::string_view name = spec.substr(0, colon);
   std::string_view split = colon == std::string_view::npos ? "test" : spec.substr(colon + 1);
-  if (name == "folder") return load_image_folder(std::filesystem::path(std::string(split)));
+  if (name == "folder") return load_dataset_as(spec, {});
   if (name != "fashion-mnist" && name != "cifar10") {
     fail("expected a data set fashion-mnist[:train|:val|:test], cifar10[:train|:val|:test] or folder:PATH, but found '{}'",
          spec);

@@ -27,11 +27,14 @@ struct ImageDataset {
   std::vector<int64_t> sample_shape() const { return {channels, height, width}; }
 };
 
-// x -> (x * scale - mean[c]) / std[c], per channel.
+// x -> (x * scale - mean[c]) / std[c], per channel; for image folders also how a file becomes a sample.
 struct Preprocess {
   float scale = 1.0f / 255.0f;
   std::vector<float> mean = {0.0f};
   std::vector<float> std = {1.0f};
+  // Image folders: "imagenet" (shorter side to size / 0.875, centred crop: MLPerf's ResNet-50), "stretch" (resized
+  // to the model's size, or taken as is at that size); empty: not recorded (default_resize then decides).
+  std::string resize;
 
   // Parses the JSON stored in a model's `nacc.preprocess` metadata; throws nacc::Error if malformed.
   static Preprocess from_json(std::string_view text);
@@ -49,7 +52,7 @@ void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preproc
 //   fashion-mnist:test (10,000): from `folder`, $NACC_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist;
 //   cifar10:train (45,000), cifar10:val (5,000 held out of train with a fixed seed), cifar10:test (10,000):
 //   CIFAR-10's binary files, from `folder` or $NACC_CIFAR10_DIR;
-//   folder:PATH: an image folder, 224 x 224 (load_image_folder).
+//   folder:PATH: an image folder as default_reading() says (load_dataset_as reads it at a model's shape).
 // Throws nacc::Error naming the package or layout when missing.
 ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& folder = {});
 
@@ -57,11 +60,41 @@ ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& fo
 ImageDataset load_cifar10(std::string_view split, const std::filesystem::path& folder);
 Preprocess cifar10_preprocess();
 
-// One sub-folder per class (sorted by name = label 0, 1, ...) of JPEG / PNG images, resized and centre-cropped to
-// size x size as MLPerf does for ResNet-50; RGB.
-ImageDataset load_image_folder(const std::filesystem::path& root, int64_t size = 224);
+// What an image folder (one sub-folder per class, sorted by name = label 0, 1, ...; JPEG / PNG files) holds, from its
+// first 32 images per class: grey when all are, their common size (0 when they differ); `images` counts every file.
+struct FolderSummary {
+  int64_t channels = 3;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t images = 0;
+  int64_t classes = 0;
+};
+FolderSummary inspect_image_folder(const std::filesystem::path& root);
+
+// How a folder's images become samples of [channels, height, width]: grey (1) or RGB (3), resized `resize`'s way.
+struct ImageReading {
+  int64_t channels = 3;
+  int64_t height = 224;
+  int64_t width = 224;
+  std::string resize = "imagenet";
+};
+// The reading that fits a folder for a new model: photographs (colour, at least 128 pixels a side, or of different
+// sizes) as ImageNet's 3x224x224 crop; anything else at its own channel count and size, as is.
+ImageReading default_reading(const FolderSummary& folder);
+// The resize for a model input of [channels, height, width] when the model does not record one.
+std::string default_resize(int64_t channels, int64_t height, int64_t width);
+
+// Reads every image as `reading` says. Throws nacc::Error naming the file that cannot be decoded.
+ImageDataset load_image_folder(const std::filesystem::path& root, const ImageReading& reading = {});
 // MLPerf's ResNet-50 mean subtraction (scale 1, per-channel means, no division).
 Preprocess imagenet_preprocess();
+// The preprocessing a new model of a folder's images gets: ImageNet's for "imagenet" readings, else scale 1/255 and
+// the per-channel mean and deviation measured over `training`.
+Preprocess folder_preprocess(const ImageDataset& training, const std::string& resize);
+
+// A data set by spec (load_dataset), an image folder read as samples of `sample_shape` ([C, H, W]) with `resize`
+// (empty: default_resize); an empty sample_shape reads a folder as default_reading() says.
+ImageDataset load_dataset_as(std::string_view spec, const std::vector<int64_t>& sample_shape, const std::string& resize = "");
 // The default preprocessing of a data set spec.
 Preprocess default_preprocess(std::string_view spec);
 // A model's preprocessing: its `nacc.preprocess` metadata (`stored`) if it has one, else the data set's default.

@@ -82,6 +82,9 @@ std::vector<int64_t> symmetric_padding(torch::Tensor& x, const ops::WindowGeomet
 }  // namespace
 
 GraphModule::GraphModule(const Graph& graph) : graph_(graph) {
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    for (const std::string& input : graph_.nodes[i].inputs) last_reader_[input] = i;
+  }
   std::unordered_set<std::string> registered;
   for (const Node& node : graph_.nodes) {
     if (node.op == OpKind::QConv || node.op == OpKind::QGemm || node.op == OpKind::QuantizeLinear ||
@@ -246,12 +249,18 @@ std::map<std::string, torch::Tensor> GraphModule::forward_values(const std::map<
   }
   std::set<std::string> missing = wanted;
   for (const std::string& input : graph_.inputs) missing.erase(input);
-  for (const Node& node : graph_.nodes) {
-    if (missing.empty()) break;
+  for (size_t i = 0; i < graph_.nodes.size() && !missing.empty(); ++i) {
+    const Node& node = graph_.nodes[i];
     std::vector<torch::Tensor> arguments;
     for (const std::string& input : node.inputs) arguments.push_back(input.empty() ? torch::Tensor() : tensor(input, values));
     values[node.outputs[0]] = run_node(node, arguments);
     missing.erase(node.outputs[0]);
+    // A value no later node reads goes (autograd keeps what the backward pass needs): evaluation holds only the live
+    // activations, not every one of the network.
+    for (const std::string& input : node.inputs) {
+      auto reader = last_reader_.find(input);
+      if (reader != last_reader_.end() && reader->second == i && !wanted.count(input)) values.erase(input);
+    }
   }
   std::map<std::string, torch::Tensor> result;
   for (const std::string& name : wanted) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "ir/graph.h"
 
@@ -47,6 +48,7 @@ class GraphModule : public torch::nn::Module {
 
   Graph graph_;
   std::map<std::string, torch::Tensor> constants_;  // initializer name -> parameter, buffer or constant
+  std::unordered_map<std::string, size_t> last_reader_;  // value -> index of the last node reading it
   std::optional<double> momentum_override_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "core/machine.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "train/graph_module.h"
@@ -38,6 +39,7 @@ Batch make_batch(const data::ImageDataset& dataset, const std::vector<int64_t>& 
   std::vector<float> sample(static_cast<size_t>(dataset.sample_elements()));
   float* out = images.data_ptr<float>();
   for (size_t n = 0; n < indices.size(); ++n) {
+    NACC_CHECK(indices[n] >= 0 && indices[n] < dataset.size(), "sample {} of {}", indices[n], dataset.size());
     data::preprocess_sample(dataset, indices[n], preprocess, sample.data());
     labels.data_ptr<int64_t>()[n] = dataset.labels[static_cast<size_t>(indices[n])];
     int64_t dy = 0, dx = 0;
@@ -242,6 +244,46 @@ void keep_freed_memory() {
   });
 }
 
+// Bytes of activations one sample's forward pass produces (every node output), the basis of the memory checks.
+int64_t activation_bytes_per_sample(const Graph& graph) {
+  int64_t bytes = 0;
+  for (const Node& node : graph.nodes) {
+    for (const std::string& output : node.outputs) {
+      const Shape& shape = graph.value(output).shape;
+      int64_t batch = shape.empty() ? 1 : std::max<int64_t>(shape[0], 1);
+      bytes += shape_elements(shape) / batch * static_cast<int64_t>(dtype_size(graph.value(output).dtype));
+    }
+  }
+  return bytes;
+}
+
+int64_t parameter_bytes(const Graph& graph) {
+  int64_t bytes = 0;
+  for (const auto& [name, tensor] : graph.initializers) bytes += static_cast<int64_t>(tensor.size_bytes());
+  return bytes;
+}
+
+// Training keeps each activation for the backward pass and makes its gradient (about 3x the forward's bytes with
+// libtorch's temporaries), the optimizer 4 copies of the weights; a teacher adds its forward pass. A job that cannot
+// fit says so before it starts, instead of the kernel's out-of-memory killer ending it silently.
+void check_training_fits(const Graph& graph, const Graph* teacher, int64_t batch) {
+  int64_t memory = physical_memory_bytes();
+  if (memory <= 0) return;
+  double needed = 3.0 * static_cast<double>(activation_bytes_per_sample(graph) * batch) + 4.0 * parameter_bytes(graph);
+  if (teacher != nullptr) {
+    needed += static_cast<double>(activation_bytes_per_sample(*teacher) * batch) + parameter_bytes(*teacher);
+  }
+  if (needed > 0.8 * static_cast<double>(memory)) {
+    fail("expected training to fit in memory, but batch {} needs about {:.1f} GB ({:.1f} MB of activations per "
+         "image) and this machine has {:.1f} GB; use a smaller --batch, or smaller images (--input)",
+         batch, needed / 1e9, static_cast<double>(activation_bytes_per_sample(graph)) / 1e6,
+         static_cast<double>(memory) / 1e9);
+  }
+}
+
+// Evaluation runs in batches whose activations stay within this many bytes (the live ones, without gradients).
+constexpr int64_t kEvaluationBytes = int64_t{1} << 30;
+
 }  // namespace
 
 TrainResult train(Graph& graph, const data::ImageDataset& training, const data::ImageDataset* validation,
@@ -257,8 +299,15 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
   }
   TorchThreadScope threads(options.threads);
   int64_t samples = options.subset > 0 ? std::min(options.subset, training.size()) : training.size();
-  int64_t steps = std::max<int64_t>(1, samples / options.batch);  // whole batches only
+  if (samples < 1) fail("expected training samples, but {} has none", training.name);
+  // A batch larger than the samples would read past them: the batch is then all of them.
+  int64_t batch_size = std::min(options.batch, samples);
+  if (batch_size < options.batch) {
+    spdlog::warn("{} samples to train on, fewer than --batch {}: each step takes all {}", samples, options.batch, samples);
+  }
+  int64_t steps = std::max<int64_t>(1, samples / batch_size);  // whole batches only
   if (options.max_steps_per_epoch > 0) steps = std::min(steps, options.max_steps_per_epoch);
+  check_training_fits(graph, options.teacher, batch_size);
 
   GraphModule module(graph);
   std::unique_ptr<GraphModule> teacher;
@@ -312,7 +361,7 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
     torch::manual_seed(derive_seed(options.seed, "dropout") + static_cast<uint64_t>(epoch));
     std::vector<int64_t> order = epoch_order(samples, options.seed, epoch);
     Rng augment(derive_seed(options.seed, "augment") + static_cast<uint64_t>(epoch));
-    ProgressBar progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps * options.batch, "img",
+    ProgressBar progress(fmt::format("epoch {}/{}", epoch, options.epochs), steps * batch_size, "img",
                          options.show_progress ? stderr : nullptr);
     auto start = std::chrono::steady_clock::now();
     double loss_sum = 0, rate = 0;
@@ -320,7 +369,7 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
     for (int64_t step = 0; step < steps; ++step) {
       rate = learning_rate_at(options, static_cast<double>(epoch - 1) + static_cast<double>(step) / static_cast<double>(steps));
       set_learning_rate(*optimizer, options.optimizer, rate);
-      std::vector<int64_t> indices(order.begin() + step * options.batch, order.begin() + (step + 1) * options.batch);
+      std::vector<int64_t> indices(order.begin() + step * batch_size, order.begin() + (step + 1) * batch_size);
       Batch batch = make_batch(training, indices, preprocess, options.crop_padding, options.horizontal_flip, &augment);
       optimizer->zero_grad();
       std::map<std::string, torch::Tensor> student = module.forward_values({{graph.inputs[0], batch.images}}, student_values);
@@ -350,10 +399,10 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
       optimizer->step();
       loss_sum += loss.item<double>();
       correct += logits.argmax(1).eq(batch.labels).sum().item<int64_t>();
-      seen += options.batch;
+      seen += batch_size;
       progress.set_postfix(fmt::format("loss {:.4f} top-1 {:.2f}% lr {:.4g}", loss_sum / static_cast<double>(step + 1),
                                        100.0 * static_cast<double>(correct) / static_cast<double>(seen), rate));
-      progress.advance(options.batch);
+      progress.advance(batch_size);
     }
     progress.finish();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -394,6 +443,7 @@ double evaluate_top1(const Graph& graph, const data::ImageDataset& dataset, cons
   GraphModule module(graph);
   module.eval();
   torch::NoGradGuard no_grad;
+  batch = std::max<int64_t>(1, std::min(batch, kEvaluationBytes / std::max<int64_t>(1, activation_bytes_per_sample(graph))));
   int64_t correct = 0;
   for (int64_t first = 0; first < dataset.size(); first += batch) {
     std::vector<int64_t> indices(static_cast<size_t>(std::min(batch, dataset.size() - first)));

@@ -172,7 +172,7 @@ TEST(ImageFolder, ResizesAndCropsAsMlperf) {
   ASSERT_TRUE(cv::imwrite((folder / "dog" / "b.png").string(), image));
   ASSERT_TRUE(cv::imwrite((folder / "dog" / "c.jpg").string(), image));
   write_file(folder / "dog" / "notes.txt", "not an image");
-  ImageDataset dataset = load_image_folder(folder, 16);
+  ImageDataset dataset = load_image_folder(folder, ImageReading{3, 16, 16, "imagenet"});
   EXPECT_EQ(dataset.size(), 3);
   EXPECT_EQ(dataset.classes, 2);
   EXPECT_EQ(dataset.labels, (std::vector<int64_t>{0, 1, 1}));
@@ -182,11 +182,51 @@ TEST(ImageFolder, ResizesAndCropsAsMlperf) {
   EXPECT_EQ(dataset.pixels[0 * 256 + 0], 30);   // red, left part
   EXPECT_EQ(dataset.pixels[0 * 256 + 15], 50);  // red, right part
   EXPECT_EQ(dataset.pixels[2 * 256 + 15], 200);  // blue, right part
-  EXPECT_EQ(load_dataset("folder:" + folder.string()).height, 224);
+  // Small colour images are read at their own size; a model's shape and resize can ask for another.
+  ImageDataset own = load_dataset("folder:" + folder.string());
+  EXPECT_EQ(own.sample_shape(), (std::vector<int64_t>{3, 32, 64}));
+  EXPECT_EQ(own.pixels[0], 30);
+  EXPECT_EQ(load_dataset_as("folder:" + folder.string(), {1, 8, 8}).sample_shape(), (std::vector<int64_t>{1, 8, 8}));
   write_file(folder / "dog" / "broken.png", "not a png");
-  EXPECT_THROW(load_image_folder(folder, 16), Error);
+  EXPECT_THROW(load_image_folder(folder, ImageReading{3, 16, 16, "imagenet"}), Error);
   fs::remove_all(folder);
   EXPECT_THROW(load_image_folder(folder), Error) << "missing folder";
+}
+
+// Grey 28x28 images (digits written as PNG folders) are read as they are: one channel at their own size, with a
+// preprocessing measured on them; photographs take ImageNet's 224 crop.
+TEST(ImageFolder, GreyImagesAtTheirOwnSize) {
+  fs::path folder = fs::temp_directory_path() / ("nacc_grey_" + std::to_string(getpid()));
+  for (int label = 0; label < 3; ++label) {
+    fs::create_directories(folder / fmt::format("digit{}", label));
+    for (int i = 0; i < 2; ++i) {
+      cv::Mat image(28, 28, CV_8UC1, cv::Scalar(10 * i));
+      image.at<uint8_t>(label, 5) = 255;
+      ASSERT_TRUE(cv::imwrite((folder / fmt::format("digit{}", label) / fmt::format("{}.png", i)).string(), image));
+    }
+  }
+  FolderSummary summary = inspect_image_folder(folder);
+  EXPECT_EQ(summary.channels, 1);
+  EXPECT_EQ(summary.height, 28);
+  EXPECT_EQ(summary.images, 6);
+  EXPECT_EQ(summary.classes, 3);
+  ImageReading reading = default_reading(summary);
+  EXPECT_EQ(reading.channels, 1);
+  EXPECT_EQ(reading.resize, "stretch");
+  ImageDataset dataset = load_dataset("folder:" + folder.string());
+  EXPECT_EQ(dataset.sample_shape(), (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(dataset.pixels[2 * 784 + 1 * 28 + 5], 255) << "image 2 (digit1, first): the bright pixel at row 1";
+  Preprocess preprocess = folder_preprocess(dataset, "stretch");
+  ASSERT_EQ(preprocess.mean.size(), 1u);
+  double mean = 0;
+  for (uint8_t pixel : dataset.pixels) mean += pixel / 255.0;
+  EXPECT_NEAR(preprocess.mean[0], mean / static_cast<double>(dataset.pixels.size()), 1e-6);
+  EXPECT_EQ(Preprocess::from_json(preprocess.to_json()).resize, "stretch");
+  // Photographs: colour, large.
+  EXPECT_EQ(default_reading(FolderSummary{3, 480, 640, 10, 2}).height, 224);
+  EXPECT_EQ(default_reading(FolderSummary{3, 480, 640, 10, 2}).resize, "imagenet");
+  EXPECT_EQ(default_reading(FolderSummary{3, 0, 0, 10, 2}).resize, "imagenet") << "sizes that differ";
+  fs::remove_all(folder);
 }
 
 TEST(Preprocess, JsonRoundTripAndApplication) {

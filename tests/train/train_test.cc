@@ -300,6 +300,52 @@ TEST(Train, BatchNormRecalibrationMeasuresTheData) {
   }
 }
 
+// Every way of choosing samples stays inside the data: subsets smaller than a batch, of one sample, not a multiple of
+// the batch, larger than the data; recalibration asking for more batches than there are.
+TEST(Train, SubsetsAndBatchesOfAnySizeStayInsideTheData) {
+  data::ImageDataset small = first_samples(fashion("val"), 40);
+  for (int64_t subset : {1, 5, 31, 32, 33, 40, 1000}) {
+    SCOPED_TRACE(subset);
+    Graph graph = small_cnn(7);
+    TrainOptions options;
+    options.epochs = 1;
+    options.batch = 32;
+    options.subset = subset;
+    options.max_steps_per_epoch = 2;
+    options.warmup_epochs = 0;
+    options.show_progress = false;
+    data::ImageDataset validation = first_samples(fashion("val"), 3);
+    TrainResult result = train(graph, small, &validation, data::fashion_mnist_preprocess(), options);
+    ASSERT_EQ(result.epochs.size(), 1u);
+    EXPECT_TRUE(std::isfinite(result.epochs[0].train_loss));
+  }
+  Graph graph = small_cnn(8);
+  recalibrate_batchnorm(graph, small, data::fashion_mnist_preprocess(), 100, 16, 1);  // only 2 batches exist
+  EXPECT_GT(evaluate_top1(graph, small, data::fashion_mnist_preprocess(), 7), -1e-9);
+}
+
+TEST(Train, AJobThatCannotFitInMemorySaysSoBeforeItStarts) {
+  // ResNet-20 on 3x2048x2048 images: about 25 GB of activations per image.
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 1}, {.input = {3, 2048, 2048}, .classes = 10});
+  data::ImageDataset images;
+  images.name = "huge";
+  images.channels = 3;
+  images.height = images.width = 2048;
+  images.classes = 10;
+  images.labels = {0};
+  images.pixels.resize(3 * 2048 * 2048);
+  TrainOptions options;
+  options.epochs = 1;
+  options.warmup_epochs = 0;
+  options.show_progress = false;
+  try {
+    train(graph, images, nullptr, data::fashion_mnist_preprocess(), options);
+    ADD_FAILURE() << "trained";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("expected training to fit in memory"), std::string::npos) << error.what();
+  }
+}
+
 TEST(Train, BadOptionsAreErrors) {
   Graph graph = small_cnn(6);
   TrainOptions options;
