@@ -48,10 +48,12 @@ baseline: build
 	  --checkpoint-dir $(BUILD_DIR)/baseline-checkpoint --resume -o models/resnet50-fmnist.onnx
 	$(NACC) eval models/resnet50-fmnist.onnx --data fashion-mnist:test
 
-# Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder). Not a test.
+# Benchmarks against ONNX Runtime (installs onnxruntime-node from npm into the build folder), then checks that ONNX
+# Runtime runs models/*.onnx in batches of 100 and agrees with nacc eval. Not a test.
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/compare-ort.sh
+	@bash bench/ort-agreement.sh
 
 # Training speed against PyTorch 1.13 from Python (Debian's python3-torch) on the same models. Not a test.
 bench-train: build
