@@ -64,19 +64,19 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
     }
     if (options.streams < 1) throw nacc::Error("expected streams >= 1, but found " + std::to_string(options.streams));
     Graph graph = import_onnx_file(onnx_path, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-    compiler::Precision precision = compiler::choose_precision(options.precision, graph);
-    compiler::optimize(graph, {.precision = precision, .dump_ir = {}});
-    // Compiled on a thread of its own: the caller's thread keeps no OpenMP pool that would slow down requests run
-    // on other threads (runtime::run_on_own_thread).
-    std::optional<runtime::CompiledModel> model;
-    runtime::run_on_own_thread([&] {
-      model.emplace(std::move(graph), runtime::RuntimeOptions{.threads = options.threads,
-                                                              .first_core = -1,
-                                                              .sub_batch = options.sub_batch,
-                                                              .streams = options.streams,
-                                                              .winograd = options.winograd});
-    });
-    auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{std::move(*model), precision});
+    runtime::CompileReport report;
+    runtime::CompiledModel model = runtime::compile_graph(
+        std::move(graph),
+        runtime::CompileSettings{.precision = options.precision,
+                                 .runtime = {.threads = options.threads,
+                                             .first_core = -1,
+                                             .sub_batch = options.sub_batch,
+                                             .streams = options.streams,
+                                             .winograd = options.winograd},
+                                 .dump_ir = {}},
+        &report);
+    compiler::Precision precision = report.precision;
+    auto state = std::make_shared<CompiledModel::State>(CompiledModel::State{std::move(model), precision});
     return CompiledModel(std::move(state));
   });
 }

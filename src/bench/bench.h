@@ -1,6 +1,6 @@
 // The bench part: what connects a model and a data set to the load generator. ModelQsl holds preprocessed
 // samples, ModelSut runs batches of them through the model on worker threads (streams), Top1Metric scores
-// predictions, and run_benchmark() is what `nacc bench` (and, later, the architecture search) calls.
+// predictions; run_benchmark() is what `nacc bench` calls, measure() the same test on an in-memory graph.
 #pragma once
 
 #include <condition_variable>
@@ -196,6 +196,11 @@ struct BenchConfig {
 // Loads the model and data, warms up, runs the load generator and writes mlperf_log_summary.txt,
 // mlperf_log_detail.txt, results.json, report.html (and mlperf_log_accuracy.json) into config.output.
 loadgen::TestResult run_benchmark(const BenchConfig& config);
+
+// The same test of an in-memory graph (its batch set to the config's), writing no files: how the architecture search
+// measures a candidate exactly as `nacc bench` measures a model. config.model only names the model in the result
+// (empty: the graph's name); config.output is not used.
+loadgen::TestResult measure(const Graph& graph, const BenchConfig& config);
 
 // The HTML page for a result: summary, latency histogram and latency over the run (and the profile, if any).
 std::string benchmark_report_html(const loadgen::TestResult& result);

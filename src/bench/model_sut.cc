@@ -42,12 +42,12 @@ ModelSut::ModelSut(const Graph& graph, const ModelQsl& qsl, SutOptions options)
   if (options.executor == Executor::reference) {
     reference_.emplace(graph);
   } else {
-    Graph optimized = graph;
-    precision_ = compiler::choose_precision(options.precision, graph);
-    compiler::optimize(optimized, {.precision = precision_, .dump_ir = {}});
     // Compiled on a thread of its own, so that the thread that issues queries keeps no OpenMP pool while the
-    // workers run (runtime::run_on_own_thread).
-    runtime::run_on_own_thread([&] { compiled_.emplace(std::move(optimized), runtime_options()); });
+    // workers run (runtime::compile_graph).
+    runtime::CompileReport report;
+    compiled_.emplace(runtime::compile_graph(graph, {.precision = options.precision, .runtime = runtime_options(), .dump_ir = {}},
+                                             &report));
+    precision_ = report.precision;
     if (size_t count = compiled_->plan().fallbacks.size(); count > 0) {
       spdlog::warn("{} layer{} run on nacc's reference kernels, not oneDNN, and will be slow (first: {}); 'nacc "
                    "compile' lists them", count, count == 1 ? "" : "s", compiled_->plan().fallbacks[0]);
@@ -213,9 +213,8 @@ const runtime::CompiledModel& ModelSut::partial_model(int64_t size) {
   if (!model) {
     Graph graph = graph_;
     set_batch_size(graph, size);
-    compiler::optimize(graph, {.precision = precision_, .dump_ir = {}});
-    runtime::run_on_own_thread(
-        [&] { model = std::make_unique<runtime::CompiledModel>(std::move(graph), runtime_options()); });
+    model = std::make_unique<runtime::CompiledModel>(
+        runtime::compile_graph(std::move(graph), {.precision = options_.precision, .runtime = runtime_options(), .dump_ir = {}}));
   }
   return *model;
 }

@@ -47,17 +47,27 @@ int64_t choose_streams(const BenchConfig& config) {
 
 loadgen::TestResult run_benchmark(const BenchConfig& config) {
   config.settings.validate();
+  check_writable(config.output / "mlperf_log_summary.txt");
+  Graph graph = import_onnx_file(config.model, ImportOptions{.batch = choose_batch(config), .constant_inputs = {}});
+  loadgen::TestResult result = measure(graph, config);
+  loadgen::write_result_files(result, config.output);
+  write_file(config.output / "report.html", benchmark_report_html(result));
+  return result;
+}
+
+loadgen::TestResult measure(const Graph& model, const BenchConfig& config) {
+  config.settings.validate();
   int64_t streams = choose_streams(config);
   if (config.threads < 0) fail("expected --threads >= 0 (0: cores / streams), but found {}", config.threads);
   if (config.threads > 0 && config.executor == Executor::reference) {
     spdlog::warn("the reference executor runs each inference on one thread; --threads applies to the compiled runtime");
   }
-  check_writable(config.output / "mlperf_log_summary.txt");
   int64_t batch = choose_batch(config);
-  Graph graph = import_onnx_file(config.model, ImportOptions{.batch = batch, .constant_inputs = {}});
-  if (graph.inputs.size() != 1) {
-    fail("expected a model with one input, but '{}' has {}", config.model.string(), graph.inputs.size());
-  }
+  std::string model_name = config.model.empty() ? model.name : config.model.string();
+  if (model.inputs.size() != 1) fail("expected a model with one input, but '{}' has {}", model_name, model.inputs.size());
+  Graph graph = model;
+  if (graph.value(graph.inputs[0]).shape.empty()) fail("expected a model input with a batch dimension");
+  if (graph.value(graph.inputs[0]).shape[0] != batch) set_batch_size(graph, batch);
   const Shape& input_shape = graph.value(graph.inputs[0]).shape;
   Shape sample_shape(input_shape.begin() + 1, input_shape.end());
 
@@ -94,7 +104,7 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
   loadgen::TestResult result = loadgen::run_test(sut, *qsl, config.settings, metric ? &*metric : nullptr,
                                                  loadgen::RunOptions{.show_progress = config.show_progress});
   sut.rethrow_failure();
-  result.extra = {{"model", config.model.string()},
+  result.extra = {{"model", model_name},
                   {"precision", sut.precision()},
                   {"executor", config.executor == Executor::compiled ? "compiled (oneDNN)" : "reference"},
                   {"batch", batch},
@@ -123,8 +133,6 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
     qsl->unload_samples(first);
     result.extra["profile"] = profile_to_json(profile);
   }
-  loadgen::write_result_files(result, config.output);
-  write_file(config.output / "report.html", benchmark_report_html(result));
   return result;
 }
 

@@ -24,15 +24,15 @@ struct CompileOptions {
 
 void run(const CompileOptions& options) {
   Graph graph = import_onnx_file(options.model, ImportOptions{.batch = options.batch, .constant_inputs = {}});
-  compiler::Precision precision = compiler::choose_precision(options.precision, graph);
-  size_t nodes_before = graph.nodes.size();
-  std::vector<compiler::PassRecord> records =
-      compiler::optimize(graph, {.precision = precision, .dump_ir = options.dump_ir});
-  fmt::print("passes ({} nodes -> {}):\n", nodes_before, graph.nodes.size());
-  for (const compiler::PassRecord& record : records) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
-  runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
-                                                                        .sub_batch = options.sub_batch,
-                                                                        .winograd = options.winograd});
+  runtime::CompileReport report;
+  runtime::CompiledModel model = runtime::compile_graph(
+      std::move(graph),
+      {.precision = options.precision,
+       .runtime = {.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch, .winograd = options.winograd},
+       .dump_ir = options.dump_ir},
+      &report);
+  fmt::print("passes ({} nodes -> {}):\n", report.nodes_before, model.graph().nodes.size());
+  for (const compiler::PassRecord& record : report.passes) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
   fmt::print("\n{}", runtime::format_plan(model.plan()));
 }
 

@@ -141,10 +141,11 @@ void run(const RunOptions& options) {
       }
     }
     auto start = std::chrono::steady_clock::now();
-    compiler::optimize(graph, {.precision = compiler::choose_precision(options.precision, graph), .dump_ir = {}});
-    runtime::CompiledModel model(std::move(graph), runtime::RuntimeOptions{.threads = options.threads, .first_core = -1,
-                                                                          .sub_batch = options.sub_batch,
-                                                                          .winograd = options.winograd});
+    runtime::CompiledModel model = runtime::compile_graph(
+        std::move(graph), {.precision = options.precision,
+                           .runtime = {.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch,
+                                       .winograd = options.winograd},
+                           .dump_ir = {}});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
     runtime::ExecutionContextPtr context = model.create_context();

@@ -77,6 +77,11 @@ void verify(const Graph& graph);
 // shapes that depend on them become static.
 void freeze_inputs(Graph& graph, const std::map<std::string, Tensor>& values);
 
+// The part of `graph` that computes `outputs` from `inputs` (values of the graph; constants come along): a graph of
+// its own whose inputs are `inputs`, with only the nodes the outputs need (src/ir/slice.cc). Throws nacc::Error when
+// an output needs a value not derived from the inputs.
+Graph slice_graph(const Graph& graph, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs);
+
 // Raises the graph's opset (11 or later) to `opset`, rewriting the ops whose form changed in between
 // (src/ir/opset.cc), e.g. for QDQ quantization, whose per-channel form needs opset 13.
 void raise_opset(Graph& graph, int64_t opset);

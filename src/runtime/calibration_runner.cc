@@ -9,17 +9,13 @@ namespace {
 
 class CompiledRunner : public compiler::GraphRunner {
  public:
-  explicit CompiledRunner(const Graph& graph) : model_(optimized(graph), RuntimeOptions{}), context_(model_.create_context()) {}
+  // A QDQ graph (accuracy-aware quantization evaluates them) runs through the INT8 pipeline.
+  explicit CompiledRunner(const Graph& graph) : model_(compile_graph(graph, CompileSettings{})), context_(model_.create_context()) {}
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) override {
     return model_.run(*context_, inputs);
   }
 
  private:
-  // A QDQ graph (accuracy-aware quantization evaluates them) runs through the INT8 pipeline.
-  static Graph optimized(Graph graph) {
-    compiler::optimize(graph, {.precision = compiler::choose_precision("auto", graph), .dump_ir = {}});
-    return graph;
-  }
   CompiledModel model_;
   ExecutionContextPtr context_;
 };

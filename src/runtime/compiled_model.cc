@@ -207,39 +207,24 @@ namespace {
 // its outputs those they make that a later node or the graph's outputs read (and any constant graph output, for the
 // last stage).
 Graph stage_graph(const Graph& graph, size_t first, size_t end) {
-  Graph stage;
-  stage.name = graph.name;
-  stage.opset_version = graph.opset_version;
-  stage.metadata = graph.metadata;
-  std::set<std::string> made, read_later(graph.outputs.begin(), graph.outputs.end());
+  // Its inputs: what its nodes read that earlier nodes or the graph's inputs make; its outputs: what it makes that
+  // later nodes read, or the graph's outputs for the last stage.
+  std::set<std::string> made, inputs_seen, read_later(graph.outputs.begin(), graph.outputs.end());
+  std::vector<std::string> inputs, outputs;
   for (size_t i = end; i < graph.nodes.size(); ++i) read_later.insert(graph.nodes[i].inputs.begin(), graph.nodes[i].inputs.end());
   for (size_t i = first; i < end; ++i) {
     const Node& node = graph.nodes[i];
     for (const std::string& input : node.inputs) {
-      if (input.empty() || stage.has_value(input)) continue;
-      if (const Tensor* constant = graph.initializer(input)) {
-        stage.add_initializer(input, *constant);
-      } else if (made.count(input) == 0) {
-        stage.add_input(input, graph.value(input));
-      }
+      if (input.empty() || made.count(input) || graph.initializer(input) != nullptr) continue;
+      if (inputs_seen.insert(input).second) inputs.push_back(input);
     }
     for (const std::string& output : node.outputs) {
       made.insert(output);
-      stage.values[output] = graph.value(output);
-      if (read_later.count(output) != 0) stage.outputs.push_back(output);
-    }
-    stage.nodes.push_back(node);
-  }
-  if (end == graph.nodes.size()) {
-    stage.outputs.clear();
-    for (const std::string& output : graph.outputs) {
-      if (const Tensor* constant = graph.initializer(output); constant != nullptr && !stage.has_value(output)) {
-        stage.add_initializer(output, *constant);
-      }
-      stage.outputs.push_back(output);
+      if (end < graph.nodes.size() && read_later.count(output)) outputs.push_back(output);
     }
   }
-  return stage;
+  if (end == graph.nodes.size()) outputs = graph.outputs;
+  return slice_graph(graph, inputs, outputs);
 }
 
 // The inputs of `stage` that come from the stage before and that no later stage reads.

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "compiler/compiler.h"
 #include "ir/graph.h"
 
 namespace nacc::runtime {
@@ -109,6 +111,24 @@ class CompiledModel {
  private:
   std::unique_ptr<Program> program_;
 };
+
+// How a graph is compiled, for every caller alike.
+struct CompileSettings {
+  std::string precision = "auto";  // auto (INT8 for a QDQ graph), fp32 or int8 (compiler::choose_precision)
+  RuntimeOptions runtime;
+  std::filesystem::path dump_ir;  // non-empty: the graph after each pass is written there
+};
+
+// What compiling did before lowering: the precision chosen and the passes that ran.
+struct CompileReport {
+  compiler::Precision precision = compiler::Precision::fp32;
+  size_t nodes_before = 0;
+  std::vector<compiler::PassRecord> passes;
+};
+
+// Chooses the precision, runs its pass pipeline and lowers the result, on a thread of its own (run_on_own_thread).
+// Throws nacc::Error for a bad precision, an int8 request on a float graph, or what CompiledModel refuses.
+CompiledModel compile_graph(Graph graph, const CompileSettings& settings, CompileReport* report = nullptr);
 
 // The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.
 std::string format_plan(const CompiledPlan& plan);

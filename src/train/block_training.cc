@@ -1,5 +1,5 @@
 // Block-wise distillation (DONNA's recipe): a block (a graph of one input and one output, cut out of a network with
-// subgraph()) learns to reproduce the teacher's activation at its output from the teacher's activation at its input,
+// slice_graph()) learns to reproduce the teacher's activation at its output from the teacher's activation at its input,
 // by the mean squared error, with Adam. The features are recorded once and passed in, so the teacher does not run
 // again per step.
 #include <fmt/format.h>

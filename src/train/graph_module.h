@@ -52,8 +52,5 @@ class GraphModule : public torch::nn::Module {
   std::optional<double> momentum_override_;
 };
 
-// The part of `graph` that computes `outputs` from `inputs` (values of the graph): a graph of its own whose inputs
-// are `inputs`, for training one block alone. Throws nacc::Error if `outputs` need a value not derived from them.
-Graph subgraph(const Graph& graph, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs);
 
 }  // namespace nacc::train

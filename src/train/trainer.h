@@ -94,7 +94,7 @@ struct BlockTrainResult {
   std::vector<double> losses;  // the mean squared error of each step's batch
 };
 
-// Trains `block` (one input, one output; e.g. cut out with subgraph()) in place so that its output on `inputs` (the
+// Trains `block` (one input, one output; e.g. cut out with slice_graph()) in place so that its output on `inputs` (the
 // teacher's activation at the block's input, [N, ...] f32) reproduces `targets` (the teacher's activation at its
 // output): mean squared error, AdamW. Throws nacc::Error when the features do not fit the block.
 BlockTrainResult train_block(Graph& block, const Tensor& inputs, const Tensor& targets, const BlockTrainOptions& options);

@@ -87,10 +87,10 @@ TEST(GraphModule, ForwardEqualsTheReferenceExecutor) {
 TEST(GraphModule, BlocksTrainAlone) {
   Graph teacher = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 5});
   randomize_batchnorm(teacher);
-  Graph block = subgraph(teacher, {"layer1.2.relu"}, {"layer2.0.relu"});
+  Graph block = slice_graph(teacher, {"layer1.2.relu"}, {"layer2.0.relu"});
   EXPECT_EQ(block.inputs, std::vector<std::string>{"layer1.2.relu"});
   EXPECT_EQ(block.nodes.size(), 9u);  // conv1 bn1 relu1 conv2 bn2, downsample conv + bn, add, relu
-  EXPECT_THROW(subgraph(teacher, {"layer1.2.relu"}, {"layer1.0.relu"}), Error);
+  EXPECT_THROW(slice_graph(teacher, {"layer1.2.relu"}, {"layer1.0.relu"}), Error);
 
   // The teacher's features on 256 random images.
   GraphModule module(teacher);
@@ -107,7 +107,7 @@ TEST(GraphModule, BlocksTrainAlone) {
   Tensor inputs = to_tensor(features.at("layer1.2.relu")), targets = to_tensor(features.at("layer2.0.relu"));
   // The block reproduces its own teacher exactly; a student with other weights does not, until it has trained.
   EXPECT_LT(block_loss(block, inputs, targets), 1e-10);
-  Graph student = subgraph(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 7}), {"layer1.2.relu"}, {"layer2.0.relu"});
+  Graph student = slice_graph(zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 7}), {"layer1.2.relu"}, {"layer2.0.relu"});
   double before = block_loss(student, inputs, targets);
   BlockTrainOptions options;
   options.steps = 150;
