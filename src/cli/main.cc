@@ -50,12 +50,13 @@ int main(int argc, char** argv) {
   nacc::cli::add_quantize_verb(app);
   nacc::cli::add_bench_verb(app);
   nacc::cli::add_train_verbs(app);
+  nacc::cli::add_search_verb(app);
   app.parse_complete_callback([&] { nacc::init_logging(log_level); });
 
   try {
     app.parse(argc, argv);
     if (app.get_subcommands().empty()) {
-      throw nacc::Error("expected a verb (zoo, inspect, run, compile, quantize, bench, train, eval), but found none; run 'nacc --help' for usage");
+      throw nacc::Error("expected a verb (zoo, inspect, run, compile, quantize, bench, train, eval, search), but found none; run 'nacc --help' for usage");
     }
   } catch (const CLI::CallForHelp& help) {
     return app.exit(help);

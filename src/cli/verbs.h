@@ -25,5 +25,7 @@ void add_compile_verb(CLI::App& app);
 void add_quantize_verb(CLI::App& app);
 // `train` and `eval` (src/cli/verb_train.cc).
 void add_train_verbs(CLI::App& app);
+// `search space` (src/cli/verb_search.cc).
+void add_search_verb(CLI::App& app);
 
 }  // namespace nacc::cli

@@ -321,6 +321,31 @@ TEST_F(Cli, GreyImageFoldersTrainAndEvaluateAtTheirOwnSize) {
   EXPECT_EQ(small.value(small.inputs[0]).shape, (Shape{1, 1, 16, 16}));
 }
 
+// The search space of the committed ResNet-20: its blocks, and two single edits measured (INT8 latency against the
+// baseline, INT8 accuracy) into a table, space.json and report.html.
+TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
+  CommandResult result = nacc("search space " + baseline + " --edit layer1.1:remove --edit layer3.2:width=0.5 "
+                              "--duration-ms 50 --rounds 1 --val-samples 200 --calib-samples 64 -o " + path("space"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("layer2.0               basic"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("layer1.1:remove"), std::string::npos) << result.output;
+  nlohmann::json space = nlohmann::json::parse(read_file(folder_ / "space" / "space.json"));
+  ASSERT_EQ(space["edits"].size(), 2u);
+  for (const auto& edit : space["edits"]) {
+    EXPECT_GT(edit["latency_ratio"].get<double>(), 0.0);
+    EXPECT_GT(edit["int8_top1"].get<double>(), 0.5) << "a trained network loses little by one edit";
+    EXPECT_LT(edit["macs"].get<int64_t>(), space["baseline_row"]["macs"].get<int64_t>());
+  }
+  EXPECT_EQ(space["blocks"].size(), 11u);
+  std::string html = read_file(folder_ / "space" / "report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  // Bad input: an edit of no block, a model that does not fit the data, more validation samples than there are.
+  expect_user_error("search space " + baseline + " --edit layer9.9:remove --no-latency -o " + path("space2"), "layer9.9");
+  expect_user_error("search space " + model() + " --no-latency -o " + path("space3"), "input shape");
+  expect_user_error("search space " + baseline + " --val-samples 6000 --no-latency -o " + path("space4"), "6000");
+}
+
 TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {
   CommandResult result = nacc("train --arch resnet20 --epochs 1 --warmup-epochs 0 --max-steps 2 --batch 8 "
                               "--validation-samples 16 --threads 2 -o " + path("resnet20-fmnist.onnx"));

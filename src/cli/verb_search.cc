@@ -1,0 +1,248 @@
+// `nacc search space BASELINE.onnx --data fashion-mnist`: the baseline's blocks, the edits that apply, and for each
+// single edit its MACs, parameters, measured INT8 latency (against the baseline, in the same rounds) and INT8
+// accuracy, as a table, JSON and report.html with a scatter plot.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "cli/format.h"
+#include "cli/verbs.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/progress.h"
+#include "ir/analysis.h"
+#include "nas/edit.h"
+#include "nas/evaluate.h"
+#include "nas/space.h"
+#include "onnx/onnx.h"
+#include "report/html.h"
+#include "runtime/runtime.h"
+
+namespace nacc::cli {
+
+namespace {
+
+struct SpaceOptions {
+  std::string baseline;
+  std::string data = "fashion-mnist";
+  std::string validation_data;
+  std::string scenario = "SingleStream";
+  int64_t batch = 1;
+  int64_t threads = 0;
+  int64_t duration_ms = 1000;
+  int rounds = 3;
+  int64_t calibration_samples = 256;
+  int64_t validation_samples = 1000;
+  int64_t channel_multiple = 16;
+  std::vector<std::string> edits;  // only these (default: every single edit that applies)
+  bool skip_latency = false;
+  uint64_t seed = 0;
+  std::string output = "nacc-search-space";
+};
+
+struct EditRow {
+  std::string edit;
+  std::string hash;
+  int64_t macs = 0;
+  int64_t parameters = 0;
+  std::optional<nas::Latency> latency;
+  double int8_top1 = 0;
+};
+
+nlohmann::json row_json(const EditRow& row) {
+  nlohmann::json json = {{"edit", row.edit}, {"hash", row.hash}, {"macs", row.macs}, {"parameters", row.parameters},
+                         {"int8_top1", row.int8_top1}};
+  if (row.latency) {
+    json["latency_ms"] = row.latency->ms;
+    json["baseline_latency_ms"] = row.latency->baseline_ms;
+    json["latency_ratio"] = row.latency->ratio;
+  }
+  return json;
+}
+
+std::string split_of(const std::string& data, const std::string& split) {
+  return data == "fashion-mnist" || data == "cifar10" ? data + ":" + split : data;
+}
+
+void run_space(const SpaceOptions& options) {
+  loadgen::Scenario scenario = loadgen::parse_scenario(options.scenario);
+  if (options.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options.channel_multiple);
+  check_writable(std::filesystem::path(options.output) / "space.json");
+  Graph baseline = import_onnx_file(options.baseline);
+  nas::SearchSpace space = nas::find_blocks(baseline);
+  nas::EditOptions edit_options{.channel_multiple = options.channel_multiple};
+  // Everything a user can get wrong is checked before anything prints: the edits asked for apply, the data fits.
+  std::vector<nas::Edit> edits;
+  if (options.edits.empty()) {
+    edits = nas::applicable_edits(baseline, space, edit_options);
+  } else {
+    for (const std::string& text : options.edits) {
+      edits.push_back(nas::Edit::parse(text));
+      nas::apply_edit(baseline, space, edits.back(), edit_options);
+    }
+  }
+  data::Preprocess preprocess = data::model_preprocess(baseline.get_metadata("nacc.preprocess"), options.data);
+  const Shape& input = baseline.value(baseline.inputs[0]).shape;
+  Shape sample(input.begin() + 1, input.end());
+  std::string validation_spec = options.validation_data.empty() ? split_of(options.data, "val") : options.validation_data;
+  if (validation_spec == split_of(options.data, "train")) {
+    fail("expected validation data for {} (--val-data), which has no val split of its own", options.data);
+  }
+  data::ImageDataset training = data::load_dataset_as(split_of(options.data, "train"), sample, preprocess.resize);
+  if (training.sample_shape() != sample) {
+    fail("expected data of the baseline's input shape {}, but {} has samples of shape {}", shape_to_string(sample),
+         training.name, shape_to_string(training.sample_shape()));
+  }
+  data::ImageDataset validation = data::load_dataset_as(validation_spec, sample, preprocess.resize);
+  int64_t classes = baseline.value(baseline.outputs[0]).shape.back();
+  if (classes != training.classes) {
+    fail("expected a baseline with {} classes for {}, but it has {} outputs", training.classes, training.name, classes);
+  }
+  nas::CandidateEvaluator evaluator(training, validation, preprocess,
+                                    {.calibration_samples = options.calibration_samples,
+                                     .validation_samples = options.validation_samples,
+                                     .seed = options.seed});
+  fmt::print("{} blocks in {} stages:\n{}\n{} single edits\n", space.blocks.size(), space.stages,
+             nas::format_space(space), edits.size());
+  double baseline_fp32 = evaluator.top1(baseline);
+  Graph baseline_int8 = evaluator.quantized(baseline);
+  double baseline_int8_top1 = evaluator.top1(baseline_int8);
+  fmt::print("baseline: FP32 top-1 {:.2f}%, INT8 {:.2f}% on the first {} of {}\n", 100 * baseline_fp32,
+             100 * baseline_int8_top1, options.validation_samples, validation.name);
+  if (baseline_fp32 < 1.5 / static_cast<double>(classes)) {
+    spdlog::warn("the baseline scores {:.1f}%, near chance ({:.1f}%): it looks untrained; the search needs a trained "
+                 "baseline (nacc train)",
+                 100 * baseline_fp32, 100.0 / static_cast<double>(classes));
+  }
+  std::optional<nas::LatencyMeter> meter;
+  if (!options.skip_latency) {
+    meter.emplace(baseline_int8, nas::LatencySettings{.scenario = scenario,
+                                                      .batch = options.batch,
+                                                      .threads = options.threads,
+                                                      .duration_ms = options.duration_ms,
+                                                      .rounds = options.rounds,
+                                                      .seed = options.seed});
+  }
+
+  std::vector<EditRow> rows;
+  GraphStats base_stats = analyze_graph(baseline);
+  EditRow base_row{"baseline", nas::graph_hash(baseline), base_stats.macs, base_stats.parameters, std::nullopt, baseline_int8_top1};
+  ProgressBar progress("edits", static_cast<int64_t>(edits.size()), "edit");
+  for (const nas::Edit& edit : edits) {
+    Graph candidate = nas::apply_edit(baseline, space, edit, edit_options);
+    GraphStats stats = analyze_graph(candidate);
+    Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
+    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, evaluator.top1(int8)};
+    if (meter) row.latency = meter->measure(int8);
+    rows.push_back(row);
+    progress.set_postfix(fmt::format("{}: INT8 {:.1f}%", row.edit, 100 * row.int8_top1));
+    progress.advance();
+  }
+  progress.finish();
+
+  std::string unit = scenario == loadgen::Scenario::SingleStream ? "p90 ms" : "ms/sample";
+  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>10}\n", "edit", "MACs", "params",
+                                  "INT8 " + unit + " (x)", "INT8 top-1");
+  auto line = [&](const EditRow& row) {
+    std::string latency = row.latency ? fmt::format("{:.3f} ({:.2f}x)", row.latency->ms, row.latency->ratio) : "-";
+    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>9.2f}%\n", row.edit, human_count(static_cast<double>(row.macs)),
+                       human_count(static_cast<double>(row.parameters)), latency, 100 * row.int8_top1);
+  };
+  table += line(base_row);
+  for (const EditRow& row : rows) table += line(row);
+  fmt::print("\n{}", table);
+  fmt::print("INT8 top-1 after BatchNorm re-estimation on {} training images, no training; latency measured against "
+             "the baseline in the same rounds ({}, {} rounds of {} ms)\n",
+             options.calibration_samples, options.scenario, options.rounds, options.duration_ms);
+
+  nlohmann::json json = {{"baseline", options.baseline},
+                         {"data", options.data},
+                         {"validation", {{"data", validation_spec}, {"samples", options.validation_samples}}},
+                         {"blocks", nlohmann::json::array()},
+                         {"baseline_fp32_top1", baseline_fp32},
+                         {"baseline_row", row_json(base_row)},
+                         {"edits", nlohmann::json::array()},
+                         {"settings",
+                          {{"scenario", options.scenario},
+                           {"batch", options.batch},
+                           {"threads", options.threads},
+                           {"duration_ms", options.duration_ms},
+                           {"rounds", options.rounds},
+                           {"calibration_samples", options.calibration_samples},
+                           {"channel_multiple", options.channel_multiple},
+                           {"seed", options.seed}}},
+                         {"cpu", {{"model", runtime::cpu_info().model}, {"isa", runtime::cpu_info().isa}}}};
+  for (const nas::Block& block : space.blocks) {
+    json["blocks"].push_back({{"name", block.name},
+                              {"kind", nas::block_kind_name(block.kind)},
+                              {"stage", block.stage},
+                              {"in_channels", block.in_channels},
+                              {"out_channels", block.out_channels},
+                              {"mid_channels", block.mid_channels},
+                              {"kernel", block.kernel},
+                              {"stride", block.stride},
+                              {"macs", block.macs}});
+  }
+  for (const EditRow& row : rows) json["edits"].push_back(row_json(row));
+  std::filesystem::path folder = options.output;
+  write_json_file(folder / "space.json", json);
+
+  report::HtmlPage page("nacc search space: " + options.baseline);
+  page.add_paragraph(fmt::format("CPU {} ({}); {} blocks in {} stages; baseline FP32 top-1 {:.2f}%, INT8 {:.2f}%.",
+                                 runtime::cpu_info().model, runtime::cpu_info().isa, space.blocks.size(), space.stages,
+                                 100 * baseline_fp32, 100 * baseline_int8_top1));
+  std::vector<double> x, y;
+  for (const EditRow& row : rows) {
+    if (!row.latency) continue;
+    x.push_back(row.latency->ratio);
+    y.push_back(100 * row.int8_top1);
+  }
+  if (!x.empty()) {
+    x.push_back(1.0);
+    y.push_back(100 * baseline_int8_top1);
+    page.add_svg(report::svg_scatter(x, y, {"Single edits: INT8 latency against INT8 top-1 (baseline at 1.0)",
+                                            "latency / baseline's", "INT8 top-1 (%)", 720, 360}));
+  }
+  page.add_heading("Blocks");
+  page.add_preformatted(nas::format_space(space));
+  page.add_heading("Single edits");
+  page.add_preformatted(table);
+  write_file(folder / "report.html", page.render());
+  spdlog::info("wrote space.json and report.html to {}/", options.output);
+}
+
+}  // namespace
+
+void add_search_verb(CLI::App& app) {
+  CLI::App* search = app.add_subcommand("search", "Architecture search (nacc search space: the search space of a baseline)");
+  search->require_subcommand(1);
+  auto options = std::make_shared<SpaceOptions>();
+  CLI::App* verb = search->add_subcommand(
+      "space", "The baseline's blocks, the edits that apply, and each single edit's MACs, INT8 latency and accuracy");
+  verb->add_option("baseline", options->baseline, "Trained baseline (ONNX)")->required();
+  verb->add_option("--data", options->data, "fashion-mnist, cifar10 or folder:PATH (then --val-data)")->capture_default_str();
+  verb->add_option("--val-data", options->validation_data, "Validation data (default: --data's val split)");
+  verb->add_option("-s,--scenario", options->scenario, "SingleStream (p90 latency) or Offline (samples/s)")
+      ->capture_default_str();
+  verb->add_option("--batch", options->batch, "Offline: samples per inference")->capture_default_str()->check(at_least(1));
+  verb->add_option("--threads", options->threads, "Threads per inference (0: the bench's default)")->check(at_least(0));
+  verb->add_option("--duration-ms", options->duration_ms, "Each latency measurement's length")
+      ->capture_default_str()->check(at_least(1));
+  verb->add_option("--rounds", options->rounds, "Candidate and baseline alternate this many times")
+      ->capture_default_str()->check(at_least(1));
+  verb->add_option("--calib-samples", options->calibration_samples,
+                   "Training images for BatchNorm re-estimation and INT8 calibration")->capture_default_str()->check(at_least(8));
+  verb->add_option("--val-samples", options->validation_samples, "Validation images that score each edit")
+      ->capture_default_str()->check(at_least(1));
+  verb->add_option("--channel-multiple", options->channel_multiple, "Round inner widths to this many channels")
+      ->capture_default_str();
+  verb->add_option("--edit", options->edits, "Only this edit (BLOCK:remove, BLOCK:width=F, BLOCK:kernel=K); repeatable");
+  verb->add_flag("--no-latency", options->skip_latency, "Skip the latency measurements");
+  verb->add_option("--seed", options->seed, "Seed (measurement order, generated inputs)")->capture_default_str();
+  verb->add_option("-o,--output", options->output, "Folder for space.json and report.html")->capture_default_str();
+  verb->callback([options] { run_space(*options); });
+}
+
+}  // namespace nacc::cli

@@ -1,0 +1,176 @@
+// Edits by name, their canonical text, the single edits that apply to a baseline, and the hash that identifies the
+// graph a candidate's edits make.
+#include "nas/edit.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace nacc::nas {
+
+namespace {
+
+constexpr double kWidths[] = {0.75, 0.5, 0.25};
+
+// FNV-1a, 64 bits: a stable hash of bytes, the same on every machine and build.
+class Fnv {
+ public:
+  void bytes(const void* data, size_t size) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < size; ++i) {
+      hash_ ^= p[i];
+      hash_ *= 0x100000001b3ULL;
+    }
+  }
+  void text(std::string_view value) {
+    uint64_t size = value.size();
+    bytes(&size, sizeof(size));
+    bytes(value.data(), value.size());
+  }
+  void number(int64_t value) { bytes(&value, sizeof(value)); }
+  uint64_t value() const { return hash_; }
+
+ private:
+  uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+double parse_factor(const std::string& value, const std::string& text) {
+  double factor = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), factor);
+  if (error != std::errc() || end != value.data() + value.size()) {
+    fail("expected a width factor such as 0.5 in '{}', but found '{}'", text, value);
+  }
+  return factor;
+}
+
+}  // namespace
+
+std::string Edit::text() const { return value.empty() ? target + ":" + kind : target + ":" + kind + "=" + value; }
+
+Edit Edit::parse(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    fail("expected an edit BLOCK:remove, BLOCK:width=F or BLOCK:kernel=K, but found '{}'", text);
+  }
+  Edit edit;
+  edit.target = std::string(text.substr(0, colon));
+  std::string_view rest = text.substr(colon + 1);
+  size_t equals = rest.find('=');
+  edit.kind = std::string(rest.substr(0, equals));
+  if (equals != std::string_view::npos) edit.value = std::string(rest.substr(equals + 1));
+  bool valid = (edit.kind == "remove" && edit.value.empty()) || (edit.kind == "width" && !edit.value.empty()) ||
+               (edit.kind == "kernel" && (edit.value == "3" || edit.value == "1"));
+  if (!valid) fail("expected an edit BLOCK:remove, BLOCK:width=F or BLOCK:kernel=3|1, but found '{}'", text);
+  return edit;
+}
+
+Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit, const EditOptions& options) {
+  const Block& block = space.block(edit.target);
+  if (block.kind == BlockKind::stem || block.kind == BlockKind::head) {
+    fail("expected a block between the stem and the head to edit, but {} is the {}", block.name, block_kind_name(block.kind));
+  }
+  if (edit.kind == "remove") return edits::remove_block(graph, block);
+  if (edit.kind == "width") return edits::change_width(graph, block, parse_factor(edit.value, edit.text()), options);
+  if (edit.kind == "kernel") return edits::change_kernel(graph, block, edit.value == "1" ? 1 : 3);
+  fail("expected an edit remove, width or kernel, but found '{}'", edit.text());
+}
+
+Graph apply_edits(const Graph& baseline, const std::vector<Edit>& edits, const EditOptions& options) {
+  Graph graph = baseline;
+  for (const Edit& edit : edits) graph = apply_edit(graph, find_blocks(graph), edit, options);
+  return graph;
+}
+
+std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space, const EditOptions& options) {
+  std::vector<Edit> edits;
+  for (const Block& block : space.blocks) {
+    if (block.kind == BlockKind::stem || block.kind == BlockKind::head) continue;
+    std::vector<Edit> tried;
+    if (block.residual && block.identity_shortcut) tried.push_back({block.name, "remove", ""});
+    if (block.convs.size() >= 2) {
+      for (double factor : kWidths) tried.push_back({block.name, "width", fmt::format("{}", factor)});
+    }
+    if (block.kernel == 5) tried.push_back({block.name, "kernel", "3"});
+    if (block.kernel == 3) tried.push_back({block.name, "kernel", "1"});
+    for (const Edit& edit : tried) {
+      try {
+        Graph edited = apply_edit(graph, space, edit, options);
+        // A width that rounds back to the same channels changes nothing: not an edit.
+        if (graph_hash(edited) != graph_hash(graph)) edits.push_back(edit);
+      } catch (const Error&) {
+        // Does not apply to this block (apply_edit says why when asked directly).
+      }
+    }
+  }
+  return edits;
+}
+
+std::string graph_hash(const Graph& graph) {
+  Fnv fnv;
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> position;  // value -> (node, output), inputs (-1, i)
+  for (size_t i = 0; i < graph.inputs.size(); ++i) position[graph.inputs[i]] = {-1, static_cast<int64_t>(i)};
+  std::unordered_map<std::string, uint64_t> constants;
+  for (const auto& [name, tensor] : graph.initializers) {
+    Fnv constant;
+    constant.number(static_cast<int64_t>(tensor.dtype()));
+    for (int64_t dim : tensor.shape()) constant.number(dim);
+    constant.bytes(tensor.raw(), tensor.size_bytes());
+    constants[name] = constant.value();
+  }
+  auto reference = [&](const std::string& value) {
+    if (value.empty()) {
+      fnv.number(-3);
+    } else if (auto constant = constants.find(value); constant != constants.end()) {
+      fnv.number(-2);
+      fnv.bytes(&constant->second, sizeof(constant->second));
+    } else {
+      auto found = position.find(value);
+      NACC_CHECK(found != position.end(), "value '{}' undefined", value);
+      fnv.number(found->second.first);
+      fnv.number(found->second.second);
+    }
+  };
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    fnv.text(op_name(node.op));
+    for (const auto& [key, attribute] : node.attributes) {
+      fnv.text(key);
+      std::visit(
+          [&](const auto& value) {
+            using T = std::decay_t<decltype(value)>;
+            if constexpr (std::is_same_v<T, int64_t>) {
+              fnv.number(value);
+            } else if constexpr (std::is_same_v<T, float>) {
+              fnv.bytes(&value, sizeof(value));
+            } else if constexpr (std::is_same_v<T, std::string>) {
+              fnv.text(value);
+            } else {
+              for (const auto& item : value) fnv.bytes(&item, sizeof(item));
+            }
+          },
+          attribute);
+    }
+    for (const std::string& input : node.inputs) reference(input);
+    for (size_t k = 0; k < node.outputs.size(); ++k) {
+      position[node.outputs[k]] = {static_cast<int64_t>(i), static_cast<int64_t>(k)};
+      for (int64_t dim : graph.value(node.outputs[k]).shape) fnv.number(dim);
+    }
+  }
+  for (const std::string& output : graph.outputs) reference(output);
+  return fmt::format("{:016x}", fnv.value());
+}
+
+std::string edits_text(std::vector<Edit> edits) {
+  if (edits.empty()) return "baseline";
+  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.text() < b.text(); });
+  std::string text;
+  for (const Edit& edit : edits) text += (text.empty() ? "" : ", ") + edit.text();
+  return text;
+}
+
+}  // namespace nacc::nas

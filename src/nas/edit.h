@@ -1,0 +1,60 @@
+// Architecture edits of a baseline (src/nas/edits/, one file each, with a drawing of the block before and after) and
+// candidates: a candidate is the baseline plus a list of edits, written in a canonical form ("layer3.2:remove",
+// "layer2.1:width=0.5", "features.4:kernel=1") and identified by a hash of the graph the edits make.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/graph.h"
+#include "nas/space.h"
+
+namespace nacc::nas {
+
+struct EditOptions {
+  // Inner widths are rounded to a multiple of this many channels (at least one multiple): the INT8 kernels run whole
+  // vectors of 16 (AVX-512) or 64 (AMX) bytes of channels.
+  int64_t channel_multiple = 16;
+};
+
+struct Edit {
+  std::string target;  // a block's name
+  std::string kind;    // "remove", "width", "kernel"
+  std::string value;   // width: the factor ("0.5"); kernel: the new side ("3", "1"); remove: empty
+
+  // "layer3.2:remove", "layer2.1:width=0.5", "layer2.1:kernel=1".
+  std::string text() const;
+  // The canonical text back; throws nacc::Error for anything else.
+  static Edit parse(std::string_view text);
+  bool operator==(const Edit&) const = default;
+};
+
+// Applies `edit` to `graph`, whose blocks `space` describes (find_blocks of it), inheriting the weights: a narrower
+// layer keeps its most important channels (|BatchNorm scale| x the filter's L1 norm), a smaller kernel the centre of
+// the larger one, every untouched layer its weights. Throws nacc::Error when the edit does not apply, saying why.
+Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit, const EditOptions& options = {});
+
+// Applies edits one after another, finding the blocks again after each (block names stay).
+Graph apply_edits(const Graph& baseline, const std::vector<Edit>& edits, const EditOptions& options = {});
+
+// Every single edit of the baseline that applies: widths x0.75 / x0.5 / x0.25 of each block with inner channels,
+// removing each block with an identity shortcut, smaller kernels (5 -> 3, 3 -> 1) where the block keeps its shape.
+std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space, const EditOptions& options = {});
+
+// A hash of what a graph computes: its nodes' ops, attributes and connections (by position, not by name), the
+// shapes, and the bytes of its constants. Two edit orders that make the same graph hash alike. 16 hex digits.
+std::string graph_hash(const Graph& graph);
+
+// The edits in a canonical order (by text), joined by ", "; "baseline" for none.
+std::string edits_text(std::vector<Edit> edits);
+
+namespace edits {
+// One function per edit (src/nas/edits/*.cc); `block` is one of `space`'s.
+Graph remove_block(const Graph& graph, const Block& block);
+Graph change_width(const Graph& graph, const Block& block, double factor, const EditOptions& options);
+Graph change_kernel(const Graph& graph, const Block& block, int64_t kernel);
+}  // namespace edits
+
+}  // namespace nacc::nas

@@ -1,0 +1,153 @@
+#include "nas/evaluate.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "bench/bench.h"
+#include "bench/evaluate.h"
+#include "compiler/quantization/quantization.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "nas/edit.h"
+#include "runtime/runtime.h"
+#include "train/trainer.h"
+
+namespace nacc::nas {
+
+namespace {
+
+constexpr int64_t kCalibrationBatch = 8;
+constexpr int64_t kEvaluationBatch = 50;
+
+double median(std::vector<double> values) {
+  NACC_CHECK(!values.empty());
+  std::sort(values.begin(), values.end());
+  size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+Graph at_batch(const Graph& graph, int64_t batch) {
+  Graph sized = graph;
+  if (sized.value(sized.inputs[0]).shape[0] != batch) set_batch_size(sized, batch);
+  return sized;
+}
+
+bool has_batchnorm(const Graph& graph) {
+  return std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                     [](const Node& node) { return node.op == OpKind::BatchNormalization; });
+}
+
+}  // namespace
+
+LatencyMeter::LatencyMeter(Graph baseline_int8, LatencySettings settings)
+    : baseline_(std::move(baseline_int8)), settings_(settings) {
+  if (settings_.rounds < 1) fail("expected at least 1 measurement round, but found {}", settings_.rounds);
+  if (settings_.duration_ms < 1) fail("expected a measurement of at least 1 ms, but found {}", settings_.duration_ms);
+  if (settings_.scenario != loadgen::Scenario::SingleStream && settings_.scenario != loadgen::Scenario::Offline) {
+    fail("expected the SingleStream or Offline scenario for the search's latency, but found {}",
+         loadgen::scenario_name(settings_.scenario));
+  }
+  if (settings_.scenario == loadgen::Scenario::SingleStream && settings_.batch != 1) {
+    fail("expected batch 1 in SingleStream (one sample per query), but found {}", settings_.batch);
+  }
+}
+
+double LatencyMeter::run_once(const Graph& graph) const {
+  bench::BenchConfig config;
+  config.settings = loadgen::quick_settings(settings_.scenario);
+  config.settings.min_duration_ms = settings_.duration_ms;
+  config.settings.min_query_count = settings_.scenario == loadgen::Scenario::Offline ? 1 : 16;
+  config.settings.performance_sample_count = 64;
+  if (settings_.scenario == loadgen::Scenario::Offline) {
+    // One query of about the measurement's length: the baseline's rate, measured first, sizes it.
+    config.settings.target_qps = expected_qps_;
+  }
+  config.batch = settings_.batch;
+  config.threads = settings_.threads;
+  config.seed = settings_.seed;
+  config.show_progress = false;
+  loadgen::TestResult result = bench::measure(graph, config);
+  NACC_CHECK(result.performance.has_value());
+  double value = result.performance->metric_value;
+  if (settings_.scenario == loadgen::Scenario::Offline) {
+    expected_qps_ = std::max(1.0, value);
+    return 1000.0 / std::max(value, 1e-9);
+  }
+  return value * 1e-6;  // p90 in ns
+}
+
+Latency LatencyMeter::measure(const Graph& candidate_int8) {
+  std::string hash = graph_hash(candidate_int8);
+  if (auto cached = cache_.find(hash); cached != cache_.end()) return cached->second;
+  Rng order(settings_.seed, seed_concern::kMeasurementOrder);
+  std::vector<double> candidate_ms, baseline_ms, ratios;
+  for (int round = 0; round < settings_.rounds; ++round) {
+    bool baseline_first = order.uniform() < 0.5;
+    double base = 0, candidate = 0;
+    if (baseline_first) base = run_once(baseline_);
+    candidate = run_once(candidate_int8);
+    if (!baseline_first) base = run_once(baseline_);
+    candidate_ms.push_back(candidate);
+    baseline_ms.push_back(base);
+    ratios.push_back(candidate / base);
+  }
+  Latency latency{median(candidate_ms), median(baseline_ms), median(ratios)};
+  cache_[hash] = latency;
+  return latency;
+}
+
+CandidateEvaluator::CandidateEvaluator(const data::ImageDataset& training, const data::ImageDataset& validation,
+                                       data::Preprocess preprocess, AccuracySettings settings)
+    : training_(training), preprocess_(std::move(preprocess)), settings_(settings) {
+  if (settings_.calibration_samples < kCalibrationBatch) {
+    fail("expected at least {} calibration samples, but found {}", kCalibrationBatch, settings_.calibration_samples);
+  }
+  if (settings_.validation_samples < 1) fail("expected validation samples >= 1, but found {}", settings_.validation_samples);
+  if (validation.size() < settings_.validation_samples) {
+    fail("expected at least {} validation samples to score candidates on, but {} has {}; ask for fewer",
+         settings_.validation_samples, validation.name, validation.size());
+  }
+  if (training.size() < settings_.calibration_samples) {
+    fail("expected at least {} training samples to calibrate on, but {} has {}", settings_.calibration_samples,
+         training.name, training.size());
+  }
+  validation_ = validation;
+  validation_.labels.resize(static_cast<size_t>(settings_.validation_samples));
+  validation_.pixels.resize(static_cast<size_t>(settings_.validation_samples * validation.sample_elements()));
+  // Calibration batches spread over the training set (a fixed stride, so that classes mix).
+  Shape shape = {kCalibrationBatch, training.channels, training.height, training.width};
+  for (int64_t first = 0; first + kCalibrationBatch <= settings_.calibration_samples; first += kCalibrationBatch) {
+    Tensor batch(DataType::f32, shape);
+    for (int64_t i = 0; i < kCalibrationBatch; ++i) {
+      int64_t index = (first + i) * training.size() / settings_.calibration_samples;
+      data::preprocess_sample(training, index, preprocess_, batch.data<float>() + i * training.sample_elements());
+    }
+    calibration_.push_back({{"", std::move(batch)}});
+  }
+}
+
+Graph CandidateEvaluator::recalibrated(const Graph& candidate) const {
+  Graph graph = candidate;
+  if (!has_batchnorm(graph)) return graph;
+  int64_t batch = std::min<int64_t>(64, settings_.calibration_samples);
+  train::recalibrate_batchnorm(graph, training_, preprocess_, std::max<int64_t>(1, settings_.calibration_samples / batch),
+                               batch, settings_.seed);
+  return graph;
+}
+
+Graph CandidateEvaluator::quantized(const Graph& candidate) const {
+  Graph graph = at_batch(candidate, kCalibrationBatch);
+  std::vector<std::map<std::string, Tensor>> batches;
+  for (const auto& batch : calibration_) batches.push_back({{graph.inputs[0], batch.begin()->second}});
+  return compiler::quantize(graph, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
+}
+
+double CandidateEvaluator::top1(const Graph& graph) const {
+  return bench::evaluate(at_batch(graph, std::min<int64_t>(kEvaluationBatch, settings_.validation_samples)), validation_,
+                         preprocess_, bench::EvaluateOptions{})
+      .top1;
+}
+
+}  // namespace nacc::nas

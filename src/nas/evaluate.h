@@ -1,0 +1,83 @@
+// Evaluating a candidate as it will be deployed: quantized to INT8 by nacc's own quantizer (calibrated on training
+// images, no labels), compiled and measured through the same code path as `nacc bench` (bench::measure), alternating
+// with the baseline so that the host's drift cancels, and scored on a fixed validation subset.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "ir/graph.h"
+#include "loadgen/loadgen.h"
+
+namespace nacc::nas {
+
+struct LatencySettings {
+  loadgen::Scenario scenario = loadgen::Scenario::SingleStream;  // SingleStream: p90 latency; Offline: samples/s
+  int64_t batch = 1;          // Offline: samples per inference
+  int64_t threads = 0;        // per inference; 0: the bench's default for the scenario
+  int64_t duration_ms = 1000;  // of each measurement
+  int rounds = 3;             // candidate and baseline alternate this many times; the medians are compared
+  uint64_t seed = 0;          // the generated inputs (seed_concern::kMeasurementOrder derives the order)
+};
+
+struct Latency {
+  double ms = 0;      // SingleStream: p90 latency; Offline: milliseconds per sample (1000 / samples per second)
+  double baseline_ms = 0;  // the baseline's, measured in the same rounds
+  double ratio = 0;   // ms / baseline_ms, the median of the rounds' ratios
+};
+
+// Measures INT8 (QDQ) graphs against a baseline QDQ graph. Results are cached by graph hash.
+class LatencyMeter {
+ public:
+  LatencyMeter(Graph baseline_int8, LatencySettings settings);
+  Latency measure(const Graph& candidate_int8);
+  const LatencySettings& settings() const { return settings_; }
+
+ private:
+  // One bench::measure run; the scenario's figure in ms per sample (SingleStream: p90).
+  double run_once(const Graph& graph) const;
+
+  Graph baseline_;
+  LatencySettings settings_;
+  std::map<std::string, Latency> cache_;
+  mutable double expected_qps_ = 100.0;  // Offline: the last rate measured, which sizes the next query
+};
+
+struct AccuracySettings {
+  int64_t calibration_samples = 256;  // training images the quantizer calibrates on (and BatchNorm re-estimates on)
+  int64_t validation_samples = 1000;  // the first N of the validation split score the candidate
+  uint64_t seed = 0;
+};
+
+// The quick accuracy figure of a candidate: BatchNorm statistics re-estimated on training images, quantized to INT8
+// on them, top-1 on the validation subset (compiled runtime). No training: it shows what an edit costs before
+// distillation recovers it.
+struct AccuracyEstimate {
+  double fp32_top1 = 0;
+  double int8_top1 = 0;
+};
+
+class CandidateEvaluator {
+ public:
+  // `training` and `validation` must outlive the evaluator.
+  CandidateEvaluator(const data::ImageDataset& training, const data::ImageDataset& validation,
+                     data::Preprocess preprocess, AccuracySettings settings);
+  // The candidate with its BatchNorm statistics re-estimated (a float graph).
+  Graph recalibrated(const Graph& candidate) const;
+  // Calibrated INT8 QDQ graph of a float graph.
+  Graph quantized(const Graph& candidate) const;
+  // Top-1 of a graph (float or QDQ) on the validation subset.
+  double top1(const Graph& graph) const;
+
+ private:
+  const data::ImageDataset& training_;
+  data::ImageDataset validation_;
+  data::Preprocess preprocess_;
+  AccuracySettings settings_;
+  std::vector<std::map<std::string, Tensor>> calibration_;
+};
+
+}  // namespace nacc::nas
