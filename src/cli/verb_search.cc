@@ -14,6 +14,7 @@
 #include "core/progress.h"
 #include "ir/analysis.h"
 #include "nas/edit.h"
+#include "nas/estimate.h"
 #include "nas/evaluate.h"
 #include "nas/space.h"
 #include "onnx/onnx.h"
@@ -37,6 +38,8 @@ struct SpaceOptions {
   int64_t validation_samples = 1000;
   int64_t channel_multiple = 16;
   std::vector<std::string> edits;  // only these (default: every single edit that applies)
+  std::string estimate = "distill";  // distill (nas::AccuracyEstimator) or recalibrate (BatchNorm only)
+  nas::EstimateSettings estimation;
   bool skip_latency = false;
   uint64_t seed = 0;
   std::string output = "nacc-search-space";
@@ -49,11 +52,12 @@ struct EditRow {
   int64_t parameters = 0;
   std::optional<nas::Latency> latency;
   double int8_top1 = 0;
+  double block_loss = 0;
 };
 
 nlohmann::json row_json(const EditRow& row) {
   nlohmann::json json = {{"edit", row.edit}, {"hash", row.hash}, {"macs", row.macs}, {"parameters", row.parameters},
-                         {"int8_top1", row.int8_top1}};
+                         {"int8_top1", row.int8_top1}, {"block_loss", row.block_loss}};
   if (row.latency) {
     json["latency_ms"] = row.latency->ms;
     json["baseline_latency_ms"] = row.latency->baseline_ms;
@@ -66,8 +70,12 @@ std::string split_of(const std::string& data, const std::string& split) {
   return data == "fashion-mnist" || data == "cifar10" ? data + ":" + split : data;
 }
 
-void run_space(const SpaceOptions& options) {
+void run_space(SpaceOptions options) {
   loadgen::Scenario scenario = loadgen::parse_scenario(options.scenario);
+  if (options.estimate != "distill" && options.estimate != "recalibrate") {
+    fail("expected --estimate distill or recalibrate, but found '{}'", options.estimate);
+  }
+  if (options.estimation.cache_dir.empty()) options.estimation.cache_dir = std::filesystem::path(options.output) / "cache";
   if (options.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options.channel_multiple);
   check_writable(std::filesystem::path(options.output) / "space.json");
   Graph baseline = import_onnx_file(options.baseline);
@@ -126,6 +134,11 @@ void run_space(const SpaceOptions& options) {
                                                       .seed = options.seed});
   }
 
+  std::optional<nas::AccuracyEstimator> estimator;
+  if (options.estimate == "distill") {
+    options.estimation.feature_images = std::min(options.estimation.feature_images, training.size());
+    estimator.emplace(baseline, training, preprocess, evaluator, options.estimation, edit_options);
+  }
   std::vector<EditRow> rows;
   GraphStats base_stats = analyze_graph(baseline);
   EditRow base_row{"baseline", nas::graph_hash(baseline), base_stats.macs, base_stats.parameters, std::nullopt, baseline_int8_top1};
@@ -133,8 +146,16 @@ void run_space(const SpaceOptions& options) {
   for (const nas::Edit& edit : edits) {
     Graph candidate = nas::apply_edit(baseline, space, edit, edit_options);
     GraphStats stats = analyze_graph(candidate);
+    // Latency does not depend on the weights: the recalibrated candidate is measured either way.
     Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
-    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, evaluator.top1(int8)};
+    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, 0, 0};
+    if (estimator) {
+      nas::Estimate estimate = estimator->estimate({edit});
+      row.int8_top1 = estimate.int8_top1;
+      row.block_loss = estimate.block_loss;
+    } else {
+      row.int8_top1 = evaluator.top1(int8);
+    }
     if (meter) row.latency = meter->measure(int8);
     rows.push_back(row);
     progress.set_postfix(fmt::format("{}: INT8 {:.1f}%", row.edit, 100 * row.int8_top1));
@@ -153,9 +174,16 @@ void run_space(const SpaceOptions& options) {
   table += line(base_row);
   for (const EditRow& row : rows) table += line(row);
   fmt::print("\n{}", table);
-  fmt::print("INT8 top-1 after BatchNorm re-estimation on {} training images, no training; latency measured against "
-             "the baseline in the same rounds ({}, {} rounds of {} ms)\n",
-             options.calibration_samples, options.scenario, options.rounds, options.duration_ms);
+  if (estimator) {
+    fmt::print("INT8 top-1 estimated: each edited block distilled alone ({} steps on {} images' features), BatchNorm "
+               "re-estimated, {} steps of logit distillation end to end, INT8 calibrated on {} training images",
+               options.estimation.block_steps, options.estimation.feature_images, options.estimation.finetune_steps,
+               options.calibration_samples);
+  } else {
+    fmt::print("INT8 top-1 after BatchNorm re-estimation on {} training images, no training", options.calibration_samples);
+  }
+  fmt::print("; latency measured against the baseline in the same rounds ({}, {} rounds of {} ms)\n", options.scenario,
+             options.rounds, options.duration_ms);
 
   nlohmann::json json = {{"baseline", options.baseline},
                          {"data", options.data},
@@ -172,6 +200,9 @@ void run_space(const SpaceOptions& options) {
                            {"rounds", options.rounds},
                            {"calibration_samples", options.calibration_samples},
                            {"channel_multiple", options.channel_multiple},
+                           {"estimate", options.estimate},
+                           {"estimate_settings", options.estimation.block_key()},
+                           {"finetune_steps", options.estimation.finetune_steps},
                            {"seed", options.seed}}},
                          {"cpu", {{"model", runtime::cpu_info().model}, {"isa", runtime::cpu_info().isa}}}};
   for (const nas::Block& block : space.blocks) {
@@ -238,11 +269,26 @@ void add_search_verb(CLI::App& app) {
       ->capture_default_str()->check(at_least(1));
   verb->add_option("--channel-multiple", options->channel_multiple, "Round inner widths to this many channels")
       ->capture_default_str();
-  verb->add_option("--edit", options->edits, "Only this edit (BLOCK:remove, BLOCK:width=F, BLOCK:kernel=K); repeatable");
+  verb->add_option("--edit", options->edits, "Only this edit (BLOCK:remove, BLOCK:width=F, STAGE:width=F, BLOCK:kernel=K, BLOCK:replace=basic|bottleneckE|irE|fusedE|conv, "
+                   "BLOCK:stride=earlier|later); repeatable");
   verb->add_flag("--no-latency", options->skip_latency, "Skip the latency measurements");
+  verb->add_option("--estimate", options->estimate,
+                   "distill (blocks distilled alone, then a short end-to-end fine-tune) or recalibrate (BatchNorm only)")
+      ->capture_default_str();
+  verb->add_option("--feature-images", options->estimation.feature_images, "Training images of teacher features")
+      ->capture_default_str()->check(at_least(1));
+  verb->add_option("--block-steps", options->estimation.block_steps, "Distillation steps per block option")
+      ->capture_default_str()->check(at_least(1));
+  verb->add_option("--finetune-steps", options->estimation.finetune_steps, "End-to-end distillation steps per candidate")
+      ->capture_default_str()->check(at_least(0));
+  verb->add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks (default: OUTPUT/cache)");
   verb->add_option("--seed", options->seed, "Seed (measurement order, generated inputs)")->capture_default_str();
   verb->add_option("-o,--output", options->output, "Folder for space.json and report.html")->capture_default_str();
-  verb->callback([options] { run_space(*options); });
+  verb->callback([options] {
+    options->estimation.seed = options->seed;
+    options->estimation.threads = options->threads;
+    run_space(*options);
+  });
 }
 
 }  // namespace nacc::cli

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -59,6 +62,32 @@ void write_file(const std::filesystem::path& path, std::string_view bytes) {
   stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   stream.close();
   if (!stream) fail("cannot write '{}': {}", path.string(), std::strerror(errno));
+}
+
+void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& write) {
+  create_parent_folders(path);
+  std::filesystem::path partial = path;
+  partial += ".partial";
+  {
+    std::ofstream stream(partial, std::ios::binary | std::ios::trunc);
+    if (!stream) fail("cannot open '{}' for writing: {}", partial.string(), std::strerror(errno));
+    write(stream);
+    stream.close();
+    if (!stream) fail("cannot write '{}': {}", partial.string(), std::strerror(errno));
+  }
+  // The bytes reach the disk before the name does: a crash after the rename cannot leave an empty file.
+  int fd = ::open(partial.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, path, error);
+  if (error) fail("cannot replace '{}' by '{}': {}", path.string(), partial.string(), error.message());
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+  write_file_atomic(path, [&](std::ostream& stream) { stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& value) {

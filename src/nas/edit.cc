@@ -55,7 +55,8 @@ std::string Edit::text() const { return value.empty() ? target + ":" + kind : ta
 Edit Edit::parse(std::string_view text) {
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    fail("expected an edit BLOCK:remove, BLOCK:width=F or BLOCK:kernel=K, but found '{}'", text);
+    fail("expected an edit such as layer3.2:remove, layer2.1:width=0.5, layer2:width=0.5, layer2.1:kernel=1, "
+         "layer3.0:replace=ir3 or layer2.0:stride=earlier, but found '{}'", text);
   }
   Edit edit;
   edit.target = std::string(text.substr(0, colon));
@@ -64,12 +65,25 @@ Edit Edit::parse(std::string_view text) {
   edit.kind = std::string(rest.substr(0, equals));
   if (equals != std::string_view::npos) edit.value = std::string(rest.substr(equals + 1));
   bool valid = (edit.kind == "remove" && edit.value.empty()) || (edit.kind == "width" && !edit.value.empty()) ||
-               (edit.kind == "kernel" && (edit.value == "3" || edit.value == "1"));
-  if (!valid) fail("expected an edit BLOCK:remove, BLOCK:width=F or BLOCK:kernel=3|1, but found '{}'", text);
+               (edit.kind == "kernel" && (edit.value == "3" || edit.value == "1")) ||
+               (edit.kind == "replace" && !edit.value.empty()) ||
+               (edit.kind == "stride" && (edit.value == "earlier" || edit.value == "later"));
+  if (!valid) {
+    fail("expected an edit BLOCK:remove, BLOCK:width=F, STAGE:width=F, BLOCK:kernel=3|1, BLOCK:replace=KIND or "
+         "BLOCK:stride=earlier|later, but found '{}'",
+         text);
+  }
   return edit;
 }
 
 Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit, const EditOptions& options) {
+  if (int64_t stage = space.stage(edit.target); stage >= 0) {
+    if (edit.kind != "width") {
+      fail("expected a width edit of stage {} (a stage takes only {}:width=F), but found '{}'", edit.target,
+           edit.target, edit.text());
+    }
+    return edits::change_stage_width(graph, space, stage, parse_factor(edit.value, edit.text()), options);
+  }
   const Block& block = space.block(edit.target);
   if (block.kind == BlockKind::stem || block.kind == BlockKind::head) {
     fail("expected a block between the stem and the head to edit, but {} is the {}", block.name, block_kind_name(block.kind));
@@ -77,7 +91,9 @@ Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit,
   if (edit.kind == "remove") return edits::remove_block(graph, block);
   if (edit.kind == "width") return edits::change_width(graph, block, parse_factor(edit.value, edit.text()), options);
   if (edit.kind == "kernel") return edits::change_kernel(graph, block, edit.value == "1" ? 1 : 3);
-  fail("expected an edit remove, width or kernel, but found '{}'", edit.text());
+  if (edit.kind == "replace") return edits::replace_block(graph, block, edit.value, options);
+  if (edit.kind == "stride") return edits::move_stride(graph, space, block, edit.value);
+  fail("expected an edit remove, width, kernel, replace or stride, but found '{}'", edit.text());
 }
 
 Graph apply_edits(const Graph& baseline, const std::vector<Edit>& edits, const EditOptions& options) {
@@ -97,6 +113,16 @@ std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space,
     }
     if (block.kernel == 5) tried.push_back({block.name, "kernel", "3"});
     if (block.kernel == 3) tried.push_back({block.name, "kernel", "1"});
+    for (const std::string& option : edits::replacement_options(block)) tried.push_back({block.name, "replace", option});
+    if (block.stride == 2) {
+      tried.push_back({block.name, "stride", "earlier"});
+      tried.push_back({block.name, "stride", "later"});
+    }
+    // A stage's width, once, after its last block.
+    bool last_of_stage = &block == &space.blocks.back() || (&block + 1)->stage != block.stage;
+    if (last_of_stage) {
+      for (double factor : kWidths) tried.push_back({space.stage_names.at(static_cast<size_t>(block.stage)), "width", fmt::format("{}", factor)});
+    }
     for (const Edit& edit : tried) {
       try {
         Graph edited = apply_edit(graph, space, edit, options);

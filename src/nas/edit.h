@@ -20,11 +20,14 @@ struct EditOptions {
 };
 
 struct Edit {
-  std::string target;  // a block's name
-  std::string kind;    // "remove", "width", "kernel"
-  std::string value;   // width: the factor ("0.5"); kernel: the new side ("3", "1"); remove: empty
+  std::string target;  // a block's name, or a stage's for a stage width ("layer2")
+  std::string kind;    // "remove", "width", "kernel", "replace", "stride"
+  // width: the factor ("0.5"); kernel: the new side ("3", "1"); replace: the new block ("ir3", see
+  // edits::replace_block); stride: "earlier" or "later"; remove: empty
+  std::string value;
 
-  // "layer3.2:remove", "layer2.1:width=0.5", "layer2.1:kernel=1".
+  // "layer3.2:remove", "layer2.1:width=0.5", "layer2:width=0.5", "layer2.1:kernel=1", "layer3.0:replace=ir3",
+  // "layer2.0:stride=earlier".
   std::string text() const;
   // The canonical text back; throws nacc::Error for anything else.
   static Edit parse(std::string_view text);
@@ -39,8 +42,10 @@ Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit,
 // Applies edits one after another, finding the blocks again after each (block names stay).
 Graph apply_edits(const Graph& baseline, const std::vector<Edit>& edits, const EditOptions& options = {});
 
-// Every single edit of the baseline that applies: widths x0.75 / x0.5 / x0.25 of each block with inner channels,
-// removing each block with an identity shortcut, smaller kernels (5 -> 3, 3 -> 1) where the block keeps its shape.
+// Every single edit of the baseline that applies: widths x0.75 / x0.5 / x0.25 of each block with inner channels and
+// of each stage's residual stream, removing each block with an identity shortcut, smaller kernels (5 -> 3, 3 -> 1)
+// where the block keeps its shape, each block replaced by every other kind of edits::replacement_options, and each
+// stage's downsampling moved one block earlier or later.
 std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space, const EditOptions& options = {});
 
 // A hash of what a graph computes: its nodes' ops, attributes and connections (by position, not by name), the
@@ -55,6 +60,14 @@ namespace edits {
 Graph remove_block(const Graph& graph, const Block& block);
 Graph change_width(const Graph& graph, const Block& block, double factor, const EditOptions& options);
 Graph change_kernel(const Graph& graph, const Block& block, int64_t kernel);
+Graph change_stage_width(const Graph& graph, const SearchSpace& space, int64_t stage, double factor,
+                         const EditOptions& options);
+// `option`: basic, bottleneckE, irE, fusedE or conv (E: the expansion).
+Graph replace_block(const Graph& graph, const Block& block, const std::string& option, const EditOptions& options);
+// The blocks a block may become: the library but its own kind.
+std::vector<std::string> replacement_options(const Block& block);
+// `direction`: "earlier" or "later".
+Graph move_stride(const Graph& graph, const SearchSpace& space, const Block& block, const std::string& direction);
 }  // namespace edits
 
 }  // namespace nacc::nas

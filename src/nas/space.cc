@@ -235,7 +235,35 @@ void describe(const Graph& graph, Block& block, const std::unordered_map<std::st
   }
 }
 
+void name_stages(SearchSpace& space) {
+  std::vector<std::string> prefixes(static_cast<size_t>(space.stages));
+  std::vector<bool> shared(static_cast<size_t>(space.stages), true);
+  std::vector<bool> seen(static_cast<size_t>(space.stages), false);
+  for (const Block& block : space.blocks) {
+    size_t stage = static_cast<size_t>(block.stage);
+    std::string prefix = block.name.substr(0, block.name.rfind('.'));
+    if (!seen[stage]) prefixes[stage] = prefix;
+    shared[stage] = shared[stage] && prefix == prefixes[stage];
+    seen[stage] = true;
+  }
+  std::set<std::string> taken;
+  for (const Block& block : space.blocks) taken.insert(block.name);
+  std::map<std::string, int> uses;
+  for (size_t s = 0; s < prefixes.size(); ++s) {
+    if (shared[s]) ++uses[prefixes[s]];
+  }
+  for (size_t s = 0; s < prefixes.size(); ++s) {
+    bool unique = shared[s] && !prefixes[s].empty() && uses[prefixes[s]] == 1 && !taken.count(prefixes[s]);
+    space.stage_names.push_back(unique ? prefixes[s] : fmt::format("stage{}", s));
+  }
+}
+
 }  // namespace
+
+int64_t SearchSpace::stage(const std::string& name) const {
+  auto found = std::find(stage_names.begin(), stage_names.end(), name);
+  return found == stage_names.end() ? -1 : static_cast<int64_t>(found - stage_names.begin());
+}
 
 std::string_view block_kind_name(BlockKind kind) {
   switch (kind) {
@@ -340,6 +368,7 @@ SearchSpace find_blocks(const Graph& graph) {
     space.blocks.push_back(std::move(block));
   }
   ++space.stages;
+  name_stages(space);
   int64_t editable = std::count_if(space.blocks.begin(), space.blocks.end(), [](const Block& block) {
     return block.kind != BlockKind::stem && block.kind != BlockKind::head;
   });

@@ -50,6 +50,12 @@ struct Block {
 struct SearchSpace {
   std::vector<Block> blocks;
   int64_t stages = 0;
+  // Each stage's name: the module its blocks share ("layer2" for layer2.0, layer2.1, ...) when no other stage or
+  // block has it, else "stage<i>".
+  std::vector<std::string> stage_names;
+
+  // The stage of that name, or -1.
+  int64_t stage(const std::string& name) const;
 
   // The block of that name; throws nacc::Error listing the names when there is none.
   const Block& block(const std::string& name) const;

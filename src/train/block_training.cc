@@ -107,6 +107,46 @@ BlockTrainResult train_block(Graph& block, const Tensor& inputs, const Tensor& t
   return result;
 }
 
+std::map<std::string, Tensor> record_features(const Graph& graph, const data::ImageDataset& dataset,
+                                              const data::Preprocess& preprocess, const std::vector<int64_t>& indices,
+                                              const std::set<std::string>& values, int64_t batch, int64_t threads) {
+  if (graph.inputs.size() != 1) fail("expected a graph of one input to record features of, but it has {}", graph.inputs.size());
+  if (batch < 1) fail("expected a batch >= 1, but found {}", batch);
+  for (const std::string& value : values) {
+    if (!graph.has_value(value)) fail("expected '{}' to be a value of the graph, but it is not", value);
+  }
+  TorchThreadScope scope(threads);
+  GraphModule module(graph);
+  module.eval();
+  torch::NoGradGuard no_grad;
+  std::map<std::string, Tensor> result;
+  int64_t count = static_cast<int64_t>(indices.size());
+  std::vector<float> sample(static_cast<size_t>(dataset.sample_elements()));
+  for (int64_t first = 0; first < count; first += batch) {
+    int64_t size = std::min(batch, count - first);
+    torch::Tensor images = torch::empty({size, dataset.channels, dataset.height, dataset.width});
+    for (int64_t n = 0; n < size; ++n) {
+      int64_t index = indices[static_cast<size_t>(first + n)];
+      if (index < 0 || index >= dataset.size()) fail("expected sample indices below {}, but found {}", dataset.size(), index);
+      data::preprocess_sample(dataset, index, preprocess, images.data_ptr<float>() + n * dataset.sample_elements());
+    }
+    std::map<std::string, torch::Tensor> outputs = module.forward_values({{graph.inputs[0], images}}, values);
+    for (const auto& [name, output] : outputs) {
+      torch::Tensor contiguous = output.contiguous();
+      auto found = result.find(name);
+      if (found == result.end()) {
+        Shape shape(contiguous.sizes().begin(), contiguous.sizes().end());
+        shape[0] = count;
+        found = result.emplace(name, Tensor(DataType::f32, shape)).first;
+      }
+      int64_t row = found->second.elements() / count;
+      std::memcpy(found->second.data<float>() + first * row, contiguous.data_ptr<float>(),
+                  static_cast<size_t>(size * row) * sizeof(float));
+    }
+  }
+  return result;
+}
+
 double block_loss(const Graph& block, const Tensor& inputs, const Tensor& targets, int64_t batch, int64_t threads) {
   check_features(block, inputs, targets);
   if (batch < 1) fail("expected a batch >= 1, but found {}", batch);

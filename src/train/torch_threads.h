@@ -3,15 +3,23 @@
 // a training in the same process runs as one without.
 #pragma once
 
+#include <sched.h>
 #include <torch/torch.h>
+
+#include <algorithm>
 
 namespace nacc::train {
 
 class TorchThreadScope {
  public:
-  // threads <= 0: keep the current count.
+  // threads <= 0: one per CPU the process may run on.
   explicit TorchThreadScope(int64_t threads) : previous_(torch::get_num_threads()) {
-    if (threads > 0) torch::set_num_threads(static_cast<int>(threads));
+    int wanted = static_cast<int>(threads);
+    if (wanted <= 0) {
+      cpu_set_t set;
+      wanted = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    }
+    if (wanted != previous_) torch::set_num_threads(std::max(wanted, 1));
   }
   ~TorchThreadScope() {
     if (torch::get_num_threads() != previous_) torch::set_num_threads(previous_);

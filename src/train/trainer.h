@@ -5,6 +5,8 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,13 @@ struct BlockTrainResult {
 // teacher's activation at the block's input, [N, ...] f32) reproduces `targets` (the teacher's activation at its
 // output): mean squared error, AdamW. Throws nacc::Error when the features do not fit the block.
 BlockTrainResult train_block(Graph& block, const Tensor& inputs, const Tensor& targets, const BlockTrainOptions& options);
+
+// The activations of `graph` at `values` for the samples `indices` of `dataset` (eval mode, batches of `batch`, no
+// gradients): the teacher's features that blocks learn from. Each is [indices.size(), ...] f32.
+std::map<std::string, Tensor> record_features(const Graph& graph, const data::ImageDataset& dataset,
+                                              const data::Preprocess& preprocess, const std::vector<int64_t>& indices,
+                                              const std::set<std::string>& values, int64_t batch = 64,
+                                              int64_t threads = 0);
 
 // The block's mean squared error against `targets` over all samples (eval mode: BatchNorm's running statistics).
 double block_loss(const Graph& block, const Tensor& inputs, const Tensor& targets, int64_t batch = 256,

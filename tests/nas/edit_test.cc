@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 #include "core/error.h"
 #include "core/rng.h"
 #include "ir/executor.h"
@@ -117,6 +120,101 @@ TEST(Edit, RemovingABlockWhoseResidualBranchIsZeroReproducesTheParent) {
   EXPECT_TRUE(output_of(removed, input).bitwise_equal(output_of(graph, input)));
   EXPECT_THROW(apply_edit(graph, find_blocks(graph), Edit::parse("layer2.0:remove")), Error) << "projection shortcut";
   EXPECT_THROW(apply_edit(graph, find_blocks(graph), Edit::parse("stem:remove")), Error);
+}
+
+// The original channel each kept channel came from, found by its (distinct) BatchNorm shift.
+std::vector<int64_t> kept_channels(const Graph& parent, const Graph& child, const std::string& batch_norm) {
+  auto shift = [&](const Graph& graph) {
+    for (const Node& node : graph.nodes) {
+      if (node.name != batch_norm) continue;
+      auto values = graph.initializer(node.inputs[2])->values<float>();
+      return std::vector<float>(values.begin(), values.end());
+    }
+    ADD_FAILURE() << batch_norm;
+    return std::vector<float>();
+  };
+  std::vector<float> all = shift(parent), kept = shift(child);
+  std::vector<int64_t> indices;
+  for (float value : kept) indices.push_back(std::find(all.begin(), all.end(), value) - all.begin());
+  return indices;
+}
+
+TEST(Edit, StageWidthNarrowsTheWholeStreamAlike) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 12});
+  vary_batchnorm(graph, 13);
+  SearchSpace space = find_blocks(graph);
+  EXPECT_EQ(space.stage_names, (std::vector<std::string>{"stage0", "layer1", "layer2", "layer3", "stage4"}));
+  Graph same = apply_edit(graph, space, Edit::parse("layer2:width=1"));
+  EXPECT_EQ(graph_hash(same), graph_hash(graph));
+  Graph narrow = apply_edit(graph, space, Edit::parse("layer2:width=0.5"));
+  SearchSpace after = find_blocks(narrow);
+  for (const char* name : {"layer2.0", "layer2.1", "layer2.2"}) EXPECT_EQ(after.block(name).out_channels, 16) << name;
+  EXPECT_EQ(after.block("layer2.0").mid_channels, 32) << "inner widths stay";
+  EXPECT_EQ(after.block("layer3.0").in_channels, 16);
+  EXPECT_EQ(after.block("layer3.0").out_channels, 64);
+  EXPECT_EQ(narrow.value(narrow.outputs[0]).shape, graph.value(graph.outputs[0]).shape);
+  // One choice for the stream: the projection and every block's last layer keep the same channels.
+  std::vector<int64_t> kept = kept_channels(graph, narrow, "layer2.0.bn2");
+  EXPECT_EQ(kept.size(), 16u);
+  for (const char* bn : {"layer2.0.downsample.1", "layer2.1.bn2", "layer2.2.bn2"}) EXPECT_EQ(kept_channels(graph, narrow, bn), kept) << bn;
+  EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2:remove")), Error) << "a stage takes only width";
+}
+
+// A new block starts as its shortcut (its branch's last BatchNorm at zero scale): replacing a block of identity
+// shortcut by any residual kind computes what removing it does.
+TEST(Edit, ReplacementsKeepTheShapesAndStartAsTheShortcut) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 14});
+  vary_batchnorm(graph, 15);
+  SearchSpace space = find_blocks(graph);
+  Tensor input = random_input(graph, 16);
+  Tensor removed = output_of(apply_edit(graph, space, Edit::parse("layer2.1:remove")), input);
+  std::map<std::string, BlockKind> kinds = {{"basic", BlockKind::basic}, {"bottleneck2", BlockKind::bottleneck},
+                                            {"ir1", BlockKind::inverted_residual}, {"ir6", BlockKind::inverted_residual},
+                                            {"fused3", BlockKind::residual}, {"conv", BlockKind::conv_chain}};
+  for (const auto& [option, kind] : kinds) {
+    SCOPED_TRACE(option);
+    Graph replaced = apply_edit(graph, space, Edit::parse("layer2.1:replace=" + option));
+    SearchSpace after = find_blocks(replaced);
+    ASSERT_EQ(after.blocks.size(), space.blocks.size());
+    EXPECT_EQ(after.block("layer2.1").kind, kind);
+    EXPECT_EQ(after.block("layer2.1").output_shape, space.block("layer2.1").output_shape);
+    if (option == "ir6") {
+      EXPECT_EQ(after.block("layer2.1").expansion, 6);
+    }
+    if (option != "conv") {
+      EXPECT_TRUE(output_of(replaced, input).bitwise_equal(removed));
+    }
+    // The downsampling block keeps its stride and shapes too.
+    Graph strided = apply_edit(graph, space, Edit::parse("layer3.0:replace=" + option));
+    EXPECT_EQ(find_blocks(strided).block("layer3.0").output_shape, space.block("layer3.0").output_shape);
+  }
+  // The projection of a bottleneck replacing a basic block with one is the basic block's own.
+  Graph projected = apply_edit(graph, space, Edit::parse("layer3.0:replace=bottleneck4"));
+  EXPECT_TRUE(projected.initializer("layer3.0.bottleneck4.downsample.weight")->bitwise_equal(
+      *graph.initializer("layer3.0.downsample.0.weight")));
+  EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2.1:replace=ir")), Error);
+  EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2.1:replace=vgg")), Error);
+  std::vector<std::string> options = edits::replacement_options(space.block("layer2.1"));
+  EXPECT_EQ(std::count(options.begin(), options.end(), "basic"), 0) << "not its own kind";
+}
+
+TEST(Edit, StrideMovesOneBlockEarlierOrLater) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 17});
+  SearchSpace space = find_blocks(graph);
+  Graph earlier = apply_edit(graph, space, Edit::parse("layer3.0:stride=earlier"));
+  SearchSpace after = find_blocks(earlier);
+  EXPECT_EQ(after.block("layer2.2").stride, 2);
+  EXPECT_EQ(after.block("layer3.0").stride, 1);
+  EXPECT_EQ(after.block("layer2.2").output_shape, (Shape{2, 32, 8, 8}));
+  EXPECT_EQ(after.block("layer3.0").output_shape, space.block("layer3.0").output_shape);
+  EXPECT_LT(after.block("layer2.2").macs, space.block("layer2.2").macs);
+  EXPECT_TRUE(earlier.has_value("layer2.2.subsample")) << "the identity shortcut subsamples";
+  Graph later = apply_edit(graph, space, Edit::parse("layer2.0:stride=later"));
+  EXPECT_EQ(find_blocks(later).block("layer2.1").stride, 2);
+  EXPECT_EQ(find_blocks(later).block("layer2.0").output_shape, (Shape{2, 32, 32, 32}));
+  EXPECT_EQ(later.value(later.outputs[0]).shape, graph.value(graph.outputs[0]).shape);
+  EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2.1:stride=later")), Error) << "stride 1";
+  EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2.0:stride=sideways")), Error);
 }
 
 TEST(Edit, SmallerKernelsKeepTheCentreAndTheShape) {

@@ -4,12 +4,9 @@
 //   x -> [conv -> bn -> relu -> conv -> bn] -> Add(x, .) -> relu -> y -> next      =>      x -> next
 //
 // Left alone (refused, saying why): a block with a projection shortcut or none, or one that changes the shape.
-#include <algorithm>
-#include <cstring>
-#include <set>
-
 #include "core/error.h"
 #include "nas/edit.h"
+#include "nas/edits/channels.h"
 
 namespace nacc::nas::edits {
 
@@ -33,16 +30,7 @@ Graph remove_block(const Graph& graph, const Block& block) {
   for (std::string& output : result.outputs) {
     if (output == block.output) output = block.input;
   }
-  // The block's values and the weights only it read go.
-  std::set<std::string> used(result.outputs.begin(), result.outputs.end());
-  for (const Node& node : result.nodes) used.insert(node.inputs.begin(), node.inputs.end());
-  for (size_t i = block.first_node; i < block.end_node; ++i) {
-    const Node& node = graph.nodes[i];
-    for (const std::string& output : node.outputs) result.values.erase(output);
-    for (const std::string& input : node.inputs) {
-      if (!used.count(input) && result.initializers.erase(input) > 0) result.values.erase(input);
-    }
-  }
+  drop_unused(result);  // the block's values and the weights only it read
   infer_shapes(result);
   verify(result);
   return result;

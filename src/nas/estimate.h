@@ -1,0 +1,94 @@
+// A candidate's accuracy without full training (DONNA's recipe): every edited block is first trained alone to
+// reproduce the baseline block's output from the baseline's input features (block-wise distillation, cached on
+// disk by baseline, block and option, so every candidate that uses the option reuses it); a candidate is assembled
+// from its blocks, its BatchNorm statistics re-estimated, fine-tuned end to end for a few hundred steps with logit
+// distillation from the baseline, quantized to INT8 and scored on a fixed validation subset.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "ir/graph.h"
+#include "nas/edit.h"
+#include "nas/evaluate.h"
+
+namespace nacc::nas {
+
+struct EstimateSettings {
+  int64_t feature_images = 1024;   // training images whose teacher features the blocks learn from
+  int64_t block_steps = 300;       // per block option
+  int64_t block_batch = 64;
+  double block_learning_rate = 1e-2;  // AdamW, cosine; 1e-3 barely moves a new block in 60 steps (tests/nas/estimate_test.cc)
+  int64_t finetune_steps = 200;    // end to end, logit distillation from the baseline; 0: none
+  int64_t finetune_batch = 64;
+  double finetune_learning_rate = 0.01;
+  int64_t threads = 0;
+  uint64_t seed = 0;
+  std::filesystem::path cache_dir;  // distilled blocks; empty: not cached
+
+  // The settings that shape a distilled block, as text for the cache's key.
+  std::string block_key() const;
+};
+
+struct Estimate {
+  double int8_top1 = 0;
+  double fp32_top1 = 0;
+  double block_loss = 0;  // the distilled blocks' mean squared error against the teacher (0 without blocks)
+  int64_t blocks_trained = 0;  // this time (the rest came from the cache)
+  int64_t blocks_cached = 0;
+};
+
+// The part of a graph an edit changed: from the input of the first block whose layers differ from the baseline's to
+// the output of the last (value names, the same in both graphs).
+struct Region {
+  std::string input;
+  std::string output;
+};
+
+// Estimates candidates of one baseline. Not thread-safe.
+class AccuracyEstimator {
+ public:
+  // `training` (the features and the fine-tune) and `evaluator` must outlive the estimator.
+  AccuracyEstimator(const Graph& baseline, const data::ImageDataset& training, const data::Preprocess& preprocess,
+                    const CandidateEvaluator& evaluator, EstimateSettings settings, EditOptions edit_options);
+  ~AccuracyEstimator();
+
+  Estimate estimate(const std::vector<Edit>& edits);
+
+  // The distilled block of one edit: the region of apply_edit(baseline, edit) that differs from the baseline (one
+  // block; two for a stride move; a stage and what reads it for a stage width) with learnt weights; trained on first
+  // use, then from memory or the disk cache. `trained` is set when it was trained now. An empty graph when nothing
+  // is left to train (a removed block).
+  const Graph& distilled_block(const Edit& edit, bool* trained = nullptr);
+
+  // The region `edited` changed against the baseline; nullopt when every block left is the baseline's.
+  std::optional<Region> changed_region(const Graph& edited) const;
+
+ private:
+  // The preprocessed feature images, [N, C, H, W].
+  const Tensor& images();
+  // The teacher's activations at `value` on the feature images, [N, ...].
+  const Tensor& features(const std::string& value);
+
+  const Graph& baseline_;
+  std::string baseline_hash_;
+  const data::ImageDataset& training_;
+  data::Preprocess preprocess_;
+  const CandidateEvaluator& evaluator_;
+  EstimateSettings settings_;
+  EditOptions edit_options_;
+  SearchSpace space_;
+  std::vector<int64_t> feature_indices_;
+  std::map<std::string, Tensor> features_;
+  Tensor images_;
+  std::map<std::string, std::string> block_hashes_;  // the baseline's blocks, by name
+  std::map<std::string, Graph> blocks_;        // by edit text
+  std::map<std::string, double> block_losses_;  // by edit text
+};
+
+}  // namespace nacc::nas

@@ -1,0 +1,134 @@
+// The quick accuracy estimate's parts: the region an edit changes, block distillation (the distilled block
+// reproduces the teacher's block far better than the fresh one), the disk cache (reused by another estimator,
+// a damaged entry distilled again). On the committed models/resnet20-fmnist.onnx and a few hundred images.
+#include "nas/estimate.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <numeric>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "onnx/onnx.h"
+#include "train/trainer.h"
+
+namespace nacc::nas {
+namespace {
+
+namespace fs = std::filesystem;
+
+data::ImageDataset first_samples(const std::string& spec, int64_t count) {
+  data::ImageDataset result = data::load_dataset(spec);
+  result.labels.resize(static_cast<size_t>(count));
+  result.pixels.resize(static_cast<size_t>(count * result.sample_elements()));
+  return result;
+}
+
+class Estimator : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    baseline_ = import_onnx_file(std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx");
+    preprocess_ = data::model_preprocess(baseline_.get_metadata("nacc.preprocess"), "fashion-mnist");
+    cache_ = fs::temp_directory_path() / ("nacc_estimate_test_" + std::to_string(::getpid()));
+    fs::remove_all(cache_);
+  }
+  void TearDown() override { fs::remove_all(cache_); }
+
+  EstimateSettings settings() const {
+    EstimateSettings settings;
+    settings.feature_images = 256;
+    settings.block_steps = 60;
+    settings.finetune_steps = 0;
+    settings.threads = 2;
+    settings.cache_dir = cache_;
+    return settings;
+  }
+
+  Graph baseline_;
+  data::Preprocess preprocess_;
+  data::ImageDataset training_ = first_samples("fashion-mnist:train", 512);
+  data::ImageDataset validation_ = first_samples("fashion-mnist:val", 200);
+  fs::path cache_;
+};
+
+TEST_F(Estimator, RegionsCoverWhatEachEditChanged) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, settings(), {});
+  SearchSpace space = find_blocks(baseline_);
+  auto region = [&](const char* text) { return estimator.changed_region(apply_edit(baseline_, space, Edit::parse(text))); };
+  std::optional<Region> replaced = region("layer3.1:replace=ir3");
+  ASSERT_TRUE(replaced);
+  EXPECT_EQ(replaced->input, space.block("layer3.1").input);
+  EXPECT_EQ(replaced->output, space.block("layer3.1").output);
+  // A stage's stream: its blocks and the first block of the next stage, which reads it.
+  std::optional<Region> stage = region("layer2:width=0.5");
+  ASSERT_TRUE(stage);
+  EXPECT_EQ(stage->input, space.block("layer2.0").input);
+  EXPECT_EQ(stage->output, space.block("layer3.0").output);
+  std::optional<Region> earlier = region("layer3.0:stride=earlier");
+  ASSERT_TRUE(earlier);
+  EXPECT_EQ(earlier->input, space.block("layer2.2").input);
+  EXPECT_EQ(earlier->output, space.block("layer3.0").output);
+  EXPECT_FALSE(region("layer1.1:remove")) << "the blocks left are the baseline's";
+}
+
+TEST_F(Estimator, DistilledBlocksLearnTheTeacherAndComeBackFromTheCache) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  Edit edit = Edit::parse("layer3.1:replace=ir3");
+  SearchSpace space = find_blocks(baseline_);
+  const Block& block = space.block("layer3.1");
+  Estimate first;
+  Graph distilled;
+  {
+    AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, settings(), {});
+    first = estimator.estimate({edit});
+    distilled = estimator.distilled_block(edit);
+  }
+  EXPECT_EQ(first.blocks_trained, 1);
+  EXPECT_EQ(first.blocks_cached, 0);
+  // On images the block did not learn from (the last 256 of the 512), the distilled block is far closer to the
+  // teacher's block than the same block freshly initialised.
+  std::vector<int64_t> held_out(256);
+  std::iota(held_out.begin(), held_out.end(), 256);
+  std::map<std::string, Tensor> teacher =
+      train::record_features(baseline_, training_, preprocess_, held_out, {block.input, block.output}, 64, 2);
+  Graph fresh = slice_graph(apply_edit(baseline_, space, edit), {block.input}, {block.output});
+  double before = train::block_loss(fresh, teacher.at(block.input), teacher.at(block.output), 64, 2);
+  double after = train::block_loss(distilled, teacher.at(block.input), teacher.at(block.output), 64, 2);
+  EXPECT_LT(after, 0.5 * before) << "before " << before << ", after " << after;
+  EXPECT_GT(first.int8_top1, 0.5) << "one block distilled, the rest the trained baseline's";
+
+  // Another estimator of the same baseline and settings takes the block from the disk, and estimates alike.
+  AccuracyEstimator again(baseline_, training_, preprocess_, evaluator, settings(), {});
+  Estimate second = again.estimate({edit});
+  EXPECT_EQ(second.blocks_trained, 0);
+  EXPECT_EQ(second.blocks_cached, 1);
+  EXPECT_DOUBLE_EQ(second.int8_top1, first.int8_top1);
+  EXPECT_DOUBLE_EQ(second.block_loss, first.block_loss);
+
+  // A damaged cache entry is distilled again, not trusted.
+  int damaged = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(cache_)) {
+    if (entry.path().extension() == ".onnx") {
+      write_file(entry.path(), "not an onnx file");
+      ++damaged;
+    }
+  }
+  ASSERT_EQ(damaged, 1);
+  AccuracyEstimator third(baseline_, training_, preprocess_, evaluator, settings(), {});
+  EXPECT_EQ(third.estimate({edit}).blocks_trained, 1);
+}
+
+TEST_F(Estimator, BadSettingsAreErrors) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  EstimateSettings too_many = settings();
+  too_many.feature_images = 100000;
+  EXPECT_THROW(AccuracyEstimator(baseline_, training_, preprocess_, evaluator, too_many, {}), Error);
+  EstimateSettings no_steps = settings();
+  no_steps.block_steps = 0;
+  EXPECT_THROW(AccuracyEstimator(baseline_, training_, preprocess_, evaluator, no_steps, {}), Error);
+}
+
+}  // namespace
+}  // namespace nacc::nas
