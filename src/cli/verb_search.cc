@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "cli/format.h"
@@ -16,6 +18,7 @@
 #include "nas/edit.h"
 #include "nas/estimate.h"
 #include "nas/evaluate.h"
+#include "nas/latency_table.h"
 #include "nas/space.h"
 #include "onnx/onnx.h"
 #include "report/html.h"
@@ -51,6 +54,7 @@ struct EditRow {
   int64_t macs = 0;
   int64_t parameters = 0;
   std::optional<nas::Latency> latency;
+  std::optional<double> predicted_ratio;  // the latency table's
   double int8_top1 = 0;
   double block_loss = 0;
 };
@@ -63,6 +67,7 @@ nlohmann::json row_json(const EditRow& row) {
     json["baseline_latency_ms"] = row.latency->baseline_ms;
     json["latency_ratio"] = row.latency->ratio;
   }
+  if (row.predicted_ratio) json["predicted_latency_ratio"] = *row.predicted_ratio;
   return json;
 }
 
@@ -134,6 +139,9 @@ void run_space(SpaceOptions options) {
                                                       .seed = options.seed});
   }
 
+  std::optional<nas::LatencyTable> latency_table;
+  if (meter) latency_table.emplace(baseline, *meter);
+
   std::optional<nas::AccuracyEstimator> estimator;
   if (options.estimate == "distill") {
     options.estimation.feature_images = std::min(options.estimation.feature_images, training.size());
@@ -141,14 +149,15 @@ void run_space(SpaceOptions options) {
   }
   std::vector<EditRow> rows;
   GraphStats base_stats = analyze_graph(baseline);
-  EditRow base_row{"baseline", nas::graph_hash(baseline), base_stats.macs, base_stats.parameters, std::nullopt, baseline_int8_top1};
+  EditRow base_row{"baseline",   nas::graph_hash(baseline), base_stats.macs, base_stats.parameters,
+                   std::nullopt, std::nullopt, baseline_int8_top1};
   ProgressBar progress("edits", static_cast<int64_t>(edits.size()), "edit");
   for (const nas::Edit& edit : edits) {
     Graph candidate = nas::apply_edit(baseline, space, edit, edit_options);
     GraphStats stats = analyze_graph(candidate);
     // Latency does not depend on the weights: the recalibrated candidate is measured either way.
     Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
-    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, 0, 0};
+    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, std::nullopt, 0, 0};
     if (estimator) {
       nas::Estimate estimate = estimator->estimate({edit});
       row.int8_top1 = estimate.int8_top1;
@@ -156,7 +165,10 @@ void run_space(SpaceOptions options) {
     } else {
       row.int8_top1 = evaluator.top1(int8);
     }
-    if (meter) row.latency = meter->measure(int8);
+    if (meter) {
+      row.latency = meter->measure(int8);
+      row.predicted_ratio = latency_table->predict(candidate).ratio;
+    }
     rows.push_back(row);
     progress.set_postfix(fmt::format("{}: INT8 {:.1f}%", row.edit, 100 * row.int8_top1));
     progress.advance();
@@ -164,12 +176,14 @@ void run_space(SpaceOptions options) {
   progress.finish();
 
   std::string unit = scenario == loadgen::Scenario::SingleStream ? "p90 ms" : "ms/sample";
-  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>10}\n", "edit", "MACs", "params",
-                                  "INT8 " + unit + " (x)", "INT8 top-1");
+  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>10}\n", "edit", "MACs", "params",
+                                  "INT8 " + unit + " (x)", "table (x)", "INT8 top-1");
   auto line = [&](const EditRow& row) {
     std::string latency = row.latency ? fmt::format("{:.3f} ({:.2f}x)", row.latency->ms, row.latency->ratio) : "-";
-    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>9.2f}%\n", row.edit, human_count(static_cast<double>(row.macs)),
-                       human_count(static_cast<double>(row.parameters)), latency, 100 * row.int8_top1);
+    std::string predicted = row.predicted_ratio ? fmt::format("{:.2f}x", *row.predicted_ratio) : "-";
+    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>9.2f}%\n", row.edit,
+                       human_count(static_cast<double>(row.macs)), human_count(static_cast<double>(row.parameters)),
+                       latency, predicted, 100 * row.int8_top1);
   };
   table += line(base_row);
   for (const EditRow& row : rows) table += line(row);
@@ -184,6 +198,22 @@ void run_space(SpaceOptions options) {
   }
   fmt::print("; latency measured against the baseline in the same rounds ({}, {} rounds of {} ms)\n", options.scenario,
              options.rounds, options.duration_ms);
+  // The latency table's error against the measured ratio, over the edits: what a search may trust it for.
+  std::vector<double> errors;
+  for (const EditRow& row : rows) {
+    if (row.latency && row.predicted_ratio) errors.push_back(std::abs(*row.predicted_ratio / row.latency->ratio - 1));
+  }
+  nlohmann::json table_error;
+  if (!errors.empty()) {
+    std::sort(errors.begin(), errors.end());
+    size_t middle = errors.size() / 2;
+    double median_error = errors.size() % 2 == 1 ? errors[middle] : 0.5 * (errors[middle - 1] + errors[middle]);
+    table_error = {{"median_abs_error", median_error}, {"worst_abs_error", errors.back()}, {"edits", errors.size()},
+                   {"entries", latency_table->entries()}};
+    fmt::print("latency table (each changed segment measured alone, summed with the baseline): median error {:.1f}%, "
+               "worst {:.1f}% over {} edits\n",
+               100 * median_error, 100 * errors.back(), errors.size());
+  }
 
   nlohmann::json json = {{"baseline", options.baseline},
                          {"data", options.data},
@@ -192,6 +222,7 @@ void run_space(SpaceOptions options) {
                          {"baseline_fp32_top1", baseline_fp32},
                          {"baseline_row", row_json(base_row)},
                          {"edits", nlohmann::json::array()},
+                         {"latency_table", table_error},
                          {"settings",
                           {{"scenario", options.scenario},
                            {"batch", options.batch},
@@ -240,6 +271,12 @@ void run_space(SpaceOptions options) {
   page.add_preformatted(nas::format_space(space));
   page.add_heading("Single edits");
   page.add_preformatted(table);
+  if (!table_error.is_null()) {
+    page.add_paragraph(fmt::format("Latency table (each changed segment measured alone, summed with the baseline) "
+                                   "against the measured ratio: median error {:.1f}%, worst {:.1f}%.",
+                                   100 * table_error["median_abs_error"].get<double>(),
+                                   100 * table_error["worst_abs_error"].get<double>()));
+  }
   write_file(folder / "report.html", page.render());
   spdlog::info("wrote space.json and report.html to {}/", options.output);
 }

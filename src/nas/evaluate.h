@@ -34,6 +34,11 @@ class LatencyMeter {
  public:
   LatencyMeter(Graph baseline_int8, LatencySettings settings);
   Latency measure(const Graph& candidate_int8);
+  // The median of `rounds` measurements of a graph alone (no baseline between), cached by graph hash: what the
+  // latency table measures its segments with.
+  double time(const Graph& graph_int8);
+  // The baseline's, measured alone the same way.
+  double baseline_ms() { return time(baseline_); }
   const LatencySettings& settings() const { return settings_; }
 
  private:
@@ -43,6 +48,7 @@ class LatencyMeter {
   Graph baseline_;
   LatencySettings settings_;
   std::map<std::string, Latency> cache_;
+  std::map<std::string, double> times_;
   mutable double expected_qps_ = 100.0;  // Offline: the last rate measured, which sizes the next query
 };
 

@@ -336,6 +336,7 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   ASSERT_EQ(space["edits"].size(), 5u);
   for (const auto& edit : space["edits"]) {
     EXPECT_GT(edit["latency_ratio"].get<double>(), 0.0);
+    EXPECT_GT(edit["predicted_latency_ratio"].get<double>(), 0.0);
     EXPECT_GT(edit["int8_top1"].get<double>(), 0.5) << "a trained network loses little by one edit";
     // Every edit here shrinks the network except the later stride, which keeps one more block at full resolution.
     if (edit["edit"] == "layer2.0:stride=later") {
@@ -345,6 +346,10 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
     }
   }
   EXPECT_EQ(space["blocks"].size(), 11u);
+  EXPECT_EQ(space["latency_table"]["edits"], 5);
+  EXPECT_GE(space["latency_table"]["worst_abs_error"].get<double>(),
+            space["latency_table"]["median_abs_error"].get<double>());
+  EXPECT_NE(result.output.find("latency table"), std::string::npos) << result.output;
   std::string html = read_file(folder_ / "space" / "report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   // Bad input: an edit of no block, a model that does not fit the data, more validation samples than there are.

@@ -1,0 +1,105 @@
+#include "nas/latency_table.h"
+
+#include <algorithm>
+#include <set>
+
+#include "compiler/quantization/quantization.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "nas/edit.h"
+#include "nas/space.h"
+#include "runtime/runtime.h"
+
+namespace nacc::nas {
+
+namespace {
+
+constexpr int64_t kCalibrationBatches = 4;
+
+// The values a graph can be cut at into its blocks, in order: the input, then every block's output.
+std::vector<std::string> block_boundaries(const Graph& graph) {
+  SearchSpace space = find_blocks(graph);
+  std::vector<std::string> boundaries = {space.blocks.front().input};
+  for (const Block& block : space.blocks) boundaries.push_back(block.output);
+  return boundaries;
+}
+
+// Whether a value is non-negative by construction (a ReLU's or a clip at 0's output). The quantizer chooses unsigned
+// activations for those and the runtime another kernel, so the generated calibration data must agree.
+bool non_negative(const Graph& graph, const std::string& value) {
+  for (const Node& node : graph.nodes) {
+    if (std::find(node.outputs.begin(), node.outputs.end(), value) == node.outputs.end()) continue;
+    return node.op == OpKind::Relu || node.op == OpKind::Clip;
+  }
+  return false;
+}
+
+// A segment of a float graph as it is deployed: at batch 1 (the meter sets its own), quantized to INT8 QDQ on
+// generated inputs of the right sign (latency does not depend on the values, only on the kernels they select).
+Graph quantized_segment(const Graph& graph, const Segment& segment, uint64_t seed) {
+  Graph slice = slice_graph(graph, {segment.input}, {segment.output});
+  if (slice.value(slice.inputs[0]).shape[0] != 1) set_batch_size(slice, 1);
+  const Shape& shape = slice.value(slice.inputs[0]).shape;
+  bool positive = non_negative(graph, segment.input);
+  Rng rng(seed, seed_concern::kInput);
+  std::vector<std::map<std::string, Tensor>> batches;
+  for (int64_t b = 0; b < kCalibrationBatches; ++b) {
+    Tensor tensor(DataType::f32, shape);
+    float* data = tensor.data<float>();
+    for (int64_t i = 0; i < tensor.elements(); ++i) {
+      data[i] = static_cast<float>(positive ? rng.uniform() : rng.normal());
+    }
+    batches.push_back({{slice.inputs[0], std::move(tensor)}});
+  }
+  return compiler::quantize(slice, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
+}
+
+}  // namespace
+
+std::vector<Segment> changed_segments(const Graph& baseline, const Graph& candidate) {
+  std::vector<std::string> candidate_cuts = block_boundaries(candidate);
+  std::set<std::string> in_candidate(candidate_cuts.begin(), candidate_cuts.end());
+  std::vector<std::string> shared;
+  for (const std::string& value : block_boundaries(baseline)) {
+    if (in_candidate.count(value) != 0) shared.push_back(value);
+  }
+  if (shared.size() < 2 || shared.front() != baseline.inputs[0] || shared.back() != baseline.outputs[0]) {
+    fail("expected a candidate with the baseline's input and output, but it has '{}' and '{}'", candidate.inputs[0],
+         candidate.outputs[0]);
+  }
+  std::vector<Segment> changed;
+  for (size_t i = 0; i + 1 < shared.size(); ++i) {
+    Segment segment{shared[i], shared[i + 1]};
+    if (graph_hash(slice_graph(baseline, {segment.input}, {segment.output})) !=
+        graph_hash(slice_graph(candidate, {segment.input}, {segment.output}))) {
+      changed.push_back(segment);
+    }
+  }
+  return changed;
+}
+
+LatencyTable::LatencyTable(const Graph& baseline, LatencyMeter& meter) : baseline_(baseline), meter_(meter) {}
+
+double LatencyTable::segment_ms(const Graph& graph, const Segment& segment, int64_t* measured) {
+  std::string key = graph_hash(slice_graph(graph, {segment.input}, {segment.output}));
+  if (auto found = entries_.find(key); found != entries_.end()) return found->second;
+  ++*measured;
+  return entries_[key] = meter_.time(quantized_segment(graph, segment, meter_.settings().seed));
+}
+
+LatencyPrediction LatencyTable::predict(const Graph& candidate) {
+  LatencyPrediction prediction;
+  double baseline_ms = meter_.baseline_ms();
+  prediction.ms = baseline_ms;
+  for (const Segment& segment : changed_segments(baseline_, candidate)) {
+    ++prediction.segments;
+    prediction.ms += segment_ms(candidate, segment, &prediction.segments_measured) -
+                     segment_ms(baseline_, segment, &prediction.segments_measured);
+  }
+  // A table whose parts sum below zero says nothing more than that the candidate is very fast.
+  prediction.ms = std::max(prediction.ms, 0.01 * baseline_ms);
+  prediction.ratio = prediction.ms / baseline_ms;
+  return prediction;
+}
+
+}  // namespace nacc::nas
