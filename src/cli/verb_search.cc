@@ -43,6 +43,7 @@ struct SpaceOptions {
   std::vector<std::string> edits;  // only these (default: every single edit that applies)
   std::string estimate = "distill";  // distill (nas::AccuracyEstimator) or recalibrate (BatchNorm only)
   nas::EstimateSettings estimation;
+  nas::FinetuneRecipe full{.epochs = 0};  // with full.epochs > 0 (--full-epochs): each edit also gets the full recipe
   bool skip_latency = false;
   uint64_t seed = 0;
   std::string output = "nacc-search-space";
@@ -53,10 +54,11 @@ struct EditRow {
   std::string hash;
   int64_t macs = 0;
   int64_t parameters = 0;
-  std::optional<nas::Latency> latency;
-  std::optional<double> predicted_ratio;  // the latency table's
+  std::optional<nas::Latency> latency = std::nullopt;
+  std::optional<double> predicted_ratio = std::nullopt;  // the latency table's
   double int8_top1 = 0;
   double block_loss = 0;
+  std::optional<double> full_int8_top1 = std::nullopt;  // after the full distillation fine-tune (--full-epochs)
 };
 
 nlohmann::json row_json(const EditRow& row) {
@@ -68,6 +70,7 @@ nlohmann::json row_json(const EditRow& row) {
     json["latency_ratio"] = row.latency->ratio;
   }
   if (row.predicted_ratio) json["predicted_latency_ratio"] = *row.predicted_ratio;
+  if (row.full_int8_top1) json["full_int8_top1"] = *row.full_int8_top1;
   return json;
 }
 
@@ -79,6 +82,11 @@ void run_space(SpaceOptions options) {
   loadgen::Scenario scenario = loadgen::parse_scenario(options.scenario);
   if (options.estimate != "distill" && options.estimate != "recalibrate") {
     fail("expected --estimate distill or recalibrate, but found '{}'", options.estimate);
+  }
+  if (options.full.epochs > 0 && options.estimate != "distill") {
+    fail("expected --estimate distill with --full-epochs (the full recipe starts from the distilled blocks), but found "
+         "--estimate {}",
+         options.estimate);
   }
   if (options.estimation.cache_dir.empty()) options.estimation.cache_dir = std::filesystem::path(options.output) / "cache";
   if (options.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options.channel_multiple);
@@ -149,19 +157,26 @@ void run_space(SpaceOptions options) {
   }
   std::vector<EditRow> rows;
   GraphStats base_stats = analyze_graph(baseline);
-  EditRow base_row{"baseline",   nas::graph_hash(baseline), base_stats.macs, base_stats.parameters,
-                   std::nullopt, std::nullopt, baseline_int8_top1};
+  EditRow base_row{.edit = "baseline",
+                   .hash = nas::graph_hash(baseline),
+                   .macs = base_stats.macs,
+                   .parameters = base_stats.parameters,
+                   .int8_top1 = baseline_int8_top1};
   ProgressBar progress("edits", static_cast<int64_t>(edits.size()), "edit");
   for (const nas::Edit& edit : edits) {
     Graph candidate = nas::apply_edit(baseline, space, edit, edit_options);
     GraphStats stats = analyze_graph(candidate);
     // Latency does not depend on the weights: the recalibrated candidate is measured either way.
     Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
-    EditRow row{edit.text(), nas::graph_hash(candidate), stats.macs, stats.parameters, std::nullopt, std::nullopt, 0, 0};
+    EditRow row{.edit = edit.text(),
+                .hash = nas::graph_hash(candidate),
+                .macs = stats.macs,
+                .parameters = stats.parameters};
     if (estimator) {
       nas::Estimate estimate = estimator->estimate({edit});
       row.int8_top1 = estimate.int8_top1;
       row.block_loss = estimate.block_loss;
+      if (options.full.epochs > 0) row.full_int8_top1 = estimator->finetuned({edit}, options.full).int8_top1;
     } else {
       row.int8_top1 = evaluator.top1(int8);
     }
@@ -176,14 +191,16 @@ void run_space(SpaceOptions options) {
   progress.finish();
 
   std::string unit = scenario == loadgen::Scenario::SingleStream ? "p90 ms" : "ms/sample";
-  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>10}\n", "edit", "MACs", "params",
-                                  "INT8 " + unit + " (x)", "table (x)", "INT8 top-1");
+  bool full = options.full.epochs > 0;
+  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>10}{}\n", "edit", "MACs", "params",
+                                  "INT8 " + unit + " (x)", "table (x)", "INT8 top-1", full ? "  after full" : "");
   auto line = [&](const EditRow& row) {
     std::string latency = row.latency ? fmt::format("{:.3f} ({:.2f}x)", row.latency->ms, row.latency->ratio) : "-";
     std::string predicted = row.predicted_ratio ? fmt::format("{:.2f}x", *row.predicted_ratio) : "-";
-    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>9.2f}%\n", row.edit,
+    std::string after = row.full_int8_top1 ? fmt::format(" {:>10.2f}%", 100 * *row.full_int8_top1) : "";
+    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>9.2f}%{}\n", row.edit,
                        human_count(static_cast<double>(row.macs)), human_count(static_cast<double>(row.parameters)),
-                       latency, predicted, 100 * row.int8_top1);
+                       latency, predicted, 100 * row.int8_top1, after);
   };
   table += line(base_row);
   for (const EditRow& row : rows) table += line(row);
@@ -202,6 +219,24 @@ void run_space(SpaceOptions options) {
   std::vector<double> errors;
   for (const EditRow& row : rows) {
     if (row.latency && row.predicted_ratio) errors.push_back(std::abs(*row.predicted_ratio / row.latency->ratio - 1));
+  }
+  // The quick estimate against the full recipe: does it rank the edits as the full fine-tune does, and how far off?
+  nlohmann::json estimate_quality;
+  if (full) {
+    std::vector<double> quick, after;
+    double absolute = 0;
+    for (const EditRow& row : rows) {
+      quick.push_back(row.int8_top1);
+      after.push_back(*row.full_int8_top1);
+      absolute += std::abs(row.int8_top1 - *row.full_int8_top1);
+    }
+    double tau = nas::kendall_tau(quick, after);
+    double mean_error = rows.empty() ? 0.0 : absolute / static_cast<double>(rows.size());
+    estimate_quality = {{"kendall_tau", tau}, {"mean_abs_error_points", 100 * mean_error}, {"edits", rows.size()},
+                        {"full_epochs", options.full.epochs}};
+    fmt::print("quick estimate against the full fine-tune ({} epochs): Kendall tau {:.2f}, mean absolute error {:.2f} "
+               "points over {} edits\n",
+               options.full.epochs, tau, 100 * mean_error, rows.size());
   }
   nlohmann::json table_error;
   if (!errors.empty()) {
@@ -223,6 +258,7 @@ void run_space(SpaceOptions options) {
                          {"baseline_row", row_json(base_row)},
                          {"edits", nlohmann::json::array()},
                          {"latency_table", table_error},
+                         {"estimate_quality", estimate_quality},
                          {"settings",
                           {{"scenario", options.scenario},
                            {"batch", options.batch},
@@ -317,6 +353,12 @@ void add_search_verb(CLI::App& app) {
   verb->add_option("--block-steps", options->estimation.block_steps, "Distillation steps per block option")
       ->capture_default_str()->check(at_least(1));
   verb->add_option("--finetune-steps", options->estimation.finetune_steps, "End-to-end distillation steps per candidate")
+      ->capture_default_str()->check(at_least(0));
+  verb->add_option("--full-epochs", options->full.epochs,
+                   "Also give each edit the full distillation fine-tune of this many epochs and report how well the "
+                   "quick estimate ranks them (Kendall tau, mean error); 0: off")
+      ->capture_default_str()->check(at_least(0));
+  verb->add_option("--full-subset", options->full.subset, "The full fine-tune's training images (0: all)")
       ->capture_default_str()->check(at_least(0));
   verb->add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks (default: OUTPUT/cache)");
   verb->add_option("--seed", options->seed, "Seed (measurement order, generated inputs)")->capture_default_str();

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -205,8 +206,7 @@ const Graph& AccuracyEstimator::distilled_block(const Edit& edit, bool* trained)
   return blocks_.emplace(key, std::move(student)).first->second;
 }
 
-Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
-  Estimate result;
+Graph AccuracyEstimator::assembled(const std::vector<Edit>& edits, Estimate& result) {
   Graph candidate = apply_edits(baseline_, edits, edit_options_);
   int64_t distilled = 0;
   for (const Edit& edit : edits) {
@@ -219,7 +219,12 @@ Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
     (trained ? result.blocks_trained : result.blocks_cached) += 1;
   }
   if (distilled > 0) result.block_loss /= static_cast<double>(distilled);
-  candidate = evaluator_.recalibrated(candidate);
+  return evaluator_.recalibrated(candidate);
+}
+
+Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
+  Estimate result;
+  Graph candidate = assembled(edits, result);
   if (settings_.finetune_steps > 0) {
     train::TrainOptions options;
     options.epochs = 1;
@@ -239,6 +244,64 @@ Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
   result.fp32_top1 = evaluator_.top1(candidate);
   result.int8_top1 = evaluator_.top1(evaluator_.quantized(candidate));
   return result;
+}
+
+Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe) {
+  if (recipe.epochs < 1 || recipe.batch < 1 || recipe.learning_rate <= 0) {
+    fail("expected a fine-tune of >= 1 epoch, batch >= 1 and a positive learning rate, but found {} epochs, batch {}, "
+         "rate {}",
+         recipe.epochs, recipe.batch, recipe.learning_rate);
+  }
+  Estimate result;
+  Graph candidate = assembled(edits, result);
+  train::TrainOptions options;
+  options.epochs = recipe.epochs;
+  options.batch = recipe.batch;
+  options.learning_rate = recipe.learning_rate;
+  options.warmup_epochs = 0;
+  options.schedule = "cosine";
+  options.subset = recipe.subset;
+  options.teacher = &baseline_;
+  options.distillation_weight = recipe.distillation_weight;
+  options.feature_weight = recipe.feature_weight;
+  // The baseline's feature maps at the end of every stage the candidate still has at the same shape.
+  SearchSpace after = find_blocks(candidate);
+  for (size_t i = 0; i + 1 < after.blocks.size(); ++i) {
+    const Block& block = after.blocks[i];
+    if (after.blocks[i + 1].stage == block.stage || block.output == candidate.outputs[0]) continue;
+    if (baseline_.has_value(block.output) &&
+        baseline_.value(block.output).shape == candidate.value(block.output).shape) {
+      options.feature_pairs.emplace_back(block.output, block.output);
+    }
+  }
+  options.seed = settings_.seed;
+  options.threads = settings_.threads;
+  options.show_progress = false;
+  train::train(candidate, training_, nullptr, preprocess_, options);
+  result.fp32_top1 = evaluator_.top1(candidate);
+  result.int8_top1 = evaluator_.top1(evaluator_.quantized(candidate));
+  return result;
+}
+
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  NACC_CHECK(a.size() == b.size());
+  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t j = i + 1; j < a.size(); ++j) {
+      double da = a[i] - a[j];
+      double db = b[i] - b[j];
+      if (da == 0 && db == 0) continue;
+      if (da == 0) {
+        ++ties_a;
+      } else if (db == 0) {
+        ++ties_b;
+      } else {
+        (da * db > 0 ? concordant : discordant) += 1;
+      }
+    }
+  }
+  double denominator = std::sqrt((concordant + discordant + ties_a) * (concordant + discordant + ties_b));
+  return denominator == 0 ? 0.0 : (concordant - discordant) / denominator;
 }
 
 }  // namespace nacc::nas

@@ -43,6 +43,23 @@ struct Estimate {
   int64_t blocks_cached = 0;
 };
 
+// The full distillation fine-tune, the recipe the search's final step gives its best candidates and the yardstick
+// the quick estimate is measured against: the candidate assembled from its distilled blocks as for the estimate,
+// then trained end to end on the training split (labels and the baseline's logits, and the baseline's feature maps
+// at every stage's end where the shapes match), quantized to INT8 and scored on the same validation subset.
+struct FinetuneRecipe {
+  int64_t epochs = 1;
+  int64_t batch = 128;
+  double learning_rate = 0.01;      // SGD, momentum 0.9, cosine from the peak (the baseline is trained: no warm-up)
+  double distillation_weight = 0.7;  // of the logits against the labels, temperature 4
+  double feature_weight = 1.0;
+  int64_t subset = 0;                // > 0: the first N training images only (tests)
+};
+
+// Kendall's tau-b between two rankings of the same items (ties counted as neither agreeing nor disagreeing); 0 for
+// fewer than two items or a constant ranking.
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);
+
 // The part of a graph an edit changed: from the input of the first block whose layers differ from the baseline's to
 // the output of the last (value names, the same in both graphs).
 struct Region {
@@ -59,6 +76,8 @@ class AccuracyEstimator {
   ~AccuracyEstimator();
 
   Estimate estimate(const std::vector<Edit>& edits);
+  // The same candidate after the full recipe instead of the short fine-tune.
+  Estimate finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe);
 
   // The distilled block of one edit: the region of apply_edit(baseline, edit) that differs from the baseline (one
   // block; two for a stride move; a stage and what reads it for a stage width) with learnt weights; trained on first
@@ -70,6 +89,9 @@ class AccuracyEstimator {
   std::optional<Region> changed_region(const Graph& edited) const;
 
  private:
+  // The baseline with the edits, its edited blocks' weights distilled, BatchNorm re-estimated; the block figures go
+  // into `result`.
+  Graph assembled(const std::vector<Edit>& edits, Estimate& result);
   // The preprocessed feature images, [N, C, H, W].
   const Tensor& images();
   // The teacher's activations at `value` on the feature images, [N, ...].

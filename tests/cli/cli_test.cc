@@ -328,7 +328,7 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   CommandResult result = nacc("search space " + baseline + " --edit layer1.1:remove --edit layer3.2:width=0.5 "
                               "--edit layer2:width=0.5 --edit layer3.1:replace=ir3 --edit layer2.0:stride=later "
                               "--duration-ms 50 --rounds 1 --val-samples 200 --calib-samples 64 --feature-images 128 "
-                              "--block-steps 20 --finetune-steps 10 -o " + path("space"));
+                              "--block-steps 20 --finetune-steps 10 --full-epochs 1 --full-subset 128 -o " + path("space"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("layer2.0               basic"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("layer1.1:remove"), std::string::npos) << result.output;
@@ -347,6 +347,9 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   }
   EXPECT_EQ(space["blocks"].size(), 11u);
   EXPECT_EQ(space["latency_table"]["edits"], 5);
+  EXPECT_EQ(space["estimate_quality"]["edits"], 5);
+  EXPECT_LE(std::abs(space["estimate_quality"]["kendall_tau"].get<double>()), 1.0);
+  EXPECT_NE(result.output.find("Kendall tau"), std::string::npos) << result.output;
   EXPECT_GE(space["latency_table"]["worst_abs_error"].get<double>(),
             space["latency_table"]["median_abs_error"].get<double>());
   EXPECT_NE(result.output.find("latency table"), std::string::npos) << result.output;
@@ -356,6 +359,8 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   expect_user_error("search space " + baseline + " --edit layer9.9:remove --no-latency -o " + path("space2"), "layer9.9");
   expect_user_error("search space " + model() + " --no-latency -o " + path("space3"), "input shape");
   expect_user_error("search space " + baseline + " --val-samples 6000 --no-latency -o " + path("space4"), "6000");
+  expect_user_error("search space " + baseline + " --estimate recalibrate --full-epochs 1 --no-latency -o " + path("space5"),
+                    "--estimate distill with --full-epochs");
 }
 
 TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <numeric>
 
 #include "core/error.h"
@@ -120,6 +121,22 @@ TEST_F(Estimator, DistilledBlocksLearnTheTeacherAndComeBackFromTheCache) {
   EXPECT_EQ(third.estimate({edit}).blocks_trained, 1);
 }
 
+// The full recipe starts from the same assembled candidate (the same distilled block, found in memory) and trains it
+// on labels, logits and the stage-end feature maps; a bad recipe is an error before anything trains.
+TEST_F(Estimator, TheFullRecipeTrainsTheAssembledCandidate) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, settings(), {});
+  std::vector<Edit> edits = {Edit::parse("layer3.2:width=0.5")};
+  Estimate quick = estimator.estimate(edits);
+  Estimate full = estimator.finetuned(edits, FinetuneRecipe{.epochs = 1, .batch = 64, .subset = 256});
+  EXPECT_EQ(full.blocks_trained, 0);
+  EXPECT_EQ(full.blocks_cached, 1);
+  EXPECT_DOUBLE_EQ(full.block_loss, quick.block_loss);
+  EXPECT_GT(full.int8_top1, 0.5) << "a trained network with one block narrowed, fine-tuned, is far above chance";
+  EXPECT_THROW(estimator.finetuned(edits, FinetuneRecipe{.epochs = 0}), Error);
+  EXPECT_THROW(estimator.finetuned(edits, FinetuneRecipe{.learning_rate = -1}), Error);
+}
+
 TEST_F(Estimator, BadSettingsAreErrors) {
   CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
   EstimateSettings too_many = settings();
@@ -128,6 +145,23 @@ TEST_F(Estimator, BadSettingsAreErrors) {
   EstimateSettings no_steps = settings();
   no_steps.block_steps = 0;
   EXPECT_THROW(AccuracyEstimator(baseline_, training_, preprocess_, evaluator, no_steps, {}), Error);
+}
+
+}  // namespace
+}  // namespace nacc::nas
+
+namespace nacc::nas {
+namespace {
+
+TEST(KendallTau, MatchesHandCountedPairs) {
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  // Pairs (0,1) and (0,2) agree, (1,2) disagrees: (2 - 1) / 3.
+  EXPECT_DOUBLE_EQ(kendall_tau({1, 2, 3}, {1, 3, 2}), 1.0 / 3.0);
+  // tau-b with a tie in the first ranking: 2 agreeing pairs, 1 tied in a only: 2 / sqrt(3 * 2).
+  EXPECT_NEAR(kendall_tau({1, 1, 2}, {1, 2, 3}), 2.0 / std::sqrt(6.0), 1e-12);
+  EXPECT_EQ(kendall_tau({5}, {1}), 0.0);
+  EXPECT_EQ(kendall_tau({1, 1, 1}, {1, 2, 3}), 0.0);
 }
 
 }  // namespace
