@@ -49,17 +49,14 @@ Evaluation evaluate(const Graph& graph, const data::ImageDataset& dataset, const
     Shape batch_shape = shape;
     batch_shape[0] = size;
     Tensor input(DataType::f32, batch_shape);
-    for (int64_t i = 0; i < size; ++i) {
-      data::preprocess_sample(dataset, first + i, preprocess, input.data<float>() + i * dataset.sample_elements());
-    }
+    data::preprocess_samples(dataset, first, size, preprocess, input.data<float>());
     std::map<std::string, Tensor> inputs;
     inputs.emplace(input_name, std::move(input));
-    Tensor output = (size == batch ? full : make_runner(size))(inputs).at(graph.outputs[0]);
-    int64_t classes = output.elements() / size;
+    std::vector<int64_t> predicted =
+        predicted_classes((size == batch ? full : make_runner(size))(inputs).at(graph.outputs[0]));
     for (int64_t i = 0; i < size; ++i) {
-      const float* scores = output.data<float>() + i * classes;
       int64_t label = dataset.labels[static_cast<size_t>(first + i)];
-      bool right = std::max_element(scores, scores + classes) - scores == label;
+      bool right = predicted[static_cast<size_t>(i)] == label;
       result.correct += right;
       if (label >= 0 && label < dataset.classes) {
         class_correct[static_cast<size_t>(label)] += right;

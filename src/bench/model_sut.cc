@@ -254,13 +254,8 @@ void ModelSut::run_job(const Job& job, StreamState& state) {
     if (!partial_context) partial_context = model.create_context(state.first_core);
     outputs = model.run(*partial_context, inputs);
   }
-  const Tensor& output = outputs.at(output_name_);
-  size_t per_sample = static_cast<size_t>(output.elements() / output.shape()[0]);
-  std::vector<int64_t> predictions(job.samples.size());
-  for (size_t i = 0; i < job.samples.size(); ++i) {
-    const float* row = output.data<float>() + i * per_sample;
-    predictions[i] = std::max_element(row, row + per_sample) - row;
-  }
+  std::vector<int64_t> predictions = predicted_classes(outputs.at(output_name_));
+  predictions.resize(job.samples.size());  // a padded batch's extra rows
   respond(job, predictions);
 }
 

@@ -109,11 +109,8 @@ std::vector<compiler::LabelledBatch> evaluation_batches(const QuantizeCliOptions
   std::vector<compiler::LabelledBatch> batches;
   for (int64_t first = 0; first < samples; first += batch) {
     compiler::LabelledBatch labelled{{{input, Tensor(DataType::f32, info.shape)}}, {}};
-    for (int64_t i = 0; i < batch; ++i) {
-      data::preprocess_sample(dataset, first + i, preprocess,
-                              labelled.inputs.at(input).data<float>() + i * shape_elements(sample_shape));
-      labelled.labels.push_back(dataset.labels[static_cast<size_t>(first + i)]);
-    }
+    data::preprocess_samples(dataset, first, batch, preprocess, labelled.inputs.at(input).data<float>());
+    labelled.labels.assign(dataset.labels.begin() + first, dataset.labels.begin() + first + batch);
     batches.push_back(std::move(labelled));
   }
   return batches;

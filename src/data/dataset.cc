@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <numeric>
 
@@ -102,6 +103,27 @@ void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preproc
       out[c * plane + i] = (static_cast<float>(pixels[c * plane + i]) * preprocess.scale - mean) * inverse_std;
     }
   }
+}
+
+void preprocess_samples(const ImageDataset& dataset, std::span<const int64_t> indices, const Preprocess& preprocess,
+                        float* out) {
+  for (size_t i = 0; i < indices.size(); ++i) {
+    NACC_CHECK(indices[i] >= 0 && indices[i] < dataset.size(), "sample {} of {}", indices[i], dataset.size());
+    preprocess_sample(dataset, indices[i], preprocess, out + static_cast<int64_t>(i) * dataset.sample_elements());
+  }
+}
+
+void preprocess_samples(const ImageDataset& dataset, int64_t first, int64_t count, const Preprocess& preprocess,
+                        float* out) {
+  NACC_CHECK(first >= 0 && count >= 0 && first + count <= dataset.size(), "samples [{}, {}) of {}", first, first + count,
+             dataset.size());
+  for (int64_t i = 0; i < count; ++i) preprocess_sample(dataset, first + i, preprocess, out + i * dataset.sample_elements());
+}
+
+std::vector<int64_t> spread_indices(int64_t count, int64_t size) {
+  std::vector<int64_t> indices(static_cast<size_t>(std::max<int64_t>(count, 0)));
+  for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = i * size / count;
+  return indices;
 }
 
 ImageDataset load_dataset(std::string_view spec, const std::filesystem::path& folder) {

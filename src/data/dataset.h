@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,18 @@ Preprocess fashion_mnist_preprocess();
 
 // Writes sample `index` preprocessed into `out` (sample_elements() floats).
 void preprocess_sample(const ImageDataset& dataset, int64_t index, const Preprocess& preprocess, float* out);
+
+// A batch: the samples `indices` (or [first, first + count)) preprocessed one after another into `out`
+// (indices.size() * sample_elements() floats, the layout of an [N, C, H, W] tensor). How every part feeds a data set
+// to a graph: evaluation, calibration, BatchNorm re-estimation, recorded features, block training.
+void preprocess_samples(const ImageDataset& dataset, std::span<const int64_t> indices, const Preprocess& preprocess,
+                        float* out);
+void preprocess_samples(const ImageDataset& dataset, int64_t first, int64_t count, const Preprocess& preprocess,
+                        float* out);
+
+// `count` indices spread evenly over a data set of `size` samples (i * size / count): a fixed stride, so that a
+// small subset mixes the classes. The calibration images of quantization and of the search.
+std::vector<int64_t> spread_indices(int64_t count, int64_t size);
 
 // A data set by name:
 //   fashion-mnist:train (55,000 images), fashion-mnist:val (5,000 held out of train with a fixed seed),

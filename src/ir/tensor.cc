@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace nacc {
@@ -42,6 +43,27 @@ int64_t first_non_finite(std::span<const float> values) {
     if (!std::isfinite(values[i])) return static_cast<int64_t>(i);
   }
   return -1;
+}
+
+std::vector<int64_t> predicted_classes(const Tensor& scores) {
+  NACC_CHECK(scores.dtype() == DataType::f32 && !scores.shape().empty(), "scores of shape {}",
+             shape_to_string(scores.shape()));
+  int64_t rows = scores.shape()[0];
+  int64_t per_row = rows == 0 ? 0 : scores.elements() / rows;
+  std::vector<int64_t> classes(static_cast<size_t>(rows));
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* first = scores.data<float>() + row * per_row;
+    classes[static_cast<size_t>(row)] = std::max_element(first, first + per_row) - first;
+  }
+  return classes;
+}
+
+int64_t correct_predictions(const Tensor& scores, std::span<const int64_t> labels) {
+  std::vector<int64_t> classes = predicted_classes(scores);
+  NACC_CHECK(classes.size() >= labels.size(), "{} rows of scores for {} labels", classes.size(), labels.size());
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) correct += classes[i] == labels[i];
+  return correct;
 }
 
 Tensor::Tensor(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {

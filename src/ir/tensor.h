@@ -22,6 +22,13 @@ std::string shape_to_string(const Shape& shape);
 // The index of the first NaN or infinity among `values`, or -1 when every value is finite.
 int64_t first_non_finite(std::span<const float> values);
 
+class Tensor;
+// The index of the largest score in each row of an f32 tensor [N, ...] (the first on a tie): each sample's predicted
+// class. The one top-1 every part (evaluation, the bench's SUT, accuracy-aware quantization) counts with.
+std::vector<int64_t> predicted_classes(const Tensor& scores);
+// How many rows' predicted class equals their label (labels.size() rows).
+int64_t correct_predictions(const Tensor& scores, std::span<const int64_t> labels);
+
 class Tensor {
  public:
   Tensor() = default;

@@ -151,10 +151,7 @@ const Tensor& AccuracyEstimator::images() {
     Shape shape = training_.sample_shape();
     shape.insert(shape.begin(), static_cast<int64_t>(feature_indices_.size()));
     images_ = Tensor(DataType::f32, shape);
-    for (size_t n = 0; n < feature_indices_.size(); ++n) {
-      data::preprocess_sample(training_, feature_indices_[n], preprocess_,
-                              images_.data<float>() + static_cast<int64_t>(n) * training_.sample_elements());
-    }
+    data::preprocess_samples(training_, feature_indices_, preprocess_, images_.data<float>());
   }
   return images_;
 }

@@ -131,12 +131,11 @@ CandidateEvaluator::CandidateEvaluator(const data::ImageDataset& training, const
   validation_.pixels.resize(static_cast<size_t>(settings_.validation_samples * validation.sample_elements()));
   // Calibration batches spread over the training set (a fixed stride, so that classes mix).
   Shape shape = {kCalibrationBatch, training.channels, training.height, training.width};
+  std::vector<int64_t> indices = data::spread_indices(settings_.calibration_samples, training.size());
   for (int64_t first = 0; first + kCalibrationBatch <= settings_.calibration_samples; first += kCalibrationBatch) {
     Tensor batch(DataType::f32, shape);
-    for (int64_t i = 0; i < kCalibrationBatch; ++i) {
-      int64_t index = (first + i) * training.size() / settings_.calibration_samples;
-      data::preprocess_sample(training, index, preprocess_, batch.data<float>() + i * training.sample_elements());
-    }
+    data::preprocess_samples(training, std::span(indices).subspan(static_cast<size_t>(first), kCalibrationBatch),
+                             preprocess_, batch.data<float>());
     calibration_.push_back({{"", std::move(batch)}});
   }
 }

@@ -125,11 +125,11 @@ std::map<std::string, Tensor> record_features(const Graph& graph, const data::Im
   for (int64_t first = 0; first < count; first += batch) {
     int64_t size = std::min(batch, count - first);
     torch::Tensor images = torch::empty({size, dataset.channels, dataset.height, dataset.width});
-    for (int64_t n = 0; n < size; ++n) {
-      int64_t index = indices[static_cast<size_t>(first + n)];
+    std::span<const int64_t> part(indices.data() + first, static_cast<size_t>(size));
+    for (int64_t index : part) {
       if (index < 0 || index >= dataset.size()) fail("expected sample indices below {}, but found {}", dataset.size(), index);
-      data::preprocess_sample(dataset, index, preprocess, images.data_ptr<float>() + n * dataset.sample_elements());
     }
+    data::preprocess_samples(dataset, part, preprocess, images.data_ptr<float>());
     std::map<std::string, torch::Tensor> outputs = module.forward_values({{graph.inputs[0], images}}, values);
     for (const auto& [name, output] : outputs) {
       torch::Tensor contiguous = output.contiguous();

@@ -3,6 +3,7 @@
 // a training in the same process runs as one without.
 #pragma once
 
+#include <omp.h>
 #include <sched.h>
 #include <torch/torch.h>
 
@@ -13,7 +14,9 @@ namespace nacc::train {
 class TorchThreadScope {
  public:
   // threads <= 0: one per CPU the process may run on.
-  explicit TorchThreadScope(int64_t threads) : previous_(torch::get_num_threads()) {
+  // OpenMP's count is read before libtorch is asked: asking libtorch first (its per-thread lazy initialisation
+  // applies its own count) was seen to leave OpenMP at 1 thread after a block training on a 2-core host.
+  explicit TorchThreadScope(int64_t threads) : previous_omp_(omp_get_max_threads()), previous_(torch::get_num_threads()) {
     int wanted = static_cast<int>(threads);
     if (wanted <= 0) {
       cpu_set_t set;
@@ -23,11 +26,15 @@ class TorchThreadScope {
   }
   ~TorchThreadScope() {
     if (torch::get_num_threads() != previous_) torch::set_num_threads(previous_);
+    // libtorch's count and this thread's OpenMP count can part (tests/nas/estimate_test.cc caught a training that
+    // left OpenMP at 1 thread): the one the runtime reads is put back as it was before libtorch first touched it.
+    if (omp_get_max_threads() != previous_omp_) omp_set_num_threads(previous_omp_);
   }
   TorchThreadScope(const TorchThreadScope&) = delete;
   TorchThreadScope& operator=(const TorchThreadScope&) = delete;
 
  private:
+  int previous_omp_;
   int previous_;
 };
 

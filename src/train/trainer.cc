@@ -17,6 +17,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "train/graph_module.h"
+#include "train/loss.h"
 #include "train/torch_threads.h"
 
 namespace nacc::train {
@@ -227,7 +228,26 @@ nlohmann::json TrainOptions::to_json() const {
           {"temperature", temperature},
           {"distillation_weight", distillation_weight},
           {"feature_pairs", feature_pairs},
-          {"feature_weight", feature_weight}};
+          {"feature_weight", feature_weight},
+          {"loss", loss ? "custom" : "built-in"}};
+}
+
+torch::Tensor default_loss(const LossInputs& inputs) {
+  const TrainOptions& options = inputs.options;
+  torch::Tensor loss = F::cross_entropy(inputs.logits, inputs.labels,
+                                        F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+  if (inputs.teacher_logits == nullptr) return loss;
+  double t = options.temperature;
+  torch::Tensor distillation =
+      F::kl_div(torch::log_softmax(inputs.logits / t, 1), torch::softmax(*inputs.teacher_logits / t, 1),
+                F::KLDivFuncOptions().reduction(torch::kBatchMean)) * (t * t);
+  loss = (1 - options.distillation_weight) * loss + options.distillation_weight * distillation;
+  if (!inputs.features.empty()) {
+    torch::Tensor features = torch::zeros({});
+    for (const auto& [student, teacher] : inputs.features) features = features + F::mse_loss(student, teacher);
+    loss = loss + options.feature_weight * features / static_cast<double>(inputs.features.size());
+  }
+  return loss;
 }
 
 namespace {
@@ -374,27 +394,21 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
       optimizer->zero_grad();
       std::map<std::string, torch::Tensor> student = module.forward_values({{graph.inputs[0], batch.images}}, student_values);
       torch::Tensor logits = student.at(graph.outputs[0]);
-      torch::Tensor loss = F::cross_entropy(logits, batch.labels,
-                                            F::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+      std::map<std::string, torch::Tensor> taught;
+      torch::Tensor teacher_logits;
+      LossInputs inputs{.logits = logits, .labels = batch.labels, .teacher_logits = nullptr, .features = {}, .options = options};
       if (teacher) {
-        std::map<std::string, torch::Tensor> taught;
         {
           torch::NoGradGuard no_grad;
           taught = teacher->forward_values({{options.teacher->inputs[0], batch.images}}, teacher_values);
         }
-        double t = options.temperature;
-        torch::Tensor distillation =
-            F::kl_div(torch::log_softmax(logits / t, 1), torch::softmax(taught.at(options.teacher->outputs[0]) / t, 1),
-                      F::KLDivFuncOptions().reduction(torch::kBatchMean)) * (t * t);
-        loss = (1 - options.distillation_weight) * loss + options.distillation_weight * distillation;
-        if (!options.feature_pairs.empty()) {
-          torch::Tensor features = torch::zeros({});
-          for (const auto& [student_value, teacher_value] : options.feature_pairs) {
-            features = features + F::mse_loss(student.at(student_value), taught.at(teacher_value));
-          }
-          loss = loss + options.feature_weight * features / static_cast<double>(options.feature_pairs.size());
+        teacher_logits = taught.at(options.teacher->outputs[0]);
+        inputs.teacher_logits = &teacher_logits;
+        for (const auto& [student_value, teacher_value] : options.feature_pairs) {
+          inputs.features.emplace_back(student.at(student_value), taught.at(teacher_value));
         }
       }
+      torch::Tensor loss = options.loss ? options.loss(inputs) : default_loss(inputs);
       loss.backward();
       optimizer->step();
       loss_sum += loss.item<double>();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -15,7 +16,15 @@
 #include "data/dataset.h"
 #include "ir/graph.h"
 
+namespace at {
+class Tensor;
+}  // namespace at
+
 namespace nacc::train {
+
+struct LossInputs;  // train/loss.h (libtorch): the student's logits, the labels, the teacher's logits and features
+// One step's loss from its inputs; empty: train/loss.h's default_loss.
+using LossFunction = std::function<at::Tensor(const LossInputs&)>;
 
 struct TrainOptions {
   int64_t epochs = 30;
@@ -45,6 +54,9 @@ struct TrainOptions {
   // squared difference between a student value and a teacher value of the same shape.
   std::vector<std::pair<std::string, std::string>> feature_pairs;  // (student value, teacher value)
   double feature_weight = 1.0;
+  // Another loss than the built-in (cross-entropy, distillation, feature maps): see train/loss.h. A checkpoint
+  // records only that a custom loss was used, so a resume must pass the same one.
+  LossFunction loss;
   bool show_progress = true;
 
   void validate() const;  // throws nacc::Error naming the bad value

@@ -11,13 +11,19 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
 #include "cli/command.h"
+#include "core/error.h"
 #include "ir/npy.h"
+#include "nas/edit.h"
+#include "nas/space.h"
+#include "onnx/onnx.h"
 #include "runtime/runtime.h"
 
 namespace nacc {
@@ -130,6 +136,42 @@ TEST_F(TorchExport, FilesNaccWritesKeepTheSymbolicBatch) {
   testing::CommandResult inspect = nacc("inspect " + quantized + " --batch 5");
   EXPECT_EQ(inspect.exit_code, 0) << inspect.output;
   EXPECT_NE(inspect.output.find("[5, 10]"), std::string::npos) << inspect.output;
+}
+
+// The search space of the exports (BatchNorm folded into the convolutions by PyTorch's export): the residual networks
+// and the inverted residuals are found as such, and every export either has blocks or says what stopped it.
+TEST_F(TorchExport, TheSearchFindsTheBlocksOfTheExports) {
+  ASSERT_FALSE(models_.empty());
+  std::map<std::string, nas::SearchSpace> found;
+  for (const auto& [name, opset] : models_) {
+    SCOPED_TRACE(name);
+    Graph graph = import_onnx_file(path(name + ".onnx"));
+    try {
+      nas::SearchSpace space = nas::find_blocks(graph);
+      RecordProperty(name + "_blocks", static_cast<int>(space.blocks.size()));
+      // Every single edit of a found block applies or is refused with an error, never a crash; a few are applied.
+      std::vector<nas::Edit> edits = nas::applicable_edits(graph, space);
+      for (size_t i = 0; i < edits.size(); i += std::max<size_t>(1, edits.size() / 4)) {
+        Graph edited = nas::apply_edit(graph, space, edits[i]);
+        EXPECT_NO_THROW(export_onnx_bytes(edited)) << edits[i].text();
+      }
+      found.emplace(name, std::move(space));
+    } catch (const Error& error) {
+      EXPECT_NE(std::string(error.what()).find("expected"), std::string::npos) << error.what();
+    }
+  }
+  auto count = [&](const std::string& name, nas::BlockKind kind) {
+    const nas::SearchSpace& space = found.at(name);
+    return std::count_if(space.blocks.begin(), space.blocks.end(), [&](const nas::Block& b) { return b.kind == kind; });
+  };
+  ASSERT_TRUE(found.count("resnet18") && found.count("mobilenet_v2") && found.count("small_resnet_view") &&
+              found.count("regnet_x_400mf"));
+  EXPECT_EQ(count("resnet18", nas::BlockKind::basic), 8) << nas::format_space(found.at("resnet18"));
+  EXPECT_EQ(found.at("resnet18").block("layer3.0").stride, 2);
+  EXPECT_EQ(count("mobilenet_v2", nas::BlockKind::inverted_residual), 17) << nas::format_space(found.at("mobilenet_v2"));
+  // One 3x3 convolution with a residual sum: a residual block of its own kind, not ResNet's basic block.
+  EXPECT_EQ(count("small_resnet_view", nas::BlockKind::residual), 1) << nas::format_space(found.at("small_resnet_view"));
+  EXPECT_GE(found.at("regnet_x_400mf").blocks.size(), 10u) << nas::format_space(found.at("regnet_x_400mf"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -62,6 +63,26 @@ TEST_F(FakeFashionMnist, ReadsImagesAndLabels) {
   EXPECT_EQ(test.pixels[5 * 6 + 4], 54);
   EXPECT_EQ(test.labels[5], 1);
   EXPECT_EQ(test.classes, 4);
+}
+
+// The batch feeder writes each chosen sample where one at a time would, and the spread indices cover the set evenly.
+TEST_F(FakeFashionMnist, BatchesHoldTheSamplesOneAfterAnother) {
+  ImageDataset test = load_dataset("fashion-mnist:test", folder_);
+  Preprocess preprocess = fashion_mnist_preprocess();
+  std::vector<int64_t> indices = {5, 0, 6};
+  std::vector<float> batch(3 * 6), one(6);
+  preprocess_samples(test, indices, preprocess, batch.data());
+  for (size_t n = 0; n < indices.size(); ++n) {
+    preprocess_sample(test, indices[n], preprocess, one.data());
+    EXPECT_TRUE(std::equal(one.begin(), one.end(), batch.begin() + static_cast<std::ptrdiff_t>(n * 6))) << n;
+  }
+  std::vector<float> range(2 * 6);
+  preprocess_samples(test, 5, 2, preprocess, range.data());
+  preprocess_sample(test, 6, preprocess, one.data());
+  EXPECT_TRUE(std::equal(one.begin(), one.end(), range.begin() + 6));
+  EXPECT_EQ(spread_indices(4, 20), (std::vector<int64_t>{0, 5, 10, 15}));
+  EXPECT_EQ(spread_indices(3, 3), (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_TRUE(spread_indices(0, 3).empty());
 }
 
 TEST_F(FakeFashionMnist, ValidationIsAFixedDisjointPartOfTrain) {

@@ -19,6 +19,18 @@ Graph two_node_graph() {
   return graph;
 }
 
+// The one top-1: the first largest score of each row, and the count of rows whose class is their label.
+TEST(Tensor, PredictedClassesAreEachRowsFirstLargestScore) {
+  Tensor scores = Tensor::from_values<float>({3, 4}, {0.1f, 0.7f, 0.2f, 0.0f,  //
+                                                      -1.f, -2.f, -3.f, -0.5f,  //
+                                                      2.f, 5.f, 5.f, 1.f});
+  EXPECT_EQ(predicted_classes(scores), (std::vector<int64_t>{1, 3, 1}));
+  std::vector<int64_t> labels = {1, 0, 1};
+  EXPECT_EQ(correct_predictions(scores, labels), 2);
+  std::vector<int64_t> first_two = {1, 3};
+  EXPECT_EQ(correct_predictions(scores, first_two), 2) << "a padded batch: only the labelled rows count";
+}
+
 TEST(Graph, SortTopologicallyOrdersProducersFirst) {
   Graph graph = two_node_graph();
   sort_topologically(graph);

@@ -4,11 +4,13 @@
 #include "nas/estimate.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <numeric>
 
+#include "bench/bench.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "onnx/onnx.h"
@@ -135,6 +137,33 @@ TEST_F(Estimator, TheFullRecipeTrainsTheAssembledCandidate) {
   EXPECT_GT(full.int8_top1, 0.5) << "a trained network with one block narrowed, fine-tuned, is far above chance";
   EXPECT_THROW(estimator.finetuned(edits, FinetuneRecipe{.epochs = 0}), Error);
   EXPECT_THROW(estimator.finetuned(edits, FinetuneRecipe{.learning_rate = -1}), Error);
+}
+
+// Training and measuring share a process in the search. A training leaves the threads as it found them (libtorch's
+// count also sets the calling thread's OpenMP count, which the runtime reads), so a measurement after a training
+// runs with the threads, streams, CPUs and plan of one without.
+TEST_F(Estimator, AMeasurementAfterATrainingRunsAsOneWithout) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  Graph int8 = evaluator.quantized(baseline_);
+  bench::BenchConfig config;
+  config.settings = loadgen::quick_settings(loadgen::Scenario::SingleStream);
+  config.settings.min_duration_ms = 20;
+  config.settings.min_query_count = 8;
+  config.show_progress = false;
+  int threads_before = omp_get_max_threads();
+  loadgen::TestResult before = bench::measure(int8, config);
+
+  EstimateSettings trained = settings();
+  trained.threads = threads_before == 1 ? 2 : 1;  // a count other than the process's
+  trained.finetune_steps = 3;
+  AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, trained, {});
+  estimator.estimate({Edit::parse("layer3.2:width=0.5")});
+
+  EXPECT_EQ(omp_get_max_threads(), threads_before);
+  loadgen::TestResult after = bench::measure(int8, config);
+  for (const char* key : {"threads", "streams", "stream_cpus", "sub_batch", "stages", "fallbacks", "usable_cores"}) {
+    EXPECT_EQ(before.extra.value(key, nlohmann::json()), after.extra.value(key, nlohmann::json())) << key;
+  }
 }
 
 TEST_F(Estimator, BadSettingsAreErrors) {

@@ -15,6 +15,7 @@
 #include "ir/zoo/builder.h"
 #include "ir/zoo/zoo.h"
 #include "train/graph_module.h"
+#include "train/loss.h"
 
 namespace nacc::train {
 namespace {
@@ -268,6 +269,42 @@ TEST(Train, FeatureDistillationPullsFeatureMapsTogether) {
   EXPECT_THROW(train(student, fashion("val"), nullptr, data::fashion_mnist_preprocess(), options), Error);
   options.teacher = nullptr;
   EXPECT_THROW(options.validate(), Error) << "feature distillation needs a teacher";
+}
+
+bool same_weights(const Graph& a, const Graph& b) {
+  for (const auto& [name, tensor] : a.initializers) {
+    const Tensor& other = b.initializers.at(name);
+    if (tensor.size_bytes() != other.size_bytes() || std::memcmp(tensor.raw(), other.raw(), tensor.size_bytes()) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// A pluggable loss: the built-in one passed as a function trains exactly as without it, and is given the teacher's
+// logits and the feature maps; another one (the teacher's logits, mean squared) trains to another result.
+TEST(Train, APluggableLossReplacesTheBuiltInOne) {
+  Graph teacher = small_cnn(3);
+  Graph built_in = small_cnn(4), passed = small_cnn(4), other = small_cnn(4);
+  TrainOptions options = distillation_options(teacher, 1, 0.5);
+  options.feature_pairs = {{"relu2", "relu2"}};
+  train(built_in, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
+  int64_t calls = 0;
+  options.loss = [&](const LossInputs& inputs) {
+    ++calls;
+    EXPECT_NE(inputs.teacher_logits, nullptr);
+    EXPECT_EQ(inputs.features.size(), 1u);
+    return default_loss(inputs);
+  };
+  train(passed, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
+  EXPECT_EQ(calls, options.max_steps_per_epoch);
+  EXPECT_TRUE(same_weights(built_in, passed));
+  options.loss = [](const LossInputs& inputs) {
+    return torch::nn::functional::mse_loss(inputs.logits, *inputs.teacher_logits);
+  };
+  train(other, fashion("train"), nullptr, data::fashion_mnist_preprocess(), options);
+  EXPECT_FALSE(same_weights(built_in, other));
+  EXPECT_EQ(options.to_json().at("loss"), "custom");
 }
 
 TEST(Train, BatchNormRecalibrationMeasuresTheData) {

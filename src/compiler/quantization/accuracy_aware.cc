@@ -18,14 +18,8 @@ double top1(const Graph& graph, const std::vector<LabelledBatch>& batches, const
   std::unique_ptr<GraphRunner> runner = runner_factory(graph);
   int64_t correct = 0, total = 0;
   for (const LabelledBatch& batch : batches) {
-    Tensor output = runner->run(batch.inputs).at(graph.outputs[0]);
-    int64_t rows = static_cast<int64_t>(batch.labels.size());
-    int64_t classes = output.elements() / std::max<int64_t>(rows, 1);
-    for (int64_t row = 0; row < rows; ++row) {
-      const float* scores = output.data<float>() + row * classes;
-      correct += std::max_element(scores, scores + classes) - scores == batch.labels[static_cast<size_t>(row)];
-    }
-    total += rows;
+    correct += correct_predictions(runner->run(batch.inputs).at(graph.outputs[0]), batch.labels);
+    total += static_cast<int64_t>(batch.labels.size());
   }
   return total == 0 ? 0.0 : static_cast<double>(correct) / static_cast<double>(total);
 }
