@@ -203,6 +203,24 @@ const Graph& AccuracyEstimator::distilled_block(const Edit& edit, bool* trained)
   return blocks_.emplace(key, std::move(student)).first->second;
 }
 
+train::TrainOptions AccuracyEstimator::finetune_options(int64_t batch, double learning_rate) const {
+  train::TrainOptions options;
+  options.batch = batch;
+  options.learning_rate = learning_rate;
+  options.warmup_epochs = 0;  // the weights are trained already
+  options.schedule = "cosine";
+  options.teacher = &baseline_;
+  options.seed = settings_.seed;
+  options.threads = settings_.threads;
+  options.show_progress = false;
+  return options;
+}
+
+void AccuracyEstimator::score(const Graph& candidate, Estimate& result) const {
+  result.fp32_top1 = evaluator_.top1(candidate);
+  result.int8_top1 = evaluator_.top1(evaluator_.quantized(candidate));
+}
+
 Graph AccuracyEstimator::assembled(const std::vector<Edit>& edits, Estimate& result) {
   Graph candidate = apply_edits(baseline_, edits, edit_options_);
   int64_t distilled = 0;
@@ -223,23 +241,14 @@ Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
   Estimate result;
   Graph candidate = assembled(edits, result);
   if (settings_.finetune_steps > 0) {
-    train::TrainOptions options;
+    train::TrainOptions options = finetune_options(settings_.finetune_batch, settings_.finetune_learning_rate);
     options.epochs = 1;
-    options.batch = settings_.finetune_batch;
     options.max_steps_per_epoch = settings_.finetune_steps;
-    options.learning_rate = settings_.finetune_learning_rate;
-    options.warmup_epochs = 0;
-    options.schedule = "cosine";
     options.label_smoothing = 0;
-    options.teacher = &baseline_;
     options.distillation_weight = 1.0;  // the baseline's logits only
-    options.seed = settings_.seed;
-    options.threads = settings_.threads;
-    options.show_progress = false;
     train::train(candidate, training_, nullptr, preprocess_, options);
   }
-  result.fp32_top1 = evaluator_.top1(candidate);
-  result.int8_top1 = evaluator_.top1(evaluator_.quantized(candidate));
+  score(candidate, result);
   return result;
 }
 
@@ -251,14 +260,9 @@ Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const Fine
   }
   Estimate result;
   Graph candidate = assembled(edits, result);
-  train::TrainOptions options;
+  train::TrainOptions options = finetune_options(recipe.batch, recipe.learning_rate);
   options.epochs = recipe.epochs;
-  options.batch = recipe.batch;
-  options.learning_rate = recipe.learning_rate;
-  options.warmup_epochs = 0;
-  options.schedule = "cosine";
   options.subset = recipe.subset;
-  options.teacher = &baseline_;
   options.distillation_weight = recipe.distillation_weight;
   options.feature_weight = recipe.feature_weight;
   // The baseline's feature maps at the end of every stage the candidate still has at the same shape.
@@ -271,12 +275,8 @@ Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const Fine
       options.feature_pairs.emplace_back(block.output, block.output);
     }
   }
-  options.seed = settings_.seed;
-  options.threads = settings_.threads;
-  options.show_progress = false;
   train::train(candidate, training_, nullptr, preprocess_, options);
-  result.fp32_top1 = evaluator_.top1(candidate);
-  result.int8_top1 = evaluator_.top1(evaluator_.quantized(candidate));
+  score(candidate, result);
   return result;
 }
 

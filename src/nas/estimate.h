@@ -16,6 +16,7 @@
 #include "ir/graph.h"
 #include "nas/edit.h"
 #include "nas/evaluate.h"
+#include "train/trainer.h"
 
 namespace nacc::nas {
 
@@ -92,6 +93,10 @@ class AccuracyEstimator {
   // The baseline with the edits, its edited blocks' weights distilled, BatchNorm re-estimated; the block figures go
   // into `result`.
   Graph assembled(const std::vector<Edit>& edits, Estimate& result);
+  // What both fine-tunes share: the baseline as teacher, cosine from the peak without warm-up, the seed and threads.
+  train::TrainOptions finetune_options(int64_t batch, double learning_rate) const;
+  // FP32 and INT8 top-1 of a trained candidate on the validation subset.
+  void score(const Graph& candidate, Estimate& result) const;
   // The preprocessed feature images, [N, C, H, W].
   const Tensor& images();
   // The teacher's activations at `value` on the feature images, [N, ...].
