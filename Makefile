@@ -60,8 +60,8 @@ bench-train: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/compare-torch-train.sh
 
-# The architecture search's quick accuracy estimate against the full fine-tune on 12 edits of the Fashion-MNIST
-# baseline (Kendall's tau, mean error) and the latency table's error (about an hour on 2 cores). Not a test.
+# The architecture search's quick accuracy estimate against the full fine-tune on 12 candidates of the Fashion-MNIST
+# baseline (Kendall's tau, mean error) and the latency table's error (about 40 minutes on 2 cores). Not a test.
 bench-search: build
 	@bash bench/search-estimate.sh
 

@@ -31,10 +31,7 @@ Evaluation evaluate(const Graph& graph, const data::ImageDataset& dataset, const
       return [executor](const std::map<std::string, Tensor>& inputs) { return executor->second->run(inputs); };
     }
     auto model = std::make_shared<runtime::CompiledModel>(runtime::compile_graph(
-        std::move(sized), {.precision = options.precision,
-                           .runtime = {.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch,
-                                       .winograd = options.winograd},
-                           .dump_ir = {}}));
+        std::move(sized), {.precision = options.precision, .runtime = options.runtime, .dump_ir = {}}));
     auto context = std::shared_ptr<runtime::ExecutionContext>(model->create_context().release(), runtime::ExecutionContextDeleter{});
     return [model, context](const std::map<std::string, Tensor>& inputs) { return model->run(*context, inputs); };
   };

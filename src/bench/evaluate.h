@@ -7,15 +7,14 @@
 
 #include "data/dataset.h"
 #include "ir/graph.h"
+#include "runtime/runtime.h"
 
 namespace nacc::bench {
 
 struct EvaluateOptions {
   std::string precision = "auto";
   bool reference = false;
-  int64_t threads = 0;
-  int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
-  bool winograd = true;   // runtime::RuntimeOptions::winograd
+  runtime::RuntimeOptions runtime;  // the compiled runtime's (threads 0: one per usable CPU)
 };
 
 struct Evaluation {

@@ -35,6 +35,12 @@ void nacc::cli::add_winograd_option(CLI::App& verb, bool& winograd) {
                          "Run FP32 3x3 convolutions as direct convolution instead of Winograd F(4x4, 3x3)");
 }
 
+void nacc::cli::add_runtime_options(CLI::App& verb, runtime::RuntimeOptions& runtime) {
+  verb.add_option("--threads", runtime.threads, "Threads per inference (0: one per core)")->check(at_least(0));
+  add_sub_batch_option(verb, runtime.sub_batch);
+  add_winograd_option(verb, runtime.winograd);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, train)",
                "nacc"};

@@ -16,9 +16,7 @@ struct CompileOptions {
   std::string model;
   std::string precision = "auto";
   int64_t batch = 0;
-  int64_t threads = 0;
-  int64_t sub_batch = 0;
-  bool winograd = true;
+  runtime::RuntimeOptions runtime;
   std::string dump_ir;
 };
 
@@ -28,7 +26,7 @@ void run(const CompileOptions& options) {
   runtime::CompiledModel model = runtime::compile_graph(
       std::move(graph),
       {.precision = options.precision,
-       .runtime = {.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch, .winograd = options.winograd},
+       .runtime = options.runtime,
        .dump_ir = options.dump_ir},
       &report);
   fmt::print("passes ({} nodes -> {}):\n", report.nodes_before, model.graph().nodes.size());
@@ -44,9 +42,7 @@ void add_compile_verb(CLI::App& app) {
   verb->add_option("model", options->model, "ONNX model file")->required();
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->add_option("--batch", options->batch, "Batch size (default: as declared, a symbolic batch 1)")->check(at_least(1));
-  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
-  add_sub_batch_option(*verb, options->sub_batch);
-  add_winograd_option(*verb, options->winograd);
+  add_runtime_options(*verb, options->runtime);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");
   verb->callback([options] { run(*options); });
 }

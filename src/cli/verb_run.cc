@@ -31,9 +31,7 @@ struct RunOptions {
   uint64_t seed = 0;
   int64_t batch = 0;
   bool reference = false;
-  int64_t threads = 0;
-  int64_t sub_batch = 0;
-  bool winograd = true;
+  runtime::RuntimeOptions runtime;
   std::string precision = "auto";
 };
 
@@ -143,8 +141,7 @@ void run(const RunOptions& options) {
     auto start = std::chrono::steady_clock::now();
     runtime::CompiledModel model = runtime::compile_graph(
         std::move(graph), {.precision = options.precision,
-                           .runtime = {.threads = options.threads, .first_core = -1, .sub_batch = options.sub_batch,
-                                       .winograd = options.winograd},
+                           .runtime = options.runtime,
                            .dump_ir = {}});
     double compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     start = std::chrono::steady_clock::now();
@@ -188,9 +185,7 @@ void add_run_verb(CLI::App& app) {
                    "Set the batch size of the inputs (default: a symbolic batch takes the input file's, or 1)")
       ->check(at_least(1));
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
-  verb->add_option("--threads", options->threads, "Threads per inference (0: one per core)")->check(at_least(0));
-  add_sub_batch_option(*verb, options->sub_batch);
-  add_winograd_option(*verb, options->winograd);
+  add_runtime_options(*verb, options->runtime);
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   verb->callback([options] { run(*options); });
 }

@@ -41,6 +41,7 @@ struct SpaceOptions {
   int64_t validation_samples = 1000;
   int64_t channel_multiple = 16;
   std::vector<std::string> edits;  // only these (default: every single edit that applies)
+  std::vector<std::string> candidates;  // and these candidates of several edits ("EDIT,EDIT,...")
   std::string estimate = "distill";  // distill (nas::AccuracyEstimator) or recalibrate (BatchNorm only)
   nas::EstimateSettings estimation;
   nas::FinetuneRecipe full{.epochs = 0};  // with full.epochs > 0 (--full-epochs): each edit also gets the full recipe
@@ -95,14 +96,24 @@ void run_space(SpaceOptions options) {
   nas::SearchSpace space = nas::find_blocks(baseline);
   nas::EditOptions edit_options{.channel_multiple = options.channel_multiple};
   // Everything a user can get wrong is checked before anything prints: the edits asked for apply, the data fits.
-  std::vector<nas::Edit> edits;
-  if (options.edits.empty()) {
-    edits = nas::applicable_edits(baseline, space, edit_options);
-  } else {
-    for (const std::string& text : options.edits) {
-      edits.push_back(nas::Edit::parse(text));
-      nas::apply_edit(baseline, space, edits.back(), edit_options);
+  // A row is a candidate: one edit (--edit, or every single edit that applies), or several (--candidate).
+  std::vector<std::vector<nas::Edit>> candidates;
+  if (options.edits.empty() && options.candidates.empty()) {
+    for (const nas::Edit& edit : nas::applicable_edits(baseline, space, edit_options)) candidates.push_back({edit});
+  }
+  for (const std::string& text : options.edits) {
+    candidates.push_back({nas::Edit::parse(text)});
+    nas::apply_edit(baseline, space, candidates.back()[0], edit_options);
+  }
+  for (const std::string& text : options.candidates) {
+    std::vector<nas::Edit> edits;
+    for (size_t start = 0; start <= text.size();) {
+      size_t comma = std::min(text.find(',', start), text.size());
+      edits.push_back(nas::Edit::parse(text.substr(start, comma - start)));
+      start = comma + 1;
     }
+    nas::apply_edits(baseline, edits, edit_options);
+    candidates.push_back(std::move(edits));
   }
   data::Preprocess preprocess = data::model_preprocess(baseline.get_metadata("nacc.preprocess"), options.data);
   const Shape& input = baseline.value(baseline.inputs[0]).shape;
@@ -125,8 +136,8 @@ void run_space(SpaceOptions options) {
                                     {.calibration_samples = options.calibration_samples,
                                      .validation_samples = options.validation_samples,
                                      .seed = options.seed});
-  fmt::print("{} blocks in {} stages:\n{}\n{} single edits\n", space.blocks.size(), space.stages,
-             nas::format_space(space), edits.size());
+  fmt::print("{} blocks in {} stages:\n{}\n{} candidates\n", space.blocks.size(), space.stages,
+             nas::format_space(space), candidates.size());
   double baseline_fp32 = evaluator.top1(baseline);
   Graph baseline_int8 = evaluator.quantized(baseline);
   double baseline_int8_top1 = evaluator.top1(baseline_int8);
@@ -162,21 +173,21 @@ void run_space(SpaceOptions options) {
                    .macs = base_stats.macs,
                    .parameters = base_stats.parameters,
                    .int8_top1 = baseline_int8_top1};
-  ProgressBar progress("edits", static_cast<int64_t>(edits.size()), "edit");
-  for (const nas::Edit& edit : edits) {
-    Graph candidate = nas::apply_edit(baseline, space, edit, edit_options);
+  ProgressBar progress("candidates", static_cast<int64_t>(candidates.size()), "cand");
+  for (const std::vector<nas::Edit>& edits : candidates) {
+    Graph candidate = nas::apply_edits(baseline, edits, edit_options);
     GraphStats stats = analyze_graph(candidate);
     // Latency does not depend on the weights: the recalibrated candidate is measured either way.
     Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
-    EditRow row{.edit = edit.text(),
+    EditRow row{.edit = nas::edits_text(edits),
                 .hash = nas::graph_hash(candidate),
                 .macs = stats.macs,
                 .parameters = stats.parameters};
     if (estimator) {
-      nas::Estimate estimate = estimator->estimate({edit});
+      nas::Estimate estimate = estimator->estimate(edits);
       row.int8_top1 = estimate.int8_top1;
       row.block_loss = estimate.block_loss;
-      if (options.full.epochs > 0) row.full_int8_top1 = estimator->finetuned({edit}, options.full).int8_top1;
+      if (options.full.epochs > 0) row.full_int8_top1 = estimator->finetuned(edits, options.full).int8_top1;
     } else {
       row.int8_top1 = evaluator.top1(int8);
     }
@@ -192,13 +203,15 @@ void run_space(SpaceOptions options) {
 
   std::string unit = scenario == loadgen::Scenario::SingleStream ? "p90 ms" : "ms/sample";
   bool full = options.full.epochs > 0;
-  std::string table = fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>10}{}\n", "edit", "MACs", "params",
+  size_t name_width = 28;
+  for (const EditRow& row : rows) name_width = std::max(name_width, row.edit.size());
+  std::string table = fmt::format("{:<{}} {:>10} {:>10} {:>18} {:>11} {:>10}{}\n", "edit", name_width, "MACs", "params",
                                   "INT8 " + unit + " (x)", "table (x)", "INT8 top-1", full ? "  after full" : "");
   auto line = [&](const EditRow& row) {
     std::string latency = row.latency ? fmt::format("{:.3f} ({:.2f}x)", row.latency->ms, row.latency->ratio) : "-";
     std::string predicted = row.predicted_ratio ? fmt::format("{:.2f}x", *row.predicted_ratio) : "-";
     std::string after = row.full_int8_top1 ? fmt::format(" {:>10.2f}%", 100 * *row.full_int8_top1) : "";
-    return fmt::format("{:<28} {:>10} {:>10} {:>18} {:>11} {:>9.2f}%{}\n", row.edit,
+    return fmt::format("{:<{}} {:>10} {:>10} {:>18} {:>11} {:>9.2f}%{}\n", row.edit, name_width,
                        human_count(static_cast<double>(row.macs)), human_count(static_cast<double>(row.parameters)),
                        latency, predicted, 100 * row.int8_top1, after);
   };
@@ -213,8 +226,12 @@ void run_space(SpaceOptions options) {
   } else {
     fmt::print("INT8 top-1 after BatchNorm re-estimation on {} training images, no training", options.calibration_samples);
   }
-  fmt::print("; latency measured against the baseline in the same rounds ({}, {} rounds of {} ms)\n", options.scenario,
-             options.rounds, options.duration_ms);
+  if (meter) {
+    fmt::print("; latency measured against the baseline in the same rounds ({}, {} rounds of {} ms)\n",
+               options.scenario, options.rounds, options.duration_ms);
+  } else {
+    fmt::print("; latency not measured (--no-latency)\n");
+  }
   // The latency table's error against the measured ratio, over the edits: what a search may trust it for.
   std::vector<double> errors;
   for (const EditRow& row : rows) {
@@ -344,6 +361,8 @@ void add_search_verb(CLI::App& app) {
       ->capture_default_str();
   verb->add_option("--edit", options->edits, "Only this edit (BLOCK:remove, BLOCK:width=F, STAGE:width=F, BLOCK:kernel=K, BLOCK:replace=basic|bottleneckE|irE|fusedE|conv, "
                    "BLOCK:stride=earlier|later); repeatable");
+  verb->add_option("--candidate", options->candidates,
+                   "Also this candidate of several edits, comma-separated (layer1.1:remove,layer3:width=0.5); repeatable");
   verb->add_flag("--no-latency", options->skip_latency, "Skip the latency measurements");
   verb->add_option("--estimate", options->estimate,
                    "distill (blocks distilled alone, then a short end-to-end fine-tune) or recalibrate (BatchNorm only)")

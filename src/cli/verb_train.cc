@@ -119,9 +119,7 @@ struct EvalCliOptions {
   std::string precision = "auto";
   int64_t batch = 64;
   bool reference = false;
-  int64_t threads = 0;
-  int64_t sub_batch = 0;
-  bool winograd = true;
+  runtime::RuntimeOptions runtime;
 };
 
 void run_eval(const EvalCliOptions& options) {
@@ -130,11 +128,7 @@ void run_eval(const EvalCliOptions& options) {
   data::ImageDataset dataset = load_for(options.data, graph, preprocess);
   bench::Evaluation evaluation =
       bench::evaluate(graph, dataset, preprocess,
-                      {.precision = options.precision,
-                       .reference = options.reference,
-                       .threads = options.threads,
-                       .sub_batch = options.sub_batch,
-                       .winograd = options.winograd});
+                      {.precision = options.precision, .reference = options.reference, .runtime = options.runtime});
   fmt::print("{}: top-1 {:.2f}% ({} of {}) on {}, {}\n", options.model, 100 * evaluation.top1, evaluation.correct,
              evaluation.samples, options.data, evaluation.executor);
   for (size_t c = 0; c < evaluation.class_top1.size(); ++c) {
@@ -192,9 +186,7 @@ void add_train_verbs(CLI::App& app) {
   eval_verb->add_option("--precision", eval->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
   eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(at_least(1));
   eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
-  eval_verb->add_option("--threads", eval->threads, "Threads per inference (0: one per core)");
-  add_sub_batch_option(*eval_verb, eval->sub_batch);
-  add_winograd_option(*eval_verb, eval->winograd);
+  add_runtime_options(*eval_verb, eval->runtime);
   eval_verb->callback([eval] { run_eval(*eval); });
 }
 

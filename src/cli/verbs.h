@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include "runtime/runtime.h"
+
 namespace nacc::cli {
 
 // A flag's check for whole numbers from `minimum` up; its message reads
@@ -16,6 +18,8 @@ CLI::Validator at_least(int64_t minimum);
 void add_sub_batch_option(CLI::App& verb, int64_t& sub_batch);
 // --no-winograd of compile, run, bench and eval (runtime::RuntimeOptions::winograd).
 void add_winograd_option(CLI::App& verb, bool& winograd);
+// --threads, --sub-batch and --no-winograd of compile, run and eval, straight into the runtime's options.
+void add_runtime_options(CLI::App& verb, runtime::RuntimeOptions& runtime);
 
 void add_zoo_verb(CLI::App& app);
 void add_inspect_verb(CLI::App& app);

@@ -327,13 +327,15 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
   CommandResult result = nacc("search space " + baseline + " --edit layer1.1:remove --edit layer3.2:width=0.5 "
                               "--edit layer2:width=0.5 --edit layer3.1:replace=ir3 --edit layer2.0:stride=later "
+                              "--candidate layer3.2:width=0.5,layer1.1:remove "
                               "--duration-ms 50 --rounds 1 --val-samples 200 --calib-samples 64 --feature-images 128 "
                               "--block-steps 20 --finetune-steps 10 --full-epochs 1 --full-subset 128 -o " + path("space"));
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("layer2.0               basic"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("layer1.1:remove"), std::string::npos) << result.output;
   nlohmann::json space = nlohmann::json::parse(read_file(folder_ / "space" / "space.json"));
-  ASSERT_EQ(space["edits"].size(), 5u);
+  ASSERT_EQ(space["edits"].size(), 6u);
+  EXPECT_EQ(space["edits"][5]["edit"], "layer1.1:remove, layer3.2:width=0.5") << "a candidate's edits, in canonical order";
   for (const auto& edit : space["edits"]) {
     EXPECT_GT(edit["latency_ratio"].get<double>(), 0.0);
     EXPECT_GT(edit["predicted_latency_ratio"].get<double>(), 0.0);
@@ -346,8 +348,8 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
     }
   }
   EXPECT_EQ(space["blocks"].size(), 11u);
-  EXPECT_EQ(space["latency_table"]["edits"], 5);
-  EXPECT_EQ(space["estimate_quality"]["edits"], 5);
+  EXPECT_EQ(space["latency_table"]["edits"], 6);
+  EXPECT_EQ(space["estimate_quality"]["edits"], 6);
   EXPECT_LE(std::abs(space["estimate_quality"]["kendall_tau"].get<double>()), 1.0);
   EXPECT_NE(result.output.find("Kendall tau"), std::string::npos) << result.output;
   EXPECT_GE(space["latency_table"]["worst_abs_error"].get<double>(),
@@ -361,6 +363,8 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   expect_user_error("search space " + baseline + " --val-samples 6000 --no-latency -o " + path("space4"), "6000");
   expect_user_error("search space " + baseline + " --estimate recalibrate --full-epochs 1 --no-latency -o " + path("space5"),
                     "--estimate distill with --full-epochs");
+  expect_user_error("search space " + baseline + " --candidate layer1.1:remove,,layer2.1:remove --no-latency -o " +
+                    path("space6"), "expected an edit");
 }
 
 TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {
