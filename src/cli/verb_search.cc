@@ -317,12 +317,12 @@ void run_space(SpaceOptions options) {
   if (!x.empty()) {
     x.push_back(1.0);
     y.push_back(100 * baseline_int8_top1);
-    page.add_svg(report::svg_scatter(x, y, {"Single edits: INT8 latency against INT8 top-1 (baseline at 1.0)",
+    page.add_svg(report::svg_scatter(x, y, {"Candidates: INT8 latency against INT8 top-1 (baseline at 1.0)",
                                             "latency / baseline's", "INT8 top-1 (%)", 720, 360}));
   }
   page.add_heading("Blocks");
   page.add_preformatted(nas::format_space(space));
-  page.add_heading("Single edits");
+  page.add_heading("Candidates");
   page.add_preformatted(table);
   if (!table_error.is_null()) {
     page.add_paragraph(fmt::format("Latency table (each changed segment measured alone, summed with the baseline) "
