@@ -69,15 +69,15 @@ std::vector<std::map<std::string, Tensor>> calibration_batches(QuantizeCliOption
       options.samples = dataset->size();  // the last batch may repeat some, as always
     }
   }
+  // The calibration samples spread over the whole set (a fixed stride, so classes mix).
+  std::vector<int64_t> spread = dataset ? data::spread_indices(options.samples, dataset->size()) : std::vector<int64_t>();
   for (int64_t first = 0; first < options.samples; first += options.batch) {
     Tensor tensor(DataType::f32, info.shape);
     for (int64_t i = 0; i < options.batch; ++i) {
       float* out = tensor.data<float>() + i * sample_elements;
       int64_t sample = (first + i) % options.samples;
       if (dataset) {
-        // Spread the calibration samples over the whole set (a fixed stride, so classes mix).
-        int64_t index = sample * dataset->size() / std::max<int64_t>(options.samples, 1);
-        data::preprocess_sample(*dataset, index, preprocess, out);
+        data::preprocess_sample(*dataset, spread[static_cast<size_t>(sample)], preprocess, out);
       } else {
         for (int64_t k = 0; k < sample_elements; ++k) out[k] = static_cast<float>(rng.normal());
       }

@@ -54,47 +54,69 @@ Graph quantized_segment(const Graph& graph, const Segment& segment, uint64_t see
   return compiler::quantize(slice, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
 }
 
-}  // namespace
+std::string segment_hash(const Graph& graph, const Segment& segment) {
+  return graph_hash(slice_graph(graph, {segment.input}, {segment.output}));
+}
 
-std::vector<Segment> changed_segments(const Graph& baseline, const Graph& candidate) {
+struct ChangedSegment {
+  Segment segment;
+  std::string baseline_hash;
+  std::string candidate_hash;
+};
+
+// changed_segments with what a table keeps between candidates: the baseline's block boundaries (in order) and its
+// segments' hashes (filled as they are needed, by "input\noutput"); each segment comes with both sides' hashes.
+std::vector<ChangedSegment> differing_segments(const Graph& baseline, const std::vector<std::string>& baseline_cuts,
+                                               const Graph& candidate, std::map<std::string, std::string>& baseline_hashes) {
   std::vector<std::string> candidate_cuts = block_boundaries(candidate);
   std::set<std::string> in_candidate(candidate_cuts.begin(), candidate_cuts.end());
   std::vector<std::string> shared;
-  for (const std::string& value : block_boundaries(baseline)) {
+  for (const std::string& value : baseline_cuts) {
     if (in_candidate.count(value) != 0) shared.push_back(value);
   }
   if (shared.size() < 2 || shared.front() != baseline.inputs[0] || shared.back() != baseline.outputs[0]) {
     fail("expected a candidate with the baseline's input and output, but it has '{}' and '{}'", candidate.inputs[0],
          candidate.outputs[0]);
   }
-  std::vector<Segment> changed;
+  std::vector<ChangedSegment> changed;
   for (size_t i = 0; i + 1 < shared.size(); ++i) {
     Segment segment{shared[i], shared[i + 1]};
-    if (graph_hash(slice_graph(baseline, {segment.input}, {segment.output})) !=
-        graph_hash(slice_graph(candidate, {segment.input}, {segment.output}))) {
-      changed.push_back(segment);
-    }
+    auto [known, added] = baseline_hashes.try_emplace(segment.input + "\n" + segment.output);
+    if (added) known->second = segment_hash(baseline, segment);
+    std::string candidate_hash = segment_hash(candidate, segment);
+    if (candidate_hash != known->second) changed.push_back({segment, known->second, candidate_hash});
   }
   return changed;
 }
 
-LatencyTable::LatencyTable(const Graph& baseline, LatencyMeter& meter) : baseline_(baseline), meter_(meter) {}
+}  // namespace
 
-double LatencyTable::segment_ms(const Graph& graph, const Segment& segment, int64_t* measured) {
-  std::string key = graph_hash(slice_graph(graph, {segment.input}, {segment.output}));
-  if (auto found = entries_.find(key); found != entries_.end()) return found->second;
+std::vector<Segment> changed_segments(const Graph& baseline, const Graph& candidate) {
+  std::map<std::string, std::string> baseline_hashes;
+  std::vector<Segment> segments;
+  for (const ChangedSegment& changed : differing_segments(baseline, block_boundaries(baseline), candidate, baseline_hashes)) {
+    segments.push_back(changed.segment);
+  }
+  return segments;
+}
+
+LatencyTable::LatencyTable(const Graph& baseline, LatencyMeter& meter)
+    : baseline_(baseline), meter_(meter), baseline_cuts_(block_boundaries(baseline)) {}
+
+double LatencyTable::segment_ms(const Graph& graph, const Segment& segment, const std::string& hash, int64_t* measured) {
+  if (auto found = entries_.find(hash); found != entries_.end()) return found->second;
   ++*measured;
-  return entries_[key] = meter_.time(quantized_segment(graph, segment, meter_.settings().seed));
+  return entries_[hash] = meter_.time(quantized_segment(graph, segment, meter_.settings().seed));
 }
 
 LatencyPrediction LatencyTable::predict(const Graph& candidate) {
   LatencyPrediction prediction;
   double baseline_ms = meter_.baseline_ms();
   prediction.ms = baseline_ms;
-  for (const Segment& segment : changed_segments(baseline_, candidate)) {
+  for (const ChangedSegment& changed : differing_segments(baseline_, baseline_cuts_, candidate, baseline_hashes_)) {
     ++prediction.segments;
-    prediction.ms += segment_ms(candidate, segment, &prediction.segments_measured) -
-                     segment_ms(baseline_, segment, &prediction.segments_measured);
+    prediction.ms += segment_ms(candidate, changed.segment, changed.candidate_hash, &prediction.segments_measured) -
+                     segment_ms(baseline_, changed.segment, changed.baseline_hash, &prediction.segments_measured);
   }
   // A table whose parts sum below zero says nothing more than that the candidate is very fast.
   prediction.ms = std::max(prediction.ms, 0.01 * baseline_ms);

@@ -47,11 +47,13 @@ class LatencyTable {
   size_t entries() const { return entries_.size(); }
 
  private:
-  // The INT8 latency of one segment of a float graph, measured on first use.
-  double segment_ms(const Graph& graph, const Segment& segment, int64_t* measured);
+  // The INT8 latency of one segment of a float graph (`hash`: the float segment's), measured on first use.
+  double segment_ms(const Graph& graph, const Segment& segment, const std::string& hash, int64_t* measured);
 
   const Graph& baseline_;
   LatencyMeter& meter_;
+  std::vector<std::string> baseline_cuts_;  // the baseline's block boundaries, in order
+  std::map<std::string, std::string> baseline_hashes_;  // its segments' hashes, by "input\noutput"
   std::map<std::string, double> entries_;  // by the float segment's hash
 };
 

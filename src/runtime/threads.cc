@@ -10,22 +10,12 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/machine.h"
 #include "runtime/runtime.h"
 
 namespace nacc::runtime {
 
 namespace {
-
-std::vector<int> cpus_in(const cpu_set_t& set) {
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
-// The process's CPUs as it starts: read before main(), while no thread of this program has pinned itself.
-[[maybe_unused]] const bool kUsableCpusRead = !usable_cpus().empty();
 
 constexpr unsigned kFlushToZero = 0x8040;  // MXCSR's flush-to-zero and denormals-are-zero bits
 
@@ -60,19 +50,7 @@ void run_on_own_thread(const std::function<void()>& work) {
   if (failure) std::rethrow_exception(failure);
 }
 
-const std::vector<int>& usable_cpus() {
-  static const std::vector<int> cpus = [] {
-    std::vector<int> found;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) found = cpus_in(set);
-    if (found.empty()) {  // no affinity to read: the machine's CPUs from 0
-      unsigned count = std::max(1u, std::thread::hardware_concurrency());
-      for (unsigned cpu = 0; cpu < count; ++cpu) found.push_back(static_cast<int>(cpu));
-    }
-    return found;
-  }();
-  return cpus;
-}
+const std::vector<int>& usable_cpus() { return nacc::usable_cpus(); }
 
 int cpu_of_core(int64_t core, const std::vector<int>& cpus) {
   if (cpus.empty() || core < 0) fail("expected a core >= 0 among {} usable CPUs, but found {}", cpus.size(), core);

@@ -121,7 +121,6 @@ std::map<std::string, Tensor> record_features(const Graph& graph, const data::Im
   torch::NoGradGuard no_grad;
   std::map<std::string, Tensor> result;
   int64_t count = static_cast<int64_t>(indices.size());
-  std::vector<float> sample(static_cast<size_t>(dataset.sample_elements()));
   for (int64_t first = 0; first < count; first += batch) {
     int64_t size = std::min(batch, count - first);
     torch::Tensor images = torch::empty({size, dataset.channels, dataset.height, dataset.width});

@@ -4,10 +4,11 @@
 #pragma once
 
 #include <omp.h>
-#include <sched.h>
 #include <torch/torch.h>
 
 #include <algorithm>
+
+#include "core/machine.h"
 
 namespace nacc::train {
 
@@ -17,11 +18,7 @@ class TorchThreadScope {
   // OpenMP's count is read before libtorch is asked: asking libtorch first (its per-thread lazy initialisation
   // applies its own count) was seen to leave OpenMP at 1 thread after a block training on a 2-core host.
   explicit TorchThreadScope(int64_t threads) : previous_omp_(omp_get_max_threads()), previous_(torch::get_num_threads()) {
-    int wanted = static_cast<int>(threads);
-    if (wanted <= 0) {
-      cpu_set_t set;
-      wanted = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-    }
+    int wanted = threads > 0 ? static_cast<int>(threads) : static_cast<int>(usable_cpus().size());
     if (wanted != previous_) torch::set_num_threads(std::max(wanted, 1));
   }
   ~TorchThreadScope() {

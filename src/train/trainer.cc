@@ -394,10 +394,10 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
       optimizer->zero_grad();
       std::map<std::string, torch::Tensor> student = module.forward_values({{graph.inputs[0], batch.images}}, student_values);
       torch::Tensor logits = student.at(graph.outputs[0]);
-      std::map<std::string, torch::Tensor> taught;
       torch::Tensor teacher_logits;
       LossInputs inputs{.logits = logits, .labels = batch.labels, .teacher_logits = nullptr, .features = {}, .options = options};
       if (teacher) {
+        std::map<std::string, torch::Tensor> taught;
         {
           torch::NoGradGuard no_grad;
           taught = teacher->forward_values({{options.teacher->inputs[0], batch.images}}, teacher_values);
