@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "cli/format.h"
+#include "cli/search_data.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -75,10 +76,6 @@ nlohmann::json row_json(const EditRow& row) {
   return json;
 }
 
-std::string split_of(const std::string& data, const std::string& split) {
-  return data == "fashion-mnist" || data == "cifar10" ? data + ":" + split : data;
-}
-
 void run_space(SpaceOptions options) {
   loadgen::Scenario scenario = loadgen::parse_scenario(options.scenario);
   if (options.estimate != "distill" && options.estimate != "recalibrate") {
@@ -92,7 +89,8 @@ void run_space(SpaceOptions options) {
   if (options.estimation.cache_dir.empty()) options.estimation.cache_dir = std::filesystem::path(options.output) / "cache";
   if (options.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options.channel_multiple);
   check_writable(std::filesystem::path(options.output) / "space.json");
-  Graph baseline = import_onnx_file(options.baseline);
+  SearchData loaded = load_search_data(options.baseline, options.data, options.validation_data);
+  const Graph& baseline = loaded.baseline;
   nas::SearchSpace space = nas::find_blocks(baseline);
   nas::EditOptions edit_options{.channel_multiple = options.channel_multiple};
   // Everything a user can get wrong is checked before anything prints: the edits asked for apply, the data fits.
@@ -115,23 +113,11 @@ void run_space(SpaceOptions options) {
     nas::apply_edits(baseline, edits, edit_options);
     candidates.push_back(std::move(edits));
   }
-  data::Preprocess preprocess = data::model_preprocess(baseline.get_metadata("nacc.preprocess"), options.data);
-  const Shape& input = baseline.value(baseline.inputs[0]).shape;
-  Shape sample(input.begin() + 1, input.end());
-  std::string validation_spec = options.validation_data.empty() ? split_of(options.data, "val") : options.validation_data;
-  if (validation_spec == split_of(options.data, "train")) {
-    fail("expected validation data for {} (--val-data), which has no val split of its own", options.data);
-  }
-  data::ImageDataset training = data::load_dataset_as(split_of(options.data, "train"), sample, preprocess.resize);
-  if (training.sample_shape() != sample) {
-    fail("expected data of the baseline's input shape {}, but {} has samples of shape {}", shape_to_string(sample),
-         training.name, shape_to_string(training.sample_shape()));
-  }
-  data::ImageDataset validation = data::load_dataset_as(validation_spec, sample, preprocess.resize);
-  int64_t classes = baseline.value(baseline.outputs[0]).shape.back();
-  if (classes != training.classes) {
-    fail("expected a baseline with {} classes for {}, but it has {} outputs", training.classes, training.name, classes);
-  }
+  data::Preprocess& preprocess = loaded.preprocess;
+  data::ImageDataset& training = loaded.training;
+  data::ImageDataset& validation = loaded.validation;
+  const std::string& validation_spec = loaded.validation_spec;
+  int64_t classes = loaded.classes;
   nas::CandidateEvaluator evaluator(training, validation, preprocess,
                                     {.calibration_samples = options.calibration_samples,
                                      .validation_samples = options.validation_samples,
@@ -337,8 +323,10 @@ void run_space(SpaceOptions options) {
 }  // namespace
 
 void add_search_verb(CLI::App& app) {
-  CLI::App* search = app.add_subcommand("search", "Architecture search (nacc search space: the search space of a baseline)");
-  search->require_subcommand(1);
+  CLI::App* search = app.add_subcommand(
+      "search", "Architecture search: a faster model at the baseline's accuracy (nacc search space: the search space)");
+  search->require_subcommand(0, 1);
+  add_search_run_options(*search);
   auto options = std::make_shared<SpaceOptions>();
   CLI::App* verb = search->add_subcommand(
       "space", "The baseline's blocks, the edits that apply, and each single edit's MACs, INT8 latency and accuracy");

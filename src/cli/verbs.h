@@ -29,7 +29,9 @@ void add_compile_verb(CLI::App& app);
 void add_quantize_verb(CLI::App& app);
 // `train` and `eval` (src/cli/verb_train.cc).
 void add_train_verbs(CLI::App& app);
-// `search space` (src/cli/verb_search.cc).
+// `search` and `search space` (src/cli/verb_search.cc).
 void add_search_verb(CLI::App& app);
+// The options and callback of `search` itself (src/cli/verb_search_run.cc).
+void add_search_run_options(CLI::App& search);
 
 }  // namespace nacc::cli

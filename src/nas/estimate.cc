@@ -227,7 +227,15 @@ Graph AccuracyEstimator::assembled(const std::vector<Edit>& edits, Estimate& res
   int64_t distilled = 0;
   for (const Edit& edit : edits) {
     bool trained = false;
-    const Graph& block = distilled_block(edit, &trained);
+    const Graph* learnt = nullptr;
+    try {
+      learnt = &distilled_block(edit, &trained);
+    } catch (const Error&) {
+      // An edit that applies only after the others (a kernel of a replaced block, a second width of a stage) has
+      // no block of its own on the baseline: its layers keep their inherited weights for the fine-tune.
+      continue;
+    }
+    const Graph& block = *learnt;
     if (block.nodes.empty()) continue;  // nothing left to train
     take_weights(candidate, block);
     result.block_loss += block_losses_.at(edit.text());
@@ -253,7 +261,13 @@ Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
   return result;
 }
 
-Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe) {
+std::optional<double> AccuracyEstimator::block_loss(const Edit& edit) const {
+  auto found = block_losses_.find(edit.text());
+  if (found == block_losses_.end()) return std::nullopt;
+  return found->second;
+}
+
+Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe, Graph* trained) {
   if (recipe.epochs < 1 || recipe.batch < 1 || recipe.learning_rate <= 0) {
     fail("expected a fine-tune of >= 1 epoch, batch >= 1 and a positive learning rate, but found {} epochs, batch {}, "
          "rate {}",
@@ -278,6 +292,7 @@ Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const Fine
   }
   train::train(candidate, training_, nullptr, preprocess_, options);
   score(candidate, result);
+  if (trained != nullptr) *trained = std::move(candidate);
   return result;
 }
 

@@ -78,7 +78,12 @@ class AccuracyEstimator {
 
   Estimate estimate(const std::vector<Edit>& edits);
   // The same candidate after the full recipe instead of the short fine-tune.
-  Estimate finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe);
+  // `trained`, when given, receives the fine-tuned float graph.
+  Estimate finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe, Graph* trained = nullptr);
+
+  // The distillation loss of an edit's block once it has been distilled (or read from the cache); nullopt before,
+  // and for an edit with nothing to train.
+  std::optional<double> block_loss(const Edit& edit) const;
 
   // The distilled block of one edit: the region of apply_edit(baseline, edit) that differs from the baseline (one
   // block; two for a stride move; a stage and what reads it for a stage width) with learnt weights; trained on first

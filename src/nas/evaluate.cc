@@ -156,6 +156,24 @@ Graph CandidateEvaluator::quantized(const Graph& candidate) const {
   return compiler::quantize(graph, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
 }
 
+Graph CandidateEvaluator::quantized_within_drop(const Graph& candidate, double max_drop, int64_t* fp32_layers) const {
+  Graph graph = at_batch(candidate, kCalibrationBatch);
+  std::vector<std::map<std::string, Tensor>> batches;
+  for (const auto& batch : calibration_) batches.push_back({{graph.inputs[0], batch.begin()->second}});
+  std::vector<compiler::LabelledBatch> evaluation;
+  for (int64_t first = 0; first + kCalibrationBatch <= validation_.size(); first += kCalibrationBatch) {
+    compiler::LabelledBatch labelled{{{graph.inputs[0], Tensor(DataType::f32, graph.value(graph.inputs[0]).shape)}}, {}};
+    data::preprocess_samples(validation_, first, kCalibrationBatch, preprocess_,
+                             labelled.inputs.begin()->second.data<float>());
+    labelled.labels.assign(validation_.labels.begin() + first, validation_.labels.begin() + first + kCalibrationBatch);
+    evaluation.push_back(std::move(labelled));
+  }
+  compiler::AccuracyAwareResult result = compiler::quantize_within_drop(
+      graph, batches, evaluation, max_drop, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
+  if (fp32_layers != nullptr) *fp32_layers = static_cast<int64_t>(result.fp32_layers.size());
+  return std::move(result.graph);
+}
+
 double CandidateEvaluator::top1(const Graph& graph) const {
   return bench::evaluate(at_batch(graph, std::min<int64_t>(kEvaluationBatch, settings_.validation_samples)), validation_,
                          preprocess_, bench::EvaluateOptions{})

@@ -75,6 +75,9 @@ class CandidateEvaluator {
   Graph recalibrated(const Graph& candidate) const;
   // Calibrated INT8 QDQ graph of a float graph.
   Graph quantized(const Graph& candidate) const;
+  // Accuracy-aware INT8: quantized as quantized() does, then the most sensitive layers returned to FP32 until the
+  // top-1 drop on the validation subset is at most `max_drop` (a fraction). `fp32_layers` receives how many.
+  Graph quantized_within_drop(const Graph& candidate, double max_drop, int64_t* fp32_layers = nullptr) const;
   // Top-1 of a graph (float or QDQ) on the validation subset.
   double top1(const Graph& graph) const;
 

@@ -100,12 +100,13 @@ std::vector<Segment> changed_segments(const Graph& baseline, const Graph& candid
   return segments;
 }
 
-LatencyTable::LatencyTable(const Graph& baseline, LatencyMeter& meter)
-    : baseline_(baseline), meter_(meter), baseline_cuts_(block_boundaries(baseline)) {}
+LatencyTable::LatencyTable(const Graph& baseline, LatencyMeter& meter, bool int8)
+    : baseline_(baseline), meter_(meter), int8_(int8), baseline_cuts_(block_boundaries(baseline)) {}
 
 double LatencyTable::segment_ms(const Graph& graph, const Segment& segment, const std::string& hash, int64_t* measured) {
   if (auto found = entries_.find(hash); found != entries_.end()) return found->second;
   ++*measured;
+  if (!int8_) return entries_[hash] = meter_.time(slice_graph(graph, {segment.input}, {segment.output}));
   return entries_[hash] = meter_.time(quantized_segment(graph, segment, meter_.settings().seed));
 }
 

@@ -41,17 +41,18 @@ struct LatencyPrediction {
 class LatencyTable {
  public:
   // `baseline` (float) and `meter` must outlive the table; the meter's settings (scenario, batch, threads) are the
-  // deployment's.
-  LatencyTable(const Graph& baseline, LatencyMeter& meter);
+  // deployment's; `int8`: segments are quantized before they are measured (else measured in FP32).
+  LatencyTable(const Graph& baseline, LatencyMeter& meter, bool int8 = true);
   LatencyPrediction predict(const Graph& candidate);
   size_t entries() const { return entries_.size(); }
 
  private:
-  // The INT8 latency of one segment of a float graph (`hash`: the float segment's), measured on first use.
+  // The latency of one segment of a float graph (INT8 unless the table is for FP32) (`hash`: the float segment's), measured on first use.
   double segment_ms(const Graph& graph, const Segment& segment, const std::string& hash, int64_t* measured);
 
   const Graph& baseline_;
   LatencyMeter& meter_;
+  bool int8_;
   std::vector<std::string> baseline_cuts_;  // the baseline's block boundaries, in order
   std::map<std::string, std::string> baseline_hashes_;  // its segments' hashes, by "input\noutput"
   std::map<std::string, double> entries_;  // by the float segment's hash

@@ -119,6 +119,44 @@ std::string svg_scatter(const std::vector<double>& x_values, const std::vector<d
   return svg + "</svg>\n";
 }
 
+std::string svg_series(const std::vector<Series>& series, const PlotOptions& options) {
+  std::vector<double> all_x, all_y;
+  for (const Series& one : series) {
+    all_x.insert(all_x.end(), one.x.begin(), one.x.end());
+    all_y.insert(all_y.end(), one.y.begin(), one.y.end());
+  }
+  Axis x = axis_of(all_x, true);
+  Axis y = axis_of(all_y, false);
+  double pad = 0.05 * (y.high - y.low);  // points on the edge stay visible
+  y = {y.low - pad, y.high + pad};
+  std::string svg = frame(options, x, y);
+  int plot_width = options.width_px - kMarginLeft - kMarginRight;
+  int plot_height = options.height_px - kMarginTop - kMarginBottom;
+  auto px = [&](double value) { return kMarginLeft + (value - x.low) / (x.high - x.low) * plot_width; };
+  auto py = [&](double value) { return kMarginTop + plot_height - (value - y.low) / (y.high - y.low) * plot_height; };
+  int legend_y = kMarginTop + 14;
+  for (const Series& one : series) {
+    size_t count = std::min(one.x.size(), one.y.size());
+    std::string name = escape_html(one.name);
+    if (one.joined && count > 1) {
+      std::string points;
+      for (size_t i = 0; i < count; ++i) points += fmt::format("{:.1f},{:.1f} ", px(one.x[i]), py(one.y[i]));
+      svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>\n", points,
+                         one.color);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      std::string title = i < one.labels.size() ? "<title>" + escape_html(one.labels[i]) + "</title>" : "";
+      svg += fmt::format("<circle class=\"{}\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\">{}</circle>\n", name,
+                         px(one.x[i]), py(one.y[i]), one.radius_px, one.color, title);
+    }
+    svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
+                       kMarginLeft + plot_width - 160, legend_y - 4, one.color, kMarginLeft + plot_width - 150, legend_y,
+                       name);
+    legend_y += 15;
+  }
+  return svg + "</svg>\n";
+}
+
 void HtmlPage::add_heading(const std::string& text) { body_ += "<h2>" + escape_html(text) + "</h2>\n"; }
 
 void HtmlPage::add_paragraph(const std::string& text) { body_ += "<p>" + escape_html(text) + "</p>\n"; }

@@ -23,6 +23,20 @@ std::string svg_histogram(const std::vector<double>& values, int bins, const Plo
 // Points (x[i], y[i]), e.g. latency over the run.
 std::string svg_scatter(const std::vector<double>& x, const std::vector<double>& y, const PlotOptions& options);
 
+// Several named series of points in one plot, with a legend: each series drawn as circles (radius_px), optionally
+// joined by a line in the order given (a Pareto front). Every point is drawn; each circle carries its series' name
+// in a class attribute and, when given, a label in a <title> (what a browser shows on hover).
+struct Series {
+  std::string name;
+  std::vector<double> x{};
+  std::vector<double> y{};
+  std::vector<std::string> labels{};  // empty, or one per point
+  std::string color = "#4a7ebb";
+  double radius_px = 3;
+  bool joined = false;
+};
+std::string svg_series(const std::vector<Series>& series, const PlotOptions& options);
+
 class HtmlPage {
  public:
   explicit HtmlPage(std::string title) : title_(std::move(title)) {}

@@ -1,0 +1,655 @@
+// `nacc search --baseline B.onnx --data fashion-mnist --budget 40m -o runs/x`: the architecture search
+// (nas::run_search), then the finalists' full recipe, the result chosen on validation and reported on test, the
+// baselines and the result measured side by side, and every output of the run folder (docs/SEARCH.md).
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "bench/evaluate.h"
+#include "cli/format.h"
+#include "cli/search_data.h"
+#include "cli/verbs.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "core/progress.h"
+#include "ir/analysis.h"
+#include "nas/edit.h"
+#include "nas/estimate.h"
+#include "nas/evaluate.h"
+#include "nas/latency_table.h"
+#include "nas/search.h"
+#include "nas/search_backend.h"
+#include "nas/space.h"
+#include "onnx/onnx.h"
+#include "report/html.h"
+#include "runtime/runtime.h"
+
+namespace nacc::cli {
+
+namespace {
+
+struct SearchOptions {
+  std::string baseline;
+  std::string data = "fashion-mnist";
+  std::string validation_data;
+  std::string test_data;
+  std::string precision = "int8";
+  std::string scenario = "Offline";
+  int64_t batch = 64;
+  int64_t threads = 0;
+  double max_drop = 1.0;  // points
+  std::string budget;
+  int64_t max_candidates = 0;
+  uint64_t seed = 0;
+  std::string output;
+  bool resume = false;
+  // The search's own knobs.
+  int64_t beam = 2;
+  int64_t estimates_per_node = 2;
+  int64_t patience = 3;
+  std::vector<std::string> kinds;
+  int64_t channel_multiple = 16;
+  int64_t validation_samples = 1000;
+  int64_t calibration_samples = 256;
+  int64_t duration_ms = 500;
+  int rounds = 3;
+  int64_t table_duration_ms = 250;
+  nas::EstimateSettings estimation;
+  // Finalize.
+  int64_t finalists = 3;
+  nas::FinetuneRecipe recipe;
+  double quantize_max_drop = 0.5;  // points, the accuracy-aware quantization's
+  int64_t final_duration_ms = 2000;
+  int final_rounds = 3;
+};
+
+// "40m", "90s", "1h", "1h30m", "2.5h" -> seconds; throws nacc::Error otherwise.
+double parse_budget(const std::string& text) {
+  double total = 0;
+  size_t at = 0;
+  bool any = false;
+  while (at < text.size()) {
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(text.substr(at), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || at + used >= text.size() || value < 0) {
+      fail("expected --budget as a duration such as 40m, 90s, 1h or 1h30m, but found '{}'", text);
+    }
+    char unit = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at + used])));
+    double scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : -1;
+    if (scale < 0) fail("expected --budget as a duration such as 40m, 90s, 1h or 1h30m, but found '{}'", text);
+    total += value * scale;
+    at += used + 1;
+    any = true;
+  }
+  if (!any || total <= 0) fail("expected a --budget above zero such as 40m, 90s or 1h, but found '{}'", text);
+  return total;
+}
+
+const std::set<std::string> kKinds = {"remove", "width", "stage-width", "kernel", "replace", "stride"};
+
+// What the side-by-side measurement found for one model.
+struct Measured {
+  std::string name;
+  double p90_ms = 0;          // SingleStream
+  double samples_per_s = 0;   // Offline at the batch asked
+  double validation_top1 = 0;
+  std::optional<double> test_top1;
+};
+
+// The blocks of a graph drawn as boxes in a row, against the baseline's: a block the same as the baseline's of that
+// name is grey, a changed one orange; each box names its kind and its output channels.
+std::string architecture_svg(const nas::SearchSpace& baseline, const nas::SearchSpace& found) {
+  constexpr int kBox = 54, kGap = 4, kRow = 70;
+  size_t widest = std::max(baseline.blocks.size(), found.blocks.size());
+  int width = 120 + static_cast<int>(widest) * (kBox + kGap);
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
+      "font-size=\"9\">\n",
+      width, 2 * kRow + 10);
+  auto short_kind = [](nas::BlockKind kind) {
+    switch (kind) {
+      case nas::BlockKind::stem: return "stem";
+      case nas::BlockKind::basic: return "basic";
+      case nas::BlockKind::bottleneck: return "bneck";
+      case nas::BlockKind::inverted_residual: return "IR";
+      case nas::BlockKind::conv_chain: return "conv";
+      case nas::BlockKind::residual: return "res";
+      case nas::BlockKind::head: return "head";
+    }
+    return "?";
+  };
+  std::map<std::string, const nas::Block*> by_name;
+  for (const nas::Block& block : baseline.blocks) by_name[block.name] = &block;
+  auto row = [&](const nas::SearchSpace& space, const std::string& label, int top, bool compare) {
+    svg += fmt::format("<text x=\"4\" y=\"{}\" font-size=\"12\">{}</text>\n", top + 30, report::escape_html(label));
+    int x = 110;
+    for (const nas::Block& block : space.blocks) {
+      bool same = true;
+      if (compare) {
+        auto found_block = by_name.find(block.name);
+        same = found_block != by_name.end() && found_block->second->kind == block.kind &&
+               found_block->second->mid_channels == block.mid_channels &&
+               found_block->second->out_channels == block.out_channels && found_block->second->kernel == block.kernel &&
+               found_block->second->stride == block.stride && found_block->second->expansion == block.expansion;
+      }
+      svg += fmt::format(
+          "<g class=\"block {}\"><title>{}: {} {}->{} ch (inner {}), {}x{}, stride {}</title>"
+          "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"48\" rx=\"4\" fill=\"{}\" stroke=\"#666\"/>"
+          "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>"
+          "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}{}</text></g>\n",
+          same ? "same" : "changed", report::escape_html(block.name), nas::block_kind_name(block.kind),
+          block.in_channels, block.out_channels, block.mid_channels, block.kernel, block.kernel, block.stride, x, top,
+          kBox, same ? "#e8e8e8" : "#f4b183", x + kBox / 2, top + 13, report::escape_html(block.name), x + kBox / 2,
+          top + 27, short_kind(block.kind), x + kBox / 2, top + 41, block.out_channels,
+          block.stride > 1 ? " /2" : "");
+      x += kBox + kGap;
+    }
+  };
+  row(baseline, "baseline", 5, false);
+  row(found, "found", 5 + kRow, true);
+  return svg + "</svg>\n";
+}
+
+class SearchRun {
+ public:
+  explicit SearchRun(SearchOptions options) : options_(std::move(options)) {}
+  void run();
+
+ private:
+  void check_options();
+  nlohmann::json settings_json() const;
+  double score(const nas::Estimate& estimate) const {
+    return options_.precision == "int8" ? estimate.int8_top1 : estimate.fp32_top1;
+  }
+
+  SearchOptions options_;
+  std::filesystem::path folder_;
+  double budget_s_ = 0;
+  loadgen::Scenario scenario_ = loadgen::Scenario::Offline;
+};
+
+void SearchRun::check_options() {
+  if (options_.baseline.empty()) fail("expected --baseline MODEL.onnx (a trained baseline), but found none");
+  if (options_.output.empty()) fail("expected -o FOLDER for the search's outputs, but found none");
+  if (options_.budget.empty()) {
+    fail("expected --budget (the search's wall time, such as 40m or 1h), but found none; the search runs until it");
+  }
+  budget_s_ = parse_budget(options_.budget);
+  if (!(options_.max_drop >= 0 && options_.max_drop <= 100)) {
+    fail("expected --max-accuracy-drop in points between 0 and 100, but found {}", options_.max_drop);
+  }
+  if (options_.precision != "int8" && options_.precision != "fp32") {
+    fail("expected --precision int8 or fp32, but found '{}'", options_.precision);
+  }
+  scenario_ = loadgen::parse_scenario(options_.scenario);
+  if (scenario_ != loadgen::Scenario::Offline && scenario_ != loadgen::Scenario::SingleStream) {
+    fail("expected --scenario Offline or SingleStream, but found {}", options_.scenario);
+  }
+  if (scenario_ == loadgen::Scenario::SingleStream) options_.batch = 1;
+  for (const std::string& kind : options_.kinds) {
+    if (kKinds.count(kind) == 0) {
+      fail("expected --edits from remove, width, stage-width, kernel, replace, stride, but found '{}'", kind);
+    }
+  }
+  if (!(options_.quantize_max_drop >= 0)) {
+    fail("expected --quantize-max-drop >= 0 points, but found {}", options_.quantize_max_drop);
+  }
+  folder_ = options_.output;
+  check_writable(folder_ / "search-state.json");
+}
+
+nlohmann::json SearchRun::settings_json() const {
+  std::vector<std::string> kinds = options_.kinds;
+  std::sort(kinds.begin(), kinds.end());
+  return {{"--baseline", std::filesystem::absolute(options_.baseline).lexically_normal().string()},
+          {"--data", options_.data},
+          {"--val-data", options_.validation_data},
+          {"--precision", options_.precision},
+          {"--scenario", options_.scenario},
+          {"--batch", options_.batch},
+          {"--threads", options_.threads},
+          {"--max-accuracy-drop", options_.max_drop},
+          {"--seed", options_.seed},
+          {"--beam", options_.beam},
+          {"--estimates-per-node", options_.estimates_per_node},
+          {"--patience", options_.patience},
+          {"--edits", kinds},
+          {"--channel-multiple", options_.channel_multiple},
+          {"--val-samples", options_.validation_samples},
+          {"--calib-samples", options_.calibration_samples},
+          {"--duration-ms", options_.duration_ms},
+          {"--rounds", options_.rounds},
+          {"--table-duration-ms", options_.table_duration_ms},
+          {"estimate", options_.estimation.block_key() + fmt::format(" finetune={}", options_.estimation.finetune_steps)},
+          {"--finalists", options_.finalists},
+          {"--final-epochs", options_.recipe.epochs},
+          {"--final-subset", options_.recipe.subset},
+          {"--quantize-max-drop", options_.quantize_max_drop}};
+}
+
+std::string percent(double fraction) { return fmt::format("{:.2f}%", 100 * fraction); }
+
+void SearchRun::run() {
+  check_options();
+  auto wall_start = std::chrono::steady_clock::now();
+  SearchData loaded = load_search_data(options_.baseline, options_.data, options_.validation_data);
+  const Graph& baseline = loaded.baseline;
+  nas::SearchSpace space = nas::find_blocks(baseline);
+  std::optional<data::ImageDataset> test = load_test_data(loaded, options_.data, options_.test_data);
+  nas::EditOptions edit_options{.channel_multiple = options_.channel_multiple};
+  if (options_.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options_.channel_multiple);
+  nas::SearchJournal journal(folder_ / "search-state.json", settings_json(), options_.resume);
+  bool int8 = options_.precision == "int8";
+
+  // The baseline's figures on the estimates' validation subset (the constraint of the search) are measured once and
+  // kept in the journal, so that a resumed search compares against the same numbers.
+  nas::CandidateEvaluator evaluator(loaded.training, loaded.validation, loaded.preprocess,
+                                    {.calibration_samples = options_.calibration_samples,
+                                     .validation_samples = options_.validation_samples,
+                                     .seed = options_.seed});
+  Graph baseline_int8 = evaluator.quantized(baseline);
+  nlohmann::json& extra = journal.extra();
+  if (!extra.contains("baseline_fp32_subset")) {
+    extra["baseline_fp32_subset"] = evaluator.top1(baseline);
+    extra["baseline_int8_subset"] = evaluator.top1(baseline_int8);
+  }
+  double baseline_fp32_subset = extra["baseline_fp32_subset"].get<double>();
+  double baseline_int8_subset = extra["baseline_int8_subset"].get<double>();
+  double constraint_subset = baseline_fp32_subset - options_.max_drop / 100;
+  fmt::print("nacc search: {} ({} blocks in {} stages) on {}, {} {} batch {}, {}, budget {}\n", options_.baseline,
+             space.blocks.size(), space.stages, runtime::cpu_info().model, options_.precision, options_.scenario,
+             options_.batch, options_.resume ? "resumed" : "new", options_.budget);
+  fmt::print("baseline on the first {} of {}: FP32 top-1 {}, INT8 {}; a candidate must score >= {} (FP32 - {:.2f} "
+             "points)\n",
+             options_.validation_samples, loaded.validation_spec, percent(baseline_fp32_subset),
+             percent(baseline_int8_subset), percent(constraint_subset), options_.max_drop);
+  std::fflush(stdout);  // before the progress bars on stderr
+
+  const Graph& measured_baseline = int8 ? baseline_int8 : baseline;
+  nas::LatencySettings latency_settings{.scenario = scenario_,
+                                        .batch = options_.batch,
+                                        .threads = options_.threads,
+                                        .duration_ms = options_.duration_ms,
+                                        .rounds = options_.rounds,
+                                        .seed = options_.seed};
+  nas::LatencyMeter meter(measured_baseline, latency_settings);
+  nas::LatencySettings table_settings = latency_settings;
+  table_settings.duration_ms = options_.table_duration_ms;
+  table_settings.rounds = 1;
+  nas::LatencyMeter table_meter(measured_baseline, table_settings);
+  nas::LatencyTable table(baseline, table_meter, int8);
+  if (options_.estimation.cache_dir.empty()) options_.estimation.cache_dir = folder_ / "cache";
+  options_.estimation.feature_images = std::min(options_.estimation.feature_images, loaded.training.size());
+  nas::AccuracyEstimator estimator(baseline, loaded.training, loaded.preprocess, evaluator, options_.estimation,
+                                   edit_options);
+  nas::MeasuredBackend backend(baseline, edit_options, evaluator, estimator, table, meter, int8);
+
+  nas::SearchSettings settings{.constraint_top1 = constraint_subset,
+                               .budget_s = budget_s_,
+                               .max_estimates = options_.max_candidates,
+                               .beam = options_.beam,
+                               .estimates_per_node = options_.estimates_per_node,
+                               .patience = options_.patience,
+                               .kinds = std::set<std::string>(options_.kinds.begin(), options_.kinds.end()),
+                               .seed = options_.seed,
+                               .int8 = int8};
+  ProgressBar progress("search", options_.max_candidates > 0 ? options_.max_candidates : -1, "cand");
+  int64_t shown = 0;
+  nas::SearchOutcome outcome = nas::run_search(
+      backend, settings, int8 ? baseline_int8_subset : baseline_fp32_subset, journal,
+      [&](const nas::SearchProgress& step) {
+        progress.advance(step.estimates - shown);
+        shown = step.estimates;
+        progress.set_postfix(fmt::format("round {}, best {}, {} left | {}", step.round,
+                                         step.best_latency ? fmt::format("{:.2f}x", *step.best_latency) : "-",
+                                         format_duration(std::max(0.0, budget_s_ - step.elapsed_s)), step.last));
+      });
+  progress.finish();
+  fmt::print("search: {} rounds, {} candidates predicted, {} discarded, {} estimated and measured in {}; stopped at {}\n",
+             outcome.rounds, outcome.predictions, outcome.discarded, outcome.estimates,
+             format_duration(outcome.elapsed_s), outcome.stop_reason);
+  std::fflush(stdout);
+
+  // Finalize: the fastest feasible candidates get the full recipe, an accuracy-aware INT8 quantization and the whole
+  // validation split; the fastest that still meets the constraint there is the result.
+  nas::CandidateEvaluator full_evaluator(loaded.training, loaded.validation, loaded.preprocess,
+                                         {.calibration_samples = options_.calibration_samples,
+                                          .validation_samples = loaded.validation.size(),
+                                          .seed = options_.seed});
+  if (!extra.contains("baseline_fp32_validation")) {
+    extra["baseline_fp32_validation"] = full_evaluator.top1(baseline);
+    extra["baseline_int8_validation"] = full_evaluator.top1(baseline_int8);
+  }
+  double baseline_fp32_validation = extra["baseline_fp32_validation"].get<double>();
+  double baseline_int8_validation = extra["baseline_int8_validation"].get<double>();
+  double constraint = baseline_fp32_validation - options_.max_drop / 100;
+  std::vector<size_t> feasible;
+  for (size_t i = 0; i < outcome.records.size(); ++i) {
+    if (outcome.records[i].feasible) feasible.push_back(i);
+  }
+  std::stable_sort(feasible.begin(), feasible.end(), [&](size_t a, size_t b) {
+    return outcome.records[a].latency->ratio < outcome.records[b].latency->ratio;
+  });
+  if (static_cast<int64_t>(feasible.size()) > options_.finalists) feasible.resize(static_cast<size_t>(options_.finalists));
+  nlohmann::json& finals = journal.section("finalists");
+  if (finals.is_null()) finals = nlohmann::json::object();
+  std::filesystem::path finalist_folder = folder_ / "finalists";
+  ProgressBar final_progress("finalize", static_cast<int64_t>(feasible.size()), "cand");
+  struct Finalist {
+    size_t record;
+    Graph fp32{};
+    Graph int8{};
+    double fp32_top1 = 0;
+    double int8_top1 = 0;
+    int64_t fp32_layers = 0;
+    nas::Latency latency{};
+  };
+  std::vector<Finalist> finalists;
+  for (size_t r : feasible) {
+    const nas::CandidateRecord& record = outcome.records[r];
+    std::filesystem::path fp32_file = finalist_folder / (record.hash + ".onnx");
+    std::filesystem::path int8_file = finalist_folder / (record.hash + "-int8.onnx");
+    Finalist finalist{.record = r};
+    std::error_code error;
+    if (finals.contains(record.hash) && std::filesystem::exists(fp32_file, error) &&
+        std::filesystem::exists(int8_file, error)) {
+      finalist.fp32 = import_onnx_file(fp32_file);
+      finalist.int8 = import_onnx_file(int8_file);
+      const nlohmann::json& entry = finals[record.hash];
+      finalist.fp32_top1 = entry.at("fp32_top1").get<double>();
+      finalist.int8_top1 = entry.at("int8_top1").get<double>();
+      finalist.fp32_layers = entry.at("fp32_layers").get<int64_t>();
+      finalist.latency = {entry.at("latency_ms").get<double>(), entry.at("baseline_ms").get<double>(),
+                          entry.at("latency_ratio").get<double>()};
+    } else {
+      estimator.finetuned(record.edits, options_.recipe, &finalist.fp32);
+      finalist.fp32_top1 = full_evaluator.top1(finalist.fp32);
+      finalist.int8 = int8 ? evaluator.quantized_within_drop(finalist.fp32, options_.quantize_max_drop / 100,
+                                                             &finalist.fp32_layers)
+                           : finalist.fp32;
+      finalist.int8_top1 = int8 ? full_evaluator.top1(finalist.int8) : finalist.fp32_top1;
+      finalist.latency = meter.measure(finalist.int8);
+      write_file_atomic(fp32_file, export_onnx_bytes(finalist.fp32));
+      write_file_atomic(int8_file, export_onnx_bytes(finalist.int8));
+      finals[record.hash] = {{"edits", nas::edits_text(record.edits)},
+                             {"fp32_top1", finalist.fp32_top1},
+                             {"int8_top1", finalist.int8_top1},
+                             {"fp32_layers", finalist.fp32_layers},
+                             {"latency_ms", finalist.latency.ms},
+                             {"baseline_ms", finalist.latency.baseline_ms},
+                             {"latency_ratio", finalist.latency.ratio}};
+      journal.save(0);
+    }
+    final_progress.set_postfix(fmt::format("{}: {} {}", nas::edits_text(record.edits), options_.precision,
+                                           percent(finalist.int8_top1)));
+    final_progress.advance();
+    finalists.push_back(std::move(finalist));
+  }
+  final_progress.finish();
+  const Finalist* chosen = nullptr;
+  for (const Finalist& finalist : finalists) {
+    if (finalist.int8_top1 >= constraint && (chosen == nullptr || finalist.latency.ratio < chosen->latency.ratio)) {
+      chosen = &finalist;
+    }
+  }
+  Graph best_fp32 = chosen != nullptr ? chosen->fp32 : baseline;
+  Graph best_int8 = chosen != nullptr ? chosen->int8 : baseline_int8;
+  std::string best_edits = chosen != nullptr ? nas::edits_text(outcome.records[chosen->record].edits) : "baseline";
+  if (chosen == nullptr) {
+    spdlog::warn("no finalist met the constraint ({} on {} after the full recipe); the result is the baseline",
+                 percent(constraint), loaded.validation_spec);
+  }
+
+  // The baselines and the result measured side by side: SingleStream p90 and Offline samples/s, top-1 on validation
+  // and (reported, never used to choose) on test.
+  auto side_by_side = [&](loadgen::Scenario scenario, int64_t batch) {
+    nas::LatencyMeter final_meter(baseline, {.scenario = scenario,
+                                             .batch = batch,
+                                             .threads = options_.threads,
+                                             .duration_ms = options_.final_duration_ms,
+                                             .rounds = options_.final_rounds,
+                                             .seed = options_.seed});
+    nas::Latency of_int8 = final_meter.measure(baseline_int8);
+    nas::Latency of_best = final_meter.measure(best_int8);
+    return std::make_tuple(of_int8.baseline_ms, of_int8.ms, of_best.ms);
+  };
+  fmt::print("measuring the FP32 baseline, the INT8 baseline and the result side by side ({} rounds of {} ms)\n",
+             options_.final_rounds, options_.final_duration_ms);
+  std::fflush(stdout);
+  auto [single_fp32, single_int8, single_best] = side_by_side(loadgen::Scenario::SingleStream, 1);
+  auto [offline_fp32, offline_int8, offline_best] = side_by_side(loadgen::Scenario::Offline, std::max<int64_t>(options_.batch, 1));
+  std::vector<Measured> table_rows = {
+      {"FP32 baseline", single_fp32, 1000 / offline_fp32, baseline_fp32_validation, std::nullopt},
+      {"INT8 baseline", single_int8, 1000 / offline_int8, baseline_int8_validation, std::nullopt},
+      {"found, INT8", single_best, 1000 / offline_best, chosen != nullptr ? chosen->int8_top1 : baseline_int8_validation,
+       std::nullopt}};
+  if (!int8) table_rows[2].name = "found, FP32";
+  if (test) {
+    table_rows[0].test_top1 = bench::evaluate(baseline, *test, loaded.preprocess, {}).top1;
+    table_rows[1].test_top1 = bench::evaluate(baseline_int8, *test, loaded.preprocess, {}).top1;
+    table_rows[2].test_top1 = bench::evaluate(best_int8, *test, loaded.preprocess, {}).top1;
+  }
+  std::vector<std::string> headers = {"model", "SingleStream p90 (ms)", "Offline b" + std::to_string(options_.batch) + " (samples/s)",
+                                      "val top-1", "test top-1", "speed-up vs FP32 (Offline)", "vs INT8 (Offline)",
+                                      "p90 vs INT8"};
+  std::vector<std::vector<std::string>> cells;
+  std::string printed = fmt::format("{:<14} {:>12} {:>16} {:>9} {:>9} {:>10} {:>10} {:>11}\n", "model", "p90 ms",
+                                    "Offline img/s", "val", "test", "x FP32", "x INT8", "p90 x INT8");
+  for (const Measured& row : table_rows) {
+    std::string test_text = row.test_top1 ? percent(*row.test_top1) : "-";
+    double versus_fp32 = row.samples_per_s / table_rows[0].samples_per_s;
+    double versus_int8 = row.samples_per_s / table_rows[1].samples_per_s;
+    double p90_ratio = row.p90_ms / table_rows[1].p90_ms;
+    cells.push_back({row.name, fmt::format("{:.3f}", row.p90_ms), fmt::format("{:.0f}", row.samples_per_s),
+                     percent(row.validation_top1), test_text, fmt::format("{:.2f}x", versus_fp32),
+                     fmt::format("{:.2f}x", versus_int8), fmt::format("{:.2f}x", p90_ratio)});
+    printed += fmt::format("{:<14} {:>12.3f} {:>16.0f} {:>9} {:>9} {:>9.2f}x {:>9.2f}x {:>10.2f}x\n", row.name,
+                           row.p90_ms, row.samples_per_s, percent(row.validation_top1), test_text, versus_fp32,
+                           versus_int8, p90_ratio);
+  }
+  double wall_s = journal.elapsed_before_s() +
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+  // Outputs.
+  export_onnx_file(best_fp32, folder_ / "best.onnx");
+  export_onnx_file(best_int8, folder_ / "best-int8.onnx");
+  std::map<std::string, const Finalist*> finalist_of;
+  for (const Finalist& finalist : finalists) finalist_of[outcome.records[finalist.record].hash] = &finalist;
+  auto log_json = [&](const nas::CandidateRecord& record) {
+    nlohmann::json json = nas::record_json(record);
+    if (auto found = finalist_of.find(record.hash); found != finalist_of.end()) {
+      json["final"] = {{"fp32_top1", found->second->fp32_top1},
+                       {"int8_top1", found->second->int8_top1},
+                       {"fp32_layers", found->second->fp32_layers},
+                       {"latency_ratio", found->second->latency.ratio},
+                       {"meets_constraint", found->second->int8_top1 >= constraint}};
+    }
+    return json;
+  };
+  write_file_atomic(folder_ / "search-log.jsonl", [&](std::ostream& out) {
+    for (const nas::CandidateRecord& record : outcome.records) out << log_json(record).dump() << "\n";
+  });
+  nlohmann::json pareto = nlohmann::json::array();
+  std::string csv = "edits,hash,latency_ratio,latency_ms,estimated_top1,macs,parameters,feasible\n";
+  for (size_t r : outcome.pareto) {
+    const nas::CandidateRecord& record = outcome.records[r];
+    pareto.push_back(log_json(record));
+    csv += fmt::format("\"{}\",{},{:.4f},{:.5f},{:.4f},{},{},{}\n", nas::edits_text(record.edits), record.hash,
+                       record.latency->ratio, record.latency->ms, score(*record.estimate), record.macs,
+                       record.parameters, record.feasible ? 1 : 0);
+  }
+  write_file(folder_ / "pareto.csv", csv);
+  nlohmann::json result = {
+      {"baseline", options_.baseline},
+      {"cpu", {{"model", runtime::cpu_info().model}, {"isa", runtime::cpu_info().isa}}},
+      {"settings", settings_json()},
+      {"budget_s", budget_s_},
+      {"constraint", {{"validation_top1", constraint}, {"subset_top1", constraint_subset}}},
+      {"result", {{"edits", best_edits}, {"found", chosen != nullptr}}},
+      {"table", nlohmann::json::array()},
+      {"cost",
+       {{"wall_s", wall_s},
+        {"search_s", outcome.elapsed_s},
+        {"rounds", outcome.rounds},
+        {"predicted", outcome.predictions},
+        {"discarded", outcome.discarded},
+        {"estimated", outcome.estimates},
+        {"measured", outcome.estimates},
+        {"fine_tuned", finalists.size()},
+        {"stop_reason", outcome.stop_reason},
+        {"predictor_rms_points", outcome.predictor_rms_points ? nlohmann::json(*outcome.predictor_rms_points) : nlohmann::json()}}}};
+  for (const Measured& row : table_rows) {
+    result["table"].push_back({{"model", row.name},
+                               {"singlestream_p90_ms", row.p90_ms},
+                               {"offline_samples_per_s", row.samples_per_s},
+                               {"validation_top1", row.validation_top1},
+                               {"test_top1", row.test_top1 ? nlohmann::json(*row.test_top1) : nlohmann::json()}});
+  }
+  write_json_file(folder_ / "pareto.json", {{"baseline_int8_top1", baseline_int8_subset}, {"front", pareto}});
+  write_json_file(folder_ / "result.json", result);
+
+  report::HtmlPage page("nacc search: " + options_.baseline);
+  page.add_paragraph(fmt::format(
+      "CPU {} ({}), {} threads per inference (0: the bench's default). Constraint: {} top-1 on {} >= the baseline's "
+      "FP32 ({}) minus {:.2f} points. Result: {}.",
+      runtime::cpu_info().model, runtime::cpu_info().isa, options_.threads, options_.precision, loaded.validation_spec,
+      percent(baseline_fp32_validation), options_.max_drop, best_edits));
+  page.add_heading("Result, measured side by side");
+  page.add_table(headers, cells);
+  page.add_heading("Pareto front");
+  report::Series all{.name = "estimated", .color = "#9a9a9a"};
+  report::Series front{.name = "Pareto front", .color = "#4a7ebb", .radius_px = 4, .joined = true};
+  report::Series base{.name = "INT8 baseline", .color = "#222222", .radius_px = 5};
+  report::Series final_series{.name = "finalists (full recipe)", .color = "#2e8b57", .radius_px = 5};
+  for (const nas::CandidateRecord& record : outcome.records) {
+    if (record.status != nas::CandidateStatus::estimated) continue;
+    all.x.push_back(record.latency->ratio);
+    all.y.push_back(100 * score(*record.estimate));
+    all.labels.push_back(nas::edits_text(record.edits));
+  }
+  for (size_t r : outcome.pareto) {
+    front.x.push_back(outcome.records[r].latency->ratio);
+    front.y.push_back(100 * score(*outcome.records[r].estimate));
+    front.labels.push_back(nas::edits_text(outcome.records[r].edits));
+  }
+  base.x = {1.0};
+  base.y = {100 * (int8 ? baseline_int8_subset : baseline_fp32_subset)};
+  base.labels = {"baseline"};
+  for (const Finalist& finalist : finalists) {
+    final_series.x.push_back(finalist.latency.ratio);
+    final_series.y.push_back(100 * finalist.int8_top1);
+    final_series.labels.push_back(nas::edits_text(outcome.records[finalist.record].edits));
+  }
+  page.add_svg(report::svg_series({all, front, base, final_series},
+                                  {"Candidates: latency against estimated top-1", "latency / INT8 baseline's",
+                                   "top-1 (%)", 760, 380}));
+  page.add_heading("Architecture: the baseline's blocks and the result's");
+  page.add_svg(architecture_svg(space, nas::find_blocks(best_fp32)));
+  page.add_paragraph("Edits: " + best_edits);
+  page.add_heading("Cost of the search");
+  page.add_table({"wall time", "rounds", "predicted", "discarded", "estimated", "measured", "fine-tuned", "stopped at"},
+                 {{format_duration(wall_s), std::to_string(outcome.rounds), std::to_string(outcome.predictions),
+                   std::to_string(outcome.discarded), std::to_string(outcome.estimates),
+                   std::to_string(outcome.estimates), std::to_string(finalists.size()), outcome.stop_reason}});
+  page.add_heading("Finalists");
+  std::vector<std::vector<std::string>> finalist_cells;
+  for (const Finalist& finalist : finalists) {
+    const nas::CandidateRecord& record = outcome.records[finalist.record];
+    finalist_cells.push_back({nas::edits_text(record.edits), percent(score(*record.estimate)),
+                              percent(finalist.fp32_top1), percent(finalist.int8_top1),
+                              std::to_string(finalist.fp32_layers), fmt::format("{:.3f}x", finalist.latency.ratio),
+                              finalist.int8_top1 >= constraint ? "yes" : "no"});
+  }
+  page.add_table({"edits", "quick estimate", "FP32 val", "INT8 val", "layers kept FP32", "latency", "meets"},
+                 finalist_cells);
+  write_file(folder_ / "report.html", page.render());
+
+  fmt::print("\n{}", printed);
+  fmt::print("result: {}\nwrote best.onnx, best-int8.onnx, pareto.csv, pareto.json, search-log.jsonl, result.json and "
+             "report.html to {}/\n",
+             best_edits, folder_.string());
+}
+
+}  // namespace
+
+void add_search_run_options(CLI::App& search) {
+  auto options = std::make_shared<SearchOptions>();
+  search.add_option("--baseline", options->baseline, "Trained baseline (ONNX)");
+  search.add_option("--data", options->data, "fashion-mnist, cifar10 or folder:PATH (then --val-data)")->capture_default_str();
+  search.add_option("--val-data", options->validation_data, "Validation data (default: --data's val split)");
+  search.add_option("--test-data", options->test_data, "Test data, reported only (default: --data's test split)");
+  search.add_option("--precision", options->precision, "int8 or fp32: how the result is deployed")->capture_default_str();
+  search.add_option("-s,--scenario", options->scenario, "Offline (samples/s) or SingleStream (p90 latency)")
+      ->capture_default_str();
+  search.add_option("--batch", options->batch, "Offline: samples per inference")->capture_default_str()->check(at_least(1));
+  search.add_option("--threads", options->threads, "Threads per inference (0: the bench's default)")->check(at_least(0));
+  search.add_option("--max-accuracy-drop", options->max_drop,
+                    "Points of top-1 the result may lose against the baseline's FP32 on validation")
+      ->capture_default_str();
+  search.add_option("--budget", options->budget, "Wall time of the exploration (40m, 90s, 1h30m); resumed sessions count");
+  search.add_option("--max-candidates", options->max_candidates, "Estimate at most this many candidates (0: no limit)")
+      ->capture_default_str()->check(at_least(0));
+  search.add_option("--seed", options->seed, "Seed")->capture_default_str();
+  search.add_option("-o,--output", options->output, "Folder for the search's outputs and its checkpoint");
+  search.add_flag("--resume", options->resume, "Continue the search in -o (after a kill or to extend --budget)");
+  search.add_option("--beam", options->beam, "Nodes expanded per round")->capture_default_str()->check(at_least(1));
+  search.add_option("--estimates-per-node", options->estimates_per_node, "Children of a node estimated per round")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--patience", options->patience, "Rounds without a faster feasible candidate before stopping")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--edits", options->kinds, "Edit kinds to search (remove, width, stage-width, kernel, replace, stride; "
+                    "default: all)")->delimiter(',');
+  search.add_option("--channel-multiple", options->channel_multiple, "Round inner widths to this many channels")
+      ->capture_default_str();
+  search.add_option("--val-samples", options->validation_samples, "Validation images of the quick estimate")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--calib-samples", options->calibration_samples, "Training images for BatchNorm and INT8 calibration")
+      ->capture_default_str()->check(at_least(8));
+  search.add_option("--duration-ms", options->duration_ms, "Each latency measurement's length")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--rounds", options->rounds, "Candidate and baseline alternate this many times")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--table-duration-ms", options->table_duration_ms, "Each latency-table segment's measurement")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--feature-images", options->estimation.feature_images, "Training images of teacher features")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--block-steps", options->estimation.block_steps, "Distillation steps per block option")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--finetune-steps", options->estimation.finetune_steps, "End-to-end steps of the quick estimate")
+      ->capture_default_str()->check(at_least(0));
+  search.add_option("--finalists", options->finalists, "Fastest feasible candidates given the full recipe")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--final-epochs", options->recipe.epochs, "The full recipe's epochs")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--final-subset", options->recipe.subset, "The full recipe's training images (0: all)")
+      ->capture_default_str()->check(at_least(0));
+  search.add_option("--quantize-max-drop", options->quantize_max_drop,
+                    "Accuracy-aware INT8: points the finalist may lose to quantization before layers return to FP32")
+      ->capture_default_str();
+  search.add_option("--final-duration-ms", options->final_duration_ms, "Each side-by-side measurement at the end")
+      ->capture_default_str()->check(at_least(1));
+  search.add_option("--final-rounds", options->final_rounds, "Rounds of the side-by-side measurement")
+      ->capture_default_str()->check(at_least(1));
+  search.callback([options, &search] {
+    if (search.get_subcommands().size() > 0) return;  // nacc search space
+    options->estimation.seed = options->seed;
+    options->estimation.threads = options->threads;
+    SearchRun(*options).run();
+  });
+}
+
+}  // namespace nacc::cli

@@ -1,0 +1,437 @@
+#include "nas/search.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/files.h"
+#include "core/rng.h"
+
+namespace nacc::nas {
+
+namespace {
+
+constexpr int kJournalVersion = 1;
+
+nlohmann::json estimate_json(const Estimate& estimate) {
+  return {{"int8_top1", estimate.int8_top1}, {"fp32_top1", estimate.fp32_top1}, {"block_loss", estimate.block_loss},
+          {"blocks_trained", estimate.blocks_trained}, {"blocks_cached", estimate.blocks_cached}};
+}
+
+Estimate estimate_from(const nlohmann::json& json) {
+  return {json.at("int8_top1").get<double>(), json.at("fp32_top1").get<double>(), json.at("block_loss").get<double>(),
+          json.at("blocks_trained").get<int64_t>(), json.at("blocks_cached").get<int64_t>()};
+}
+
+nlohmann::json latency_json(const Latency& latency) {
+  return {{"ms", latency.ms}, {"baseline_ms", latency.baseline_ms}, {"ratio", latency.ratio}};
+}
+
+Latency latency_from(const nlohmann::json& json) {
+  return {json.at("ms").get<double>(), json.at("baseline_ms").get<double>(), json.at("ratio").get<double>()};
+}
+
+// The settings that differ between a journal and this run, as "name (here X, journal Y)".
+std::vector<std::string> differences(const nlohmann::json& journal, const nlohmann::json& here) {
+  std::vector<std::string> found;
+  for (const auto& [key, value] : here.items()) {
+    if (!journal.contains(key)) {
+      found.push_back(fmt::format("{} (here {}, not in the journal)", key, value.dump()));
+    } else if (journal[key] != value) {
+      found.push_back(fmt::format("{} (here {}, journal {})", key, value.dump(), journal[key].dump()));
+    }
+  }
+  for (const auto& [key, value] : journal.items()) {
+    if (!here.contains(key)) found.push_back(fmt::format("{} (journal {}, not set here)", key, value.dump()));
+  }
+  return found;
+}
+
+// Every measured result goes through here: from the journal when it holds it (a resumed search), else measured and
+// written into the journal.
+class Recorded {
+ public:
+  Recorded(SearchBackend& backend, SearchJournal& journal) : backend_(backend), journal_(journal) {}
+
+  bool has_prediction(const std::string& hash) { return journal_.section("predictions").contains(hash); }
+  bool has_estimate(const std::string& hash) { return journal_.section("estimates").contains(hash); }
+
+  double predict_latency(const std::vector<Edit>& edits, const std::string& hash) {
+    nlohmann::json& predictions = journal_.section("predictions");
+    if (!predictions.contains(hash)) {
+      predictions[hash] = backend_.predict_latency(edits);
+      unsaved_ = true;
+    }
+    return predictions[hash].get<double>();
+  }
+
+  // The estimate, the measured latency, and the block losses this estimate made known (edit text -> loss).
+  struct Evaluation {
+    Estimate estimate;
+    Latency latency;
+    std::map<std::string, double> block_losses;
+  };
+  Evaluation evaluate(const std::vector<Edit>& edits, const std::string& hash, double elapsed_s) {
+    nlohmann::json& estimates = journal_.section("estimates");
+    if (!estimates.contains(hash)) {
+      Estimate estimate = backend_.estimate(edits);
+      Latency latency = backend_.measure(edits);
+      nlohmann::json losses = nlohmann::json::object();
+      for (const Edit& edit : edits) {
+        if (std::optional<double> loss = backend_.block_loss(edit)) losses[edit.text()] = *loss;
+      }
+      estimates[hash] = {{"estimate", estimate_json(estimate)}, {"latency", latency_json(latency)},
+                         {"block_losses", losses}};
+      journal_.save(elapsed_s);
+      unsaved_ = false;
+    }
+    const nlohmann::json& entry = estimates[hash];
+    Evaluation evaluation{estimate_from(entry.at("estimate")), latency_from(entry.at("latency")), {}};
+    for (const auto& [edit, loss] : entry.at("block_losses").items()) evaluation.block_losses[edit] = loss.get<double>();
+    return evaluation;
+  }
+
+  void save_if_needed(double elapsed_s) {
+    if (unsaved_) journal_.save(elapsed_s);
+    unsaved_ = false;
+  }
+
+ private:
+  SearchBackend& backend_;
+  SearchJournal& journal_;
+  bool unsaved_ = false;
+};
+
+struct Node {
+  size_t record;  // into the records (the root: SIZE_MAX)
+  std::vector<Edit> edits;
+  std::string hash;
+  int64_t macs = 0;
+  int64_t parameters = 0;
+  double top1 = 0;
+  double latency = 1;            // measured ratio
+  double predicted_latency = 1;  // the table's ratio
+  bool generated = false;
+  bool exhausted = false;
+  std::vector<size_t> children{};  // records
+};
+
+constexpr size_t kRoot = std::numeric_limits<size_t>::max();
+
+}  // namespace
+
+std::string_view status_name(CandidateStatus status) {
+  switch (status) {
+    case CandidateStatus::estimated: return "estimated";
+    case CandidateStatus::discarded: return "discarded";
+    case CandidateStatus::slower: return "slower";
+    case CandidateStatus::predicted: return "predicted";
+  }
+  return "?";
+}
+
+SearchJournal::SearchJournal(std::filesystem::path path, nlohmann::json settings, bool resume) : path_(std::move(path)) {
+  std::error_code error;
+  bool exists = std::filesystem::exists(path_, error);
+  if (!resume) {
+    if (exists) {
+      fail("expected an output folder without a search in it, but {} holds one; pass --resume to continue it, or "
+           "choose another -o",
+           path_.string());
+    }
+    state_ = {{"version", kJournalVersion}, {"settings", settings}, {"elapsed_s", 0.0},
+              {"predictions", nlohmann::json::object()}, {"estimates", nlohmann::json::object()},
+              {"extra", nlohmann::json::object()}};
+    return;
+  }
+  if (!exists) {
+    fail("expected a search to resume in {}, but there is none; run without --resume to start one", path_.string());
+  }
+  try {
+    state_ = nlohmann::json::parse(read_file(path_));
+    if (state_.value("version", 0) != kJournalVersion) {
+      fail("expected a search journal of version {}, but {} has version {}; start a new search in another folder",
+           kJournalVersion, path_.string(), state_.value("version", 0));
+    }
+    elapsed_before_s_ = state_.at("elapsed_s").get<double>();
+    (void)state_.at("predictions");
+    (void)state_.at("estimates");
+  } catch (const nlohmann::json::exception& failure) {
+    fail("expected a search journal in {}, but it cannot be read ({}); start a new search in another folder",
+         path_.string(), failure.what());
+  }
+  std::vector<std::string> changed = differences(state_.at("settings"), settings);
+  if (!changed.empty()) {
+    std::string list;
+    for (const std::string& item : changed) list += (list.empty() ? "" : "; ") + item;
+    fail("expected the settings of the search being resumed in {}, but these differ: {}; resume with the same "
+         "settings, or start a new search in another folder",
+         path_.parent_path().string(), list);
+  }
+  resumed_ = true;
+}
+
+void SearchJournal::save(double elapsed_this_session_s) {
+  state_["elapsed_s"] = elapsed_before_s_ + elapsed_this_session_s;
+  write_file_atomic(path_, state_.dump());
+}
+
+std::vector<size_t> pareto_front(const std::vector<double>& latency, const std::vector<double>& accuracy) {
+  NACC_CHECK(latency.size() == accuracy.size());
+  std::vector<size_t> order(latency.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (latency[a] != latency[b]) return latency[a] < latency[b];
+    return accuracy[a] > accuracy[b];
+  });
+  std::vector<size_t> front;
+  double best = -std::numeric_limits<double>::infinity();
+  for (size_t i : order) {
+    if (accuracy[i] > best) {
+      front.push_back(i);
+      best = accuracy[i];
+    }
+  }
+  return front;
+}
+
+nlohmann::json record_json(const CandidateRecord& record) {
+  nlohmann::json json = {{"edits", edits_text(record.edits)},
+                         {"hash", record.hash},
+                         {"parent", record.parent},
+                         {"round", record.round},
+                         {"macs", record.macs},
+                         {"parameters", record.parameters},
+                         {"predicted_latency_ratio", record.predicted_latency},
+                         {"predicted_int8_top1", record.predicted_top1},
+                         {"status", status_name(record.status)},
+                         {"feasible", record.feasible}};
+  if (record.estimate) json["estimate"] = estimate_json(*record.estimate);
+  if (record.latency) json["latency"] = latency_json(*record.latency);
+  if (record.order >= 0) json["order"] = record.order;
+  return json;
+}
+
+SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings, double root_top1,
+                         SearchJournal& journal, const std::function<void(const SearchProgress&)>& progress) {
+  auto start = std::chrono::steady_clock::now();
+  auto session_s = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto elapsed_s = [&] { return journal.elapsed_before_s() + session_s(); };
+  Recorded recorded(backend, journal);
+  auto score = [&](const Estimate& estimate) { return settings.int8 ? estimate.int8_top1 : estimate.fp32_top1; };
+
+  SearchOutcome outcome;
+  outcome.resumed = journal.resumed();
+  CandidateFacts root_facts = backend.describe({});
+  outcome.root.hash = root_facts.hash;
+  outcome.root.macs = root_facts.macs;
+  outcome.root.parameters = root_facts.parameters;
+  outcome.root.predicted_latency = 1;
+  outcome.root.predicted_top1 = root_top1;
+  outcome.root.status = CandidateStatus::estimated;
+  outcome.root.estimate = Estimate{.int8_top1 = root_top1, .fp32_top1 = root_top1};
+  outcome.root.latency = Latency{.ms = 0, .baseline_ms = 0, .ratio = 1};
+  outcome.root.feasible = root_top1 >= settings.constraint_top1;
+
+  std::vector<CandidateRecord>& records = outcome.records;
+  std::vector<Node> nodes;
+  nodes.push_back(Node{.record = kRoot, .edits = {}, .hash = root_facts.hash, .macs = root_facts.macs,
+                       .parameters = root_facts.parameters, .top1 = root_top1});
+  std::set<std::string> seen = {root_facts.hash};
+  AccuracyPredictor predictor;
+  std::map<std::string, double> known_losses;  // as the estimates made them known, in order
+  std::map<size_t, EditFeatures> child_features;  // by record
+  std::optional<double> best, previous_best;  // the fastest feasible ratio so far, and before this round
+  int64_t stale_rounds = 0;
+  bool stop = false;
+
+  auto features_of = [&](const Node& parent, const CandidateRecord& child) {
+    const Edit& edit = child.edits.back();
+    EditFeatures features;
+    features.kind = feature_kind(edit, backend.is_stage(edit.target));
+    features.macs_removed = static_cast<double>(parent.macs - child.macs) / static_cast<double>(std::max<int64_t>(root_facts.macs, 1));
+    features.parameters_removed =
+        static_cast<double>(parent.parameters - child.parameters) / static_cast<double>(std::max<int64_t>(root_facts.parameters, 1));
+    if (auto found = known_losses.find(edit.text()); found != known_losses.end()) features.block_loss = found->second;
+    return features;
+  };
+  auto out_of_time = [&] {
+    if (settings.max_estimates > 0 && outcome.estimates >= settings.max_estimates) {
+      outcome.stop_reason = fmt::format("the limit of {} estimated candidates", settings.max_estimates);
+      return true;
+    }
+    if (settings.budget_s > 0 && elapsed_s() >= settings.budget_s) {
+      outcome.stop_reason = fmt::format("the budget ({:.0f} s)", settings.budget_s);
+      return true;
+    }
+    return false;
+  };
+  // Generates a node's children: every applicable edit of an allowed kind, duplicates dropped, latency predicted.
+  auto generate = [&](size_t node_index) {
+    std::vector<Edit> single = backend.applicable(nodes[node_index].edits);
+    for (const Edit& edit : single) {
+      Node& node = nodes[node_index];
+      bool stage = backend.is_stage(edit.target);
+      if (!settings.kinds.empty() && settings.kinds.count(feature_kind(edit, stage)) == 0) continue;
+      CandidateRecord child;
+      child.edits = node.edits;
+      child.edits.push_back(edit);
+      child.parent = node.hash;
+      child.round = outcome.rounds;
+      CandidateFacts facts;
+      try {
+        facts = backend.describe(child.edits);
+      } catch (const Error& failure) {
+        spdlog::debug("{}: skipped ({})", edits_text(child.edits), failure.what());
+        continue;
+      }
+      if (!seen.insert(facts.hash).second) continue;  // the same graph by another path
+      child.hash = facts.hash;
+      child.macs = facts.macs;
+      child.parameters = facts.parameters;
+      if (child.macs >= node.macs) {
+        child.status = CandidateStatus::slower;  // the search looks for faster models: not worth a measurement
+      } else {
+        child.predicted_latency = recorded.predict_latency(child.edits, child.hash);
+        ++outcome.predictions;
+        if (child.predicted_latency >= node.predicted_latency) child.status = CandidateStatus::slower;
+      }
+      records.push_back(child);
+      nodes[node_index].children.push_back(records.size() - 1);
+    }
+    nodes[node_index].generated = true;
+    recorded.save_if_needed(session_s());
+  };
+
+  while (!stop) {
+    if (out_of_time()) break;
+    std::optional<double> rms = predictor.rms_error();
+    double margin_points = rms ? std::max(settings.minimum_margin_points, 2 * *rms) : std::numeric_limits<double>::infinity();
+    outcome.predictor_rms_points = rms;
+    // The most promising nodes first: the fastest measured, feasible, with children left to try.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      bool feasible = nodes[i].top1 >= settings.constraint_top1;
+      if ((feasible || i == 0) && !nodes[i].exhausted) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return nodes[a].latency < nodes[b].latency; });
+    int64_t expanded = 0;
+    for (size_t node_index : order) {
+      if (expanded >= settings.beam || stop) break;
+      if (!nodes[node_index].generated) {
+        if (out_of_time()) {
+          stop = true;
+          break;
+        }
+        generate(node_index);
+      }
+      const Node& node = nodes[node_index];
+      // Predict every child not estimated yet with the current predictor; keep those that may meet the constraint.
+      std::vector<size_t> open;
+      for (size_t r : node.children) {
+        CandidateRecord& child = records[r];
+        if (child.status == CandidateStatus::estimated || child.status == CandidateStatus::slower) continue;
+        EditFeatures features = features_of(node, child);
+        child_features[r] = features;
+        child.predicted_top1 = node.top1 - predictor.predict(features) / 100;
+        bool may_meet = 100 * (child.predicted_top1 - settings.constraint_top1) + margin_points >= 0;
+        child.status = may_meet ? CandidateStatus::predicted : CandidateStatus::discarded;
+        if (may_meet) open.push_back(r);
+      }
+      if (open.empty()) {
+        nodes[node_index].exhausted = true;
+        continue;
+      }
+      // The fastest predicted first, those the predictor itself expects to meet the constraint before the rest.
+      auto key = [&](size_t r) {
+        const CandidateRecord& child = records[r];
+        return std::make_tuple(child.predicted_top1 >= settings.constraint_top1 ? 0 : 1, child.predicted_latency,
+                               derive_seed(settings.seed, child.hash));
+      };
+      std::sort(open.begin(), open.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+      ++expanded;
+      int64_t taken = 0;
+      for (size_t r : open) {
+        if (taken >= settings.estimates_per_node) break;
+        if (!recorded.has_estimate(records[r].hash) && out_of_time()) {
+          stop = true;
+          break;
+        }
+        Recorded::Evaluation evaluation = recorded.evaluate(records[r].edits, records[r].hash, session_s());
+        ++taken;
+        CandidateRecord& child = records[r];
+        const Node& parent = nodes[node_index];
+        child.status = CandidateStatus::estimated;
+        child.estimate = evaluation.estimate;
+        child.latency = evaluation.latency;
+        child.feasible = score(evaluation.estimate) >= settings.constraint_top1;
+        child.order = outcome.estimates++;
+        double predicted_drop = 100 * (parent.top1 - child.predicted_top1);
+        double actual_drop = 100 * (parent.top1 - score(evaluation.estimate));
+        predictor.record_error(predicted_drop, actual_drop);
+        predictor.add(child_features.at(r), actual_drop);
+        for (const auto& [edit, loss] : evaluation.block_losses) known_losses.emplace(edit, loss);
+        if (child.feasible) {
+          nodes.push_back(Node{.record = r, .edits = child.edits, .hash = child.hash, .macs = child.macs,
+                               .parameters = child.parameters, .top1 = score(evaluation.estimate),
+                               .latency = evaluation.latency.ratio, .predicted_latency = child.predicted_latency});
+          if (!best || evaluation.latency.ratio < *best) best = evaluation.latency.ratio;
+        }
+        if (progress) {
+          progress({.round = outcome.rounds + 1,
+                    .estimates = outcome.estimates,
+                    .best_latency = best,
+                    .elapsed_s = elapsed_s(),
+                    .last = fmt::format("{}: INT8 {:.2f}%, {:.2f}x", edits_text(child.edits),
+                                        100 * score(evaluation.estimate), evaluation.latency.ratio)});
+        }
+      }
+    }
+    if (stop) break;
+    ++outcome.rounds;
+    if (expanded == 0) {
+      outcome.stop_reason = "no candidate left that may meet the constraint";
+      break;
+    }
+    predictor.fit();
+    // A round that found no faster feasible candidate than the rounds before counts towards the patience.
+    if (best && (!previous_best || *best < *previous_best - 1e-12)) {
+      stale_rounds = 0;
+    } else {
+      ++stale_rounds;
+    }
+    previous_best = best;
+    if (stale_rounds >= settings.patience) {
+      outcome.stop_reason = fmt::format("{} rounds in a row without a faster feasible candidate", settings.patience);
+      break;
+    }
+  }
+  recorded.save_if_needed(session_s());
+  outcome.elapsed_s = elapsed_s();
+  outcome.discarded = std::count_if(records.begin(), records.end(),
+                                    [](const CandidateRecord& r) { return r.status == CandidateStatus::discarded; });
+  // The archive: every estimated candidate, latency against estimated INT8 top-1.
+  std::vector<size_t> estimated;
+  std::vector<double> latency, accuracy;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].status != CandidateStatus::estimated) continue;
+    estimated.push_back(i);
+    latency.push_back(records[i].latency->ratio);
+    accuracy.push_back(score(*records[i].estimate));
+  }
+  for (size_t i : pareto_front(latency, accuracy)) outcome.pareto.push_back(estimated[i]);
+  for (size_t i : estimated) {
+    if (records[i].feasible && (!outcome.best || records[i].latency->ratio < records[*outcome.best].latency->ratio)) {
+      outcome.best = i;
+    }
+  }
+  journal.save(session_s());
+  return outcome;
+}
+
+}  // namespace nacc::nas
