@@ -13,7 +13,7 @@ endif
 NACC := $(BUILD_DIR)/nacc
 DEMO_DIR := $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo bench bench-train bench-search baseline clean
+.PHONY: all deps configure build test demo bench bench-train bench-search search-full baseline clean
 
 all: build
 
@@ -38,7 +38,20 @@ demo: build
 	$(NACC) quantize $(DEMO_DIR)/resnet50.onnx --calib random --calib-samples 16 -o $(DEMO_DIR)/resnet50-int8.onnx
 	$(NACC) bench $(DEMO_DIR)/resnet50.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-fp32
 	$(NACC) bench $(DEMO_DIR)/resnet50-int8.onnx --quick --duration-ms 3000 -o $(DEMO_DIR)/bench-int8
-	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html and $(DEMO_DIR)/bench-int8/report.html"
+	@rm -rf $(DEMO_DIR)/search
+	$(NACC) search $(SEARCH_DEMO) -o $(DEMO_DIR)/search
+	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html, $(DEMO_DIR)/bench-int8/report.html and the search's $(DEMO_DIR)/search/report.html"
+
+# The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (about 13 minutes on
+# 2 cores) and the full one behind the headline figures (make search-full, about 75 minutes).
+SEARCH_COMMON := --baseline models/resnet50-fmnist.onnx --data fashion-mnist --threads 2 --cache-dir $(BUILD_DIR)/search-cache
+SEARCH_DEMO := $(SEARCH_COMMON) --budget 8m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
+  --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 --table-duration-ms 150 --final-duration-ms 1000
+SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --final-epochs 2
+
+search-full: build
+	$(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full --resume 2>/dev/null || \
+	  $(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full
 
 # Trains the demo's Fashion-MNIST baseline with the recipe of docs/TRAINING.md (about 1.8 hours on an idle 2-core machine).
 # Interrupted runs continue where they stopped: the checkpoint lives in $(BUILD_DIR)/baseline-checkpoint.

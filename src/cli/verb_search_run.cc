@@ -631,6 +631,7 @@ void add_search_run_options(CLI::App& search) {
       ->capture_default_str()->check(at_least(1));
   search.add_option("--finetune-steps", options->estimation.finetune_steps, "End-to-end steps of the quick estimate")
       ->capture_default_str()->check(at_least(0));
+  search.add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks, reusable across runs (default: OUTPUT/cache)");
   search.add_option("--finalists", options->finalists, "Fastest feasible candidates given the full recipe")
       ->capture_default_str()->check(at_least(1));
   search.add_option("--final-epochs", options->recipe.epochs, "The full recipe's epochs")

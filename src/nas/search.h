@@ -37,7 +37,7 @@ struct SearchSettings {
   int64_t estimates_per_node = 2;  // children of each expanded node estimated per round
   int64_t patience = 3;         // rounds in a row without a faster feasible candidate end the search
   double minimum_margin_points = 0.25;  // the discard margin is at least this, and 2x the predictor's RMS error
-  std::set<std::string> kinds;  // edit kinds the search may use (feature_kind names); empty: every kind
+  std::set<std::string> kinds{};  // edit kinds the search may use (feature_kind names); empty: every kind
   uint64_t seed = 0;            // breaks ties between equally ranked children
   bool int8 = true;             // the estimate's INT8 top-1 decides (else its FP32 top-1)
 };

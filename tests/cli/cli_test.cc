@@ -367,6 +367,76 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
                     path("space6"), "expected an edit");
 }
 
+// nacc search end to end on the committed ResNet-20 and a small slice of Fashion-MNIST: killed after its first
+// estimate and resumed, it finishes with every output, a result that meets the constraint on validation, and the
+// candidates estimated before the kill kept.
+TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
+  std::string flags = " --data fashion-mnist --budget 5m --max-candidates 4 --val-samples 200 --calib-samples 64 "
+                      "--feature-images 128 --block-steps 10 --finetune-steps 10 --final-epochs 1 --final-subset 256 "
+                      "--duration-ms 50 --rounds 1 --table-duration-ms 20 --final-duration-ms 100 --final-rounds 1 "
+                      "--edits remove,width --finalists 2 --threads 2 -o " + path("search");
+  std::filesystem::path state = folder_ / "search" / "search-state.json";
+  // Killed (SIGKILL) as soon as the journal holds its first estimate.
+  CommandResult killed = nacc::testing::run_command(
+      "bash -c '" + std::string(NACC_BINARY) + " search --baseline " + baseline + flags + " > " + path("killed.log") +
+      " 2>&1 & pid=$!; for i in $(seq 1 1200); do grep -q estimates.:{.[0-9a-f] " + state.string() +
+      " 2>/dev/null && break; sleep 0.1; done; kill -9 $pid; wait $pid; echo killed'");
+  ASSERT_NE(killed.output.find("killed"), std::string::npos) << killed.output;
+  nlohmann::json before = nlohmann::json::parse(read_file(state));
+  ASSERT_GE(before["estimates"].size(), 1u) << before.dump();
+  EXPECT_FALSE(std::filesystem::exists(folder_ / "search" / "result.json")) << "the kill came before the end";
+  // A new search over it is refused, and so is a resume with other settings, naming them.
+  expect_user_error("search --baseline " + baseline + flags, "--resume");
+  expect_user_error("search --baseline " + baseline + flags + " --resume --seed 3", "--seed (here 3, journal 0)");
+  CommandResult resumed = nacc("search --baseline " + baseline + flags + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed"), std::string::npos) << resumed.output;
+  nlohmann::json after = nlohmann::json::parse(read_file(state));
+  for (const auto& [hash, entry] : before["estimates"].items()) {
+    ASSERT_TRUE(after["estimates"].contains(hash)) << "an estimate made before the kill was lost";
+    EXPECT_EQ(after["estimates"][hash], entry) << "and it is kept as it was measured";
+  }
+  for (const char* file : {"best.onnx", "best-int8.onnx", "pareto.csv", "pareto.json", "search-log.jsonl",
+                           "result.json", "report.html"}) {
+    EXPECT_TRUE(std::filesystem::exists(folder_ / "search" / file)) << file;
+  }
+  nlohmann::json result = nlohmann::json::parse(read_file(folder_ / "search" / "result.json"));
+  EXPECT_EQ(result["cost"]["estimated"], 4);
+  ASSERT_EQ(result["table"].size(), 3u);
+  double constraint = result["constraint"]["validation_top1"].get<double>();
+  if (result["result"]["found"].get<bool>()) {
+    EXPECT_GE(result["table"][2]["validation_top1"].get<double>(), constraint) << "chosen on validation";
+  }
+  for (const auto& row : result["table"]) {
+    EXPECT_GT(row["singlestream_p90_ms"].get<double>(), 0.0);
+    EXPECT_GT(row["offline_samples_per_s"].get<double>(), 0.0);
+    EXPECT_GT(row["test_top1"].get<double>(), 0.5) << "reported on the test split";
+  }
+  Graph best = import_onnx_file(folder_ / "search" / "best-int8.onnx");
+  EXPECT_TRUE(std::any_of(best.nodes.begin(), best.nodes.end(),
+                          [](const Node& node) { return node.op == OpKind::QuantizeLinear; }));
+  std::string log = read_file(folder_ / "search" / "search-log.jsonl");
+  EXPECT_NE(log.find("\"status\":\"estimated\""), std::string::npos);
+  std::string html = read_file(folder_ / "search" / "report.html");
+  EXPECT_NE(html.find("Pareto front"), std::string::npos);
+  EXPECT_NE(html.find("class=\"block"), std::string::npos) << "the architecture drawn block by block";
+  EXPECT_NE(html.find("samples/s"), std::string::npos);
+}
+
+TEST_F(Cli, SearchBadInput) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
+  expect_user_error("search --baseline " + baseline + " -o " + path("s1"), "expected --budget");
+  expect_user_error("search --baseline " + baseline + " --budget 5x -o " + path("s1"), "expected --budget as a duration");
+  expect_user_error("search --baseline " + baseline + " --budget 1m --max-accuracy-drop -1 -o " + path("s1"),
+                    "--max-accuracy-drop");
+  expect_user_error("search --baseline " + model() + " --budget 1m -o " + path("s1"), "input shape");
+  expect_user_error("search --baseline " + baseline + " --budget 1m --edits shrink -o " + path("s1"), "shrink");
+  expect_user_error("search --baseline " + baseline + " --budget 1m --resume -o " + path("s2"), "but there is none");
+  expect_user_error("search --baseline " + baseline + " --budget 1m -o /proc/nacc-search", "/proc/nacc-search");
+  expect_user_error("search --budget 1m -o " + path("s1"), "expected --baseline");
+}
+
 TEST_F(Cli, TrainFitsAZooArchitectureToTheData) {
   CommandResult result = nacc("train --arch resnet20 --epochs 1 --warmup-epochs 0 --max-steps 2 --batch 8 "
                               "--validation-samples 16 --threads 2 -o " + path("resnet20-fmnist.onnx"));
