@@ -13,7 +13,7 @@ endif
 NACC := $(BUILD_DIR)/nacc
 DEMO_DIR := $(BUILD_DIR)/demo
 
-.PHONY: all deps configure build test demo bench bench-train bench-search search-full baseline clean
+.PHONY: all deps configure build test demo bench bench-train bench-search search-full search-compare baseline clean
 
 all: build
 
@@ -49,9 +49,14 @@ SEARCH_DEMO := $(SEARCH_COMMON) --budget 8m --edits remove,width,stage-width --b
   --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 --table-duration-ms 150 --final-duration-ms 1000
 SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --final-epochs 2
 
+# The search's result against the baseline scaled uniformly and the hand-designed ResNet-20, through the same recipe
+# (after make search-full; about 20 minutes).
+search-compare: build
+	$(NACC) search compare --run $(BUILD_DIR)/search-full --reference models/resnet20-fmnist.onnx
+
 search-full: build
-	$(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full --resume 2>/dev/null || \
-	  $(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full
+	$(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full \
+	  $$(test -f $(BUILD_DIR)/search-full/search-state.json && echo --resume)
 
 # Trains the demo's Fashion-MNIST baseline with the recipe of docs/TRAINING.md (about 1.8 hours on an idle 2-core machine).
 # Interrupted runs continue where they stopped: the checkpoint lives in $(BUILD_DIR)/baseline-checkpoint.

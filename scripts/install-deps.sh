@@ -8,7 +8,8 @@ set -euo pipefail
 
 # ocl-icd-opencl-dev: oneDNN's CMake package file (dnnl-config.cmake) requires OpenCL, which libdnnl-dev only
 # recommends, and recommends are not installed here. python3-torch and python3-torchvision: the import test exports
-# torchvision's classifiers to ONNX, the way users make the models they bring.
+# torchvision's classifiers to ONNX, the way users make the models they bring. chromium: the search's report is tested
+# in a real browser (headless).
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev ocl-icd-opencl-dev libtorch-dev
@@ -18,6 +19,7 @@ packages=(
   libopencv-imgcodecs-dev libopencv-imgproc-dev
   dataset-fashion-mnist
   python3-torch python3-torchvision
+  chromium
 )
 
 bench=0

@@ -327,6 +327,7 @@ void add_search_verb(CLI::App& app) {
       "search", "Architecture search: a faster model at the baseline's accuracy (nacc search space: the search space)");
   search->require_subcommand(0, 1);
   add_search_run_options(*search);
+  add_search_compare_verb(*search);
   auto options = std::make_shared<SpaceOptions>();
   CLI::App* verb = search->add_subcommand(
       "space", "The baseline's blocks, the edits that apply, and each single edit's MACs, INT8 latency and accuracy");

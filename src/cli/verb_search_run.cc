@@ -312,11 +312,11 @@ void SearchRun::run() {
   nas::SearchOutcome outcome = nas::run_search(
       backend, settings, int8 ? baseline_int8_subset : baseline_fp32_subset, journal,
       [&](const nas::SearchProgress& step) {
-        progress.advance(step.estimates - shown);
-        shown = step.estimates;
         progress.set_postfix(fmt::format("round {}, best {}, {} left | {}", step.round,
                                          step.best_latency ? fmt::format("{:.2f}x", *step.best_latency) : "-",
                                          format_duration(std::max(0.0, budget_s_ - step.elapsed_s)), step.last));
+        progress.advance(step.estimates - shown);
+        shown = step.estimates;
       });
   progress.finish();
   fmt::print("search: {} rounds, {} candidates predicted, {} discarded, {} estimated and measured in {}; stopped at {}\n",
@@ -416,27 +416,20 @@ void SearchRun::run() {
 
   // The baselines and the result measured side by side: SingleStream p90 and Offline samples/s, top-1 on validation
   // and (reported, never used to choose) on test.
-  auto side_by_side = [&](loadgen::Scenario scenario, int64_t batch) {
-    nas::LatencyMeter final_meter(baseline, {.scenario = scenario,
-                                             .batch = batch,
-                                             .threads = options_.threads,
-                                             .duration_ms = options_.final_duration_ms,
-                                             .rounds = options_.final_rounds,
-                                             .seed = options_.seed});
-    nas::Latency of_int8 = final_meter.measure(baseline_int8);
-    nas::Latency of_best = final_meter.measure(best_int8);
-    return std::make_tuple(of_int8.baseline_ms, of_int8.ms, of_best.ms);
-  };
   fmt::print("measuring the FP32 baseline, the INT8 baseline and the result side by side ({} rounds of {} ms)\n",
              options_.final_rounds, options_.final_duration_ms);
   std::fflush(stdout);
-  auto [single_fp32, single_int8, single_best] = side_by_side(loadgen::Scenario::SingleStream, 1);
-  auto [offline_fp32, offline_int8, offline_best] = side_by_side(loadgen::Scenario::Offline, std::max<int64_t>(options_.batch, 1));
+  std::vector<nas::DeployedSpeed> speeds = nas::measure_side_by_side(baseline, {baseline_int8, best_int8},
+                                                                     {.batch = options_.batch,
+                                                                      .threads = options_.threads,
+                                                                      .duration_ms = options_.final_duration_ms,
+                                                                      .rounds = options_.final_rounds,
+                                                                      .seed = options_.seed});
   std::vector<Measured> table_rows = {
-      {"FP32 baseline", single_fp32, 1000 / offline_fp32, baseline_fp32_validation, std::nullopt},
-      {"INT8 baseline", single_int8, 1000 / offline_int8, baseline_int8_validation, std::nullopt},
-      {"found, INT8", single_best, 1000 / offline_best, chosen != nullptr ? chosen->int8_top1 : baseline_int8_validation,
-       std::nullopt}};
+      {"FP32 baseline", speeds[0].p90_ms, speeds[0].samples_per_s, baseline_fp32_validation, std::nullopt},
+      {"INT8 baseline", speeds[1].p90_ms, speeds[1].samples_per_s, baseline_int8_validation, std::nullopt},
+      {"found, INT8", speeds[2].p90_ms, speeds[2].samples_per_s,
+       chosen != nullptr ? chosen->int8_top1 : baseline_int8_validation, std::nullopt}};
   if (!int8) table_rows[2].name = "found, FP32";
   if (test) {
     table_rows[0].test_top1 = bench::evaluate(baseline, *test, loaded.preprocess, {}).top1;

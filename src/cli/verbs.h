@@ -33,5 +33,7 @@ void add_train_verbs(CLI::App& app);
 void add_search_verb(CLI::App& app);
 // The options and callback of `search` itself (src/cli/verb_search_run.cc).
 void add_search_run_options(CLI::App& search);
+// `search compare` (src/cli/verb_search_compare.cc).
+void add_search_compare_verb(CLI::App& search);
 
 }  // namespace nacc::cli

@@ -61,7 +61,12 @@ std::string ProgressBar::render() const {
   } else {
     line += fmt::format(" {}", done_);
   }
-  line += fmt::format(" | {:.1f} {}/s", rate, unit_);
+  // Slow jobs (a candidate a minute) read better as seconds per item than as 0.0 items per second.
+  if (rate > 0 && rate < 0.1) {
+    line += fmt::format(" | {:.0f} s/{}", 1 / rate, unit_);
+  } else {
+    line += fmt::format(" | {:.1f} {}/s", rate, unit_);
+  }
   if (total_ > 0) {
     double remaining_s = rate > 0 ? static_cast<double>(total_ - done_) / rate : NAN;
     line += fmt::format(" | ETA {}", done_ >= total_ ? "done" : format_duration(remaining_s));

@@ -55,6 +55,14 @@ void take_weights(Graph& candidate, const Graph& block) {
   }
 }
 
+void check_recipe(const FinetuneRecipe& recipe) {
+  if (recipe.epochs < 1 || recipe.batch < 1 || recipe.learning_rate <= 0) {
+    fail("expected a fine-tune of >= 1 epoch, batch >= 1 and a positive learning rate, but found {} epochs, batch {}, "
+         "rate {}",
+         recipe.epochs, recipe.batch, recipe.learning_rate);
+  }
+}
+
 std::string slice_hash(const Graph& graph, const Block& block) {
   return graph_hash(slice_graph(graph, {block.input}, {block.output}));
 }
@@ -268,13 +276,16 @@ std::optional<double> AccuracyEstimator::block_loss(const Edit& edit) const {
 }
 
 Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe, Graph* trained) {
-  if (recipe.epochs < 1 || recipe.batch < 1 || recipe.learning_rate <= 0) {
-    fail("expected a fine-tune of >= 1 epoch, batch >= 1 and a positive learning rate, but found {} epochs, batch {}, "
-         "rate {}",
-         recipe.epochs, recipe.batch, recipe.learning_rate);
-  }
+  check_recipe(recipe);  // before the blocks are distilled
   Estimate result;
-  Graph candidate = assembled(edits, result);
+  Graph candidate = finetune_graph(assembled(edits, result), recipe);
+  score(candidate, result);
+  if (trained != nullptr) *trained = std::move(candidate);
+  return result;
+}
+
+Graph AccuracyEstimator::finetune_graph(Graph candidate, const FinetuneRecipe& recipe) const {
+  check_recipe(recipe);
   train::TrainOptions options = finetune_options(recipe.batch, recipe.learning_rate);
   options.epochs = recipe.epochs;
   options.subset = recipe.subset;
@@ -291,9 +302,7 @@ Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const Fine
     }
   }
   train::train(candidate, training_, nullptr, preprocess_, options);
-  score(candidate, result);
-  if (trained != nullptr) *trained = std::move(candidate);
-  return result;
+  return candidate;
 }
 
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {

@@ -81,6 +81,10 @@ class AccuracyEstimator {
   // `trained`, when given, receives the fine-tuned float graph.
   Estimate finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe, Graph* trained = nullptr);
 
+  // The full recipe's training of any graph with the baseline's input and output (a uniformly scaled baseline, a
+  // hand-designed network): the yardstick a search result is compared with (nacc search compare).
+  Graph finetune_graph(Graph candidate, const FinetuneRecipe& recipe) const;
+
   // The distillation loss of an edit's block once it has been distilled (or read from the cache); nullopt before,
   // and for an edit with nothing to train.
   std::optional<double> block_loss(const Edit& edit) const;

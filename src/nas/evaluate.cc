@@ -111,6 +111,34 @@ double LatencyMeter::time(const Graph& graph_int8) {
   return times_[hash] = median(ms);
 }
 
+std::vector<DeployedSpeed> measure_side_by_side(const Graph& reference, const std::vector<Graph>& graphs,
+                                                const LatencySettings& settings) {
+  std::vector<DeployedSpeed> speeds(graphs.size() + 1);
+  for (loadgen::Scenario scenario : {loadgen::Scenario::SingleStream, loadgen::Scenario::Offline}) {
+    LatencySettings one = settings;
+    one.scenario = scenario;
+    one.batch = scenario == loadgen::Scenario::SingleStream ? 1 : std::max<int64_t>(settings.batch, 1);
+    LatencyMeter meter(reference, one);
+    std::vector<double> reference_ms;
+    for (size_t i = 0; i < graphs.size(); ++i) {
+      Latency latency = meter.measure(graphs[i]);
+      reference_ms.push_back(latency.baseline_ms);
+      if (scenario == loadgen::Scenario::SingleStream) {
+        speeds[i + 1].p90_ms = latency.ms;
+      } else {
+        speeds[i + 1].samples_per_s = 1000 / latency.ms;
+      }
+    }
+    if (reference_ms.empty()) reference_ms.push_back(meter.time(reference));
+    if (scenario == loadgen::Scenario::SingleStream) {
+      speeds[0].p90_ms = median(reference_ms);
+    } else {
+      speeds[0].samples_per_s = 1000 / median(reference_ms);
+    }
+  }
+  return speeds;
+}
+
 CandidateEvaluator::CandidateEvaluator(const data::ImageDataset& training, const data::ImageDataset& validation,
                                        data::Preprocess preprocess, AccuracySettings settings)
     : training_(training), preprocess_(std::move(preprocess)), settings_(settings) {

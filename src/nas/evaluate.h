@@ -52,6 +52,18 @@ class LatencyMeter {
   mutable double expected_qps_ = 100.0;  // Offline: the last rate measured, which sizes the next query
 };
 
+// A model as deployed: SingleStream p90 and Offline throughput.
+struct DeployedSpeed {
+  double p90_ms = 0;
+  double samples_per_s = 0;
+};
+
+// `reference` and every graph measured side by side: each graph against the reference in alternating rounds (the
+// reference is measured in every round), SingleStream at batch 1 and Offline at settings.batch; the medians.
+// Returns the reference's figures first (the median over every round), then each graph's.
+std::vector<DeployedSpeed> measure_side_by_side(const Graph& reference, const std::vector<Graph>& graphs,
+                                                const LatencySettings& settings);
+
 struct AccuracySettings {
   int64_t calibration_samples = 256;  // training images the quantizer calibrates on (and BatchNorm re-estimates on)
   int64_t validation_samples = 1000;  // the first N of the validation split score the candidate

@@ -78,13 +78,26 @@ std::vector<ChangedSegment> differing_segments(const Graph& baseline, const std:
     fail("expected a candidate with the baseline's input and output, but it has '{}' and '{}'", candidate.inputs[0],
          candidate.outputs[0]);
   }
+  auto baseline_hash = [&](const Segment& segment) {
+    auto [known, added] = baseline_hashes.try_emplace(segment.input + "\n" + segment.output);
+    if (added) known->second = segment_hash(baseline, segment);
+    return known->second;
+  };
+  // Neighbouring segments that both differ are measured as one: a segment measured alone pays for converting its
+  // input and output, which for a stage whose width changed scales with the changed channels at every inner cut;
+  // at the ends of the merged run the tensors are the baseline's on both sides, so that cost cancels.
   std::vector<ChangedSegment> changed;
   for (size_t i = 0; i + 1 < shared.size(); ++i) {
     Segment segment{shared[i], shared[i + 1]};
-    auto [known, added] = baseline_hashes.try_emplace(segment.input + "\n" + segment.output);
-    if (added) known->second = segment_hash(baseline, segment);
+    std::string base = baseline_hash(segment);
     std::string candidate_hash = segment_hash(candidate, segment);
-    if (candidate_hash != known->second) changed.push_back({segment, known->second, candidate_hash});
+    if (candidate_hash == base) continue;
+    if (!changed.empty() && changed.back().segment.output == segment.input) {
+      Segment merged{changed.back().segment.input, segment.output};
+      changed.back() = {merged, baseline_hash(merged), segment_hash(candidate, merged)};
+    } else {
+      changed.push_back({segment, base, candidate_hash});
+    }
   }
   return changed;
 }

@@ -214,6 +214,7 @@ nlohmann::json record_json(const CandidateRecord& record) {
   if (record.estimate) json["estimate"] = estimate_json(*record.estimate);
   if (record.latency) json["latency"] = latency_json(*record.latency);
   if (record.order >= 0) json["order"] = record.order;
+  if (record.combined) json["combined"] = true;
   return json;
 }
 
@@ -246,6 +247,12 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   AccuracyPredictor predictor;
   std::map<std::string, double> known_losses;  // as the estimates made them known, in order
   std::map<size_t, EditFeatures> child_features;  // by record
+  struct EditEffect {
+    double drop_points = 0;  // summed over the times it was estimated as one edit more
+    double log_ratio = 0;    // log(child's latency / parent's), summed
+    int64_t count = 0;
+  };
+  std::map<std::string, EditEffect> effects;  // by edit text
   std::optional<double> best, previous_best;  // the fastest feasible ratio so far, and before this round
   int64_t stale_rounds = 0;
   bool stop = false;
@@ -274,7 +281,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   // Generates a node's children: every applicable edit of an allowed kind, duplicates dropped, latency predicted.
   auto generate = [&](size_t node_index) {
     std::vector<Edit> single = backend.applicable(nodes[node_index].edits);
-    for (const Edit& edit : single) {
+    for (size_t index = 0; index < single.size(); ++index) {
+      const Edit& edit = single[index];
       Node& node = nodes[node_index];
       bool stage = backend.is_stage(edit.target);
       if (!settings.kinds.empty() && settings.kinds.count(feature_kind(edit, stage)) == 0) continue;
@@ -299,13 +307,122 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       } else {
         child.predicted_latency = recorded.predict_latency(child.edits, child.hash);
         ++outcome.predictions;
-        if (child.predicted_latency >= node.predicted_latency) child.status = CandidateStatus::slower;
+        if (progress) {
+          progress({.round = outcome.rounds + 1,
+                    .estimates = outcome.estimates,
+                    .best_latency = best,
+                    .elapsed_s = elapsed_s(),
+                    .last = fmt::format("latency table: {} of {} edits of {}", index + 1, single.size(),
+                                        edits_text(nodes[node_index].edits))});
+        }
+        // A parent the table put at its floor (it cannot say more than "much faster") filters nothing.
+        bool table_at_floor = node.predicted_latency <= 0.011;
+        if (!table_at_floor && child.predicted_latency >= node.predicted_latency) child.status = CandidateStatus::slower;
       }
       records.push_back(child);
       nodes[node_index].children.push_back(records.size() - 1);
     }
     nodes[node_index].generated = true;
     recorded.save_if_needed(session_s());
+  };
+
+  // Estimates a generated candidate and measures it; a feasible one becomes a node. `single`: one edit more than its
+  // parent (the predictor learns from it). False when the budget ran out first.
+  auto evaluate = [&](size_t r, size_t parent_index, bool single) {
+    if (!recorded.has_estimate(records[r].hash) && out_of_time()) {
+      stop = true;
+      return false;
+    }
+    Recorded::Evaluation evaluation = recorded.evaluate(records[r].edits, records[r].hash, session_s());
+    CandidateRecord& child = records[r];
+    const Node& parent = nodes[parent_index];
+    child.status = CandidateStatus::estimated;
+    child.estimate = evaluation.estimate;
+    child.latency = evaluation.latency;
+    child.feasible = score(evaluation.estimate) >= settings.constraint_top1;
+    child.order = outcome.estimates++;
+    if (single) {
+      double predicted_drop = 100 * (parent.top1 - child.predicted_top1);
+      double actual_drop = 100 * (parent.top1 - score(evaluation.estimate));
+      predictor.record_error(predicted_drop, actual_drop);
+      predictor.add(child_features.at(r), actual_drop);
+      EditEffect& effect = effects[child.edits.back().text()];
+      effect.drop_points += actual_drop;
+      effect.log_ratio += std::log(evaluation.latency.ratio / parent.latency);
+      ++effect.count;
+    }
+    for (const auto& [edit, loss] : evaluation.block_losses) known_losses.emplace(edit, loss);
+    if (child.feasible) {
+      nodes.push_back(Node{.record = r, .edits = child.edits, .hash = child.hash, .macs = child.macs,
+                           .parameters = child.parameters, .top1 = score(evaluation.estimate),
+                           .latency = evaluation.latency.ratio, .predicted_latency = child.predicted_latency});
+      if (!best || evaluation.latency.ratio < *best) best = evaluation.latency.ratio;
+    }
+    if (progress) {
+      progress({.round = outcome.rounds + 1,
+                .estimates = outcome.estimates,
+                .best_latency = best,
+                .elapsed_s = elapsed_s(),
+                .last = fmt::format("{}: {:.2f}%, {:.2f}x", edits_text(child.edits), 100 * score(evaluation.estimate),
+                                    evaluation.latency.ratio)});
+    }
+    return true;
+  };
+  // Several edits at once: what each edit cost and gained when it was estimated as one edit more (against its
+  // parent), and the node with the edits that gained the most speed per point lost, while their points sum to at
+  // most three quarters of the node's slack above the constraint. Edits that each cost little rarely cost much
+  // together, and one estimate then goes several edits deep.
+  auto combine = [&](size_t node_index) {
+    const Node& node = nodes[node_index];
+    double slack = 0.75 * 100 * (node.top1 - settings.constraint_top1);
+    std::set<std::string> present;
+    for (const Edit& edit : node.edits) present.insert(edit.text());
+    std::vector<std::tuple<double, std::string, double>> ranked;  // (-speed-up per point, edit, points)
+    for (const auto& [text, effect] : effects) {
+      double drop = effect.drop_points / static_cast<double>(effect.count);
+      double log_ratio = effect.log_ratio / static_cast<double>(effect.count);
+      if (present.count(text) != 0 || log_ratio >= 0) continue;
+      ranked.emplace_back(log_ratio / std::max(drop, 0.05), text, std::max(drop, 0.0));
+    }
+    std::sort(ranked.begin(), ranked.end());
+    std::vector<Edit> edits = node.edits;
+    double spent = 0;
+    int64_t added = 0;
+    for (const auto& [order, text, drop] : ranked) {
+      if (spent + drop > slack) continue;
+      std::vector<Edit> trial = edits;
+      trial.push_back(Edit::parse(text));
+      try {
+        backend.describe(trial);  // an edit may not apply after the others
+      } catch (const Error&) {
+        continue;
+      }
+      edits = std::move(trial);
+      spent += drop;
+      ++added;
+    }
+    if (added < 2) return;
+    CandidateFacts facts;
+    try {
+      facts = backend.describe(edits);
+    } catch (const Error&) {
+      return;
+    }
+    if (!seen.insert(facts.hash).second) return;
+    CandidateRecord combined;
+    combined.edits = edits;
+    combined.hash = facts.hash;
+    combined.parent = node.hash;
+    combined.round = outcome.rounds;
+    combined.macs = facts.macs;
+    combined.parameters = facts.parameters;
+    combined.predicted_latency = recorded.predict_latency(edits, facts.hash);
+    combined.predicted_top1 = node.top1 - spent / 100;
+    combined.combined = true;
+    ++outcome.predictions;
+    records.push_back(combined);
+    nodes[node_index].children.push_back(records.size() - 1);
+    evaluate(records.size() - 1, node_index, false);
   };
 
   while (!stop) {
@@ -358,39 +475,10 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       int64_t taken = 0;
       for (size_t r : open) {
         if (taken >= settings.estimates_per_node) break;
-        if (!recorded.has_estimate(records[r].hash) && out_of_time()) {
-          stop = true;
-          break;
-        }
-        Recorded::Evaluation evaluation = recorded.evaluate(records[r].edits, records[r].hash, session_s());
+        if (!evaluate(r, node_index, true)) break;
         ++taken;
-        CandidateRecord& child = records[r];
-        const Node& parent = nodes[node_index];
-        child.status = CandidateStatus::estimated;
-        child.estimate = evaluation.estimate;
-        child.latency = evaluation.latency;
-        child.feasible = score(evaluation.estimate) >= settings.constraint_top1;
-        child.order = outcome.estimates++;
-        double predicted_drop = 100 * (parent.top1 - child.predicted_top1);
-        double actual_drop = 100 * (parent.top1 - score(evaluation.estimate));
-        predictor.record_error(predicted_drop, actual_drop);
-        predictor.add(child_features.at(r), actual_drop);
-        for (const auto& [edit, loss] : evaluation.block_losses) known_losses.emplace(edit, loss);
-        if (child.feasible) {
-          nodes.push_back(Node{.record = r, .edits = child.edits, .hash = child.hash, .macs = child.macs,
-                               .parameters = child.parameters, .top1 = score(evaluation.estimate),
-                               .latency = evaluation.latency.ratio, .predicted_latency = child.predicted_latency});
-          if (!best || evaluation.latency.ratio < *best) best = evaluation.latency.ratio;
-        }
-        if (progress) {
-          progress({.round = outcome.rounds + 1,
-                    .estimates = outcome.estimates,
-                    .best_latency = best,
-                    .elapsed_s = elapsed_s(),
-                    .last = fmt::format("{}: INT8 {:.2f}%, {:.2f}x", edits_text(child.edits),
-                                        100 * score(evaluation.estimate), evaluation.latency.ratio)});
-        }
       }
+      if (!stop && settings.combine) combine(node_index);
     }
     if (stop) break;
     ++outcome.rounds;

@@ -40,6 +40,9 @@ struct SearchSettings {
   std::set<std::string> kinds{};  // edit kinds the search may use (feature_kind names); empty: every kind
   uint64_t seed = 0;            // breaks ties between equally ranked children
   bool int8 = true;             // the estimate's INT8 top-1 decides (else its FP32 top-1)
+  // After a node's children are estimated, also estimate the node with several of its feasible children's edits at
+  // once (run_search's `combine`).
+  bool combine = true;
 };
 
 // What describing a candidate's graph costs nothing to learn.
@@ -90,6 +93,7 @@ struct CandidateRecord {
   std::optional<Latency> latency;
   bool feasible = false;
   int64_t order = -1;  // the how-manieth estimate it was (from 0), -1 when not estimated
+  bool combined = false;  // several of its parent's feasible children's edits at once, not one edit more
 };
 
 struct SearchOutcome {

@@ -422,6 +422,29 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
   EXPECT_NE(html.find("Pareto front"), std::string::npos);
   EXPECT_NE(html.find("class=\"block"), std::string::npos) << "the architecture drawn block by block";
   EXPECT_NE(html.find("samples/s"), std::string::npos);
+  // The page in a real browser: headless Chromium (Debian's, installed by scripts/install-deps.sh) loads it; the DOM
+  // it builds has the plot's points inside an SVG and the table's figures as result.json has them.
+  ASSERT_EQ(nacc::testing::run_command("command -v chromium").exit_code, 0)
+      << "expected Debian's chromium (scripts/install-deps.sh installs it) for the report test";
+  CommandResult rendered = nacc::testing::run_command(
+      "HOME=" + folder_.string() + " chromium --headless --no-sandbox --disable-gpu --dump-dom file://" +
+      (folder_ / "search" / "report.html").string() + " 2>/dev/null");
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  const std::string& dom = rendered.output;
+  size_t svg = dom.find("<svg");
+  ASSERT_NE(svg, std::string::npos) << dom;
+  size_t points = 0;
+  for (size_t at = dom.find("<circle class=\"estimated\"", svg); at != std::string::npos;
+       at = dom.find("<circle class=\"estimated\"", at + 1)) {
+    ++points;
+  }
+  EXPECT_EQ(points, 4u) << "one point per estimated candidate";
+  EXPECT_NE(dom.find("<circle class=\"INT8 baseline\""), std::string::npos);
+  for (const auto& row : result["table"]) {
+    std::string samples = fmt::format("<td>{:.0f}</td>", row["offline_samples_per_s"].get<double>());
+    EXPECT_NE(dom.find(samples), std::string::npos) << samples << " is not in the rendered table";
+    EXPECT_NE(dom.find("<td>" + row["model"].get<std::string>() + "</td>"), std::string::npos);
+  }
 }
 
 TEST_F(Cli, SearchBadInput) {

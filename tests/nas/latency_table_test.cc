@@ -41,6 +41,13 @@ TEST(LatencyTable, OnlyTheChangedSegmentsAreCut) {
   EXPECT_EQ(remove[0].input, removed.input);
   EXPECT_EQ(remove[0].output, next.output);
 
+  // A stage's width changes every block in it and the block that reads it: one segment over all of them, whose
+  // ends carry the baseline's tensors on both sides.
+  std::vector<Segment> stage = changed_segments(baseline, apply_edit(baseline, space, Edit::parse("layer2:width=0.5")));
+  ASSERT_EQ(stage.size(), 1u);
+  EXPECT_EQ(stage[0].input, space.block("layer2.0").input);
+  EXPECT_EQ(stage[0].output, space.block("layer3.0").output);
+
   // Two edits far apart: two segments.
   Graph shorter = apply_edit(baseline, space, Edit::parse("layer1.1:remove"));
   Graph both = apply_edit(shorter, find_blocks(shorter), Edit::parse("layer3.1:width=0.5"));

@@ -56,7 +56,7 @@ class ModelBackend : public SearchBackend {
     double top1 = 0.95;
     for (const Edit& edit : edits) {
       bool early = edit.target == "b0" || edit.target == "b1";
-      top1 -= edit.kind == "remove" ? (early ? 0.03 : 0.004) : 0.002;
+      top1 -= edit.kind == "remove" ? (early ? 0.03 : 0.001) : 0.0005;
     }
     return {.int8_top1 = top1, .fp32_top1 = top1 + 0.001, .block_loss = 0.1};
   }
@@ -115,6 +115,12 @@ TEST_F(Search, FindsAFasterFeasibleCandidateAndNeverChoosesAnInfeasibleOne) {
   }
   EXPECT_EQ(outcome.estimates, 12);
   EXPECT_EQ(backend.estimates, 12);
+  // Cheap edits found feasible one by one are also tried together: one estimate several edits deep.
+  auto combined = std::find_if(outcome.records.begin(), outcome.records.end(),
+                               [](const CandidateRecord& record) { return record.combined; });
+  ASSERT_NE(combined, outcome.records.end());
+  EXPECT_GE(combined->edits.size(), 2u);
+  EXPECT_EQ(combined->status, CandidateStatus::estimated);
   // No graph twice: the same edits in another order are one candidate.
   std::set<std::string> hashes;
   for (const CandidateRecord& record : outcome.records) EXPECT_TRUE(hashes.insert(record.hash).second) << record.hash;
