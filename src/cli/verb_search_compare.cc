@@ -186,7 +186,7 @@ void run_compare(CompareOptions options) {
     std::string name = i == 0 ? "search result" : alternatives[i - 1].name;
     double top1 = i == 0 ? found_top1 : validation_top1[i - 1];
     std::optional<double> test_top1;
-    if (test) test_top1 = bench::evaluate(measured[i], *test, loaded.preprocess, {}).top1;
+    if (test) test_top1 = runtime::result_on_own_thread([&] { return bench::evaluate(measured[i], *test, loaded.preprocess, {}).top1; });
     const nas::DeployedSpeed& speed = speeds[i + 1];
     bool faster = i > 0 && speeds[1].samples_per_s > speed.samples_per_s;
     bool as_accurate = i > 0 && found_top1 >= top1;

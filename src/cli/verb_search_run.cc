@@ -432,9 +432,9 @@ void SearchRun::run() {
        chosen != nullptr ? chosen->int8_top1 : baseline_int8_validation, std::nullopt}};
   if (!int8) table_rows[2].name = "found, FP32";
   if (test) {
-    table_rows[0].test_top1 = bench::evaluate(baseline, *test, loaded.preprocess, {}).top1;
-    table_rows[1].test_top1 = bench::evaluate(baseline_int8, *test, loaded.preprocess, {}).top1;
-    table_rows[2].test_top1 = bench::evaluate(best_int8, *test, loaded.preprocess, {}).top1;
+    table_rows[0].test_top1 = runtime::result_on_own_thread([&] { return bench::evaluate(baseline, *test, loaded.preprocess, {}).top1; });
+    table_rows[1].test_top1 = runtime::result_on_own_thread([&] { return bench::evaluate(baseline_int8, *test, loaded.preprocess, {}).top1; });
+    table_rows[2].test_top1 = runtime::result_on_own_thread([&] { return bench::evaluate(best_int8, *test, loaded.preprocess, {}).top1; });
   }
   std::vector<std::string> headers = {"model", "SingleStream p90 (ms)", "Offline b" + std::to_string(options_.batch) + " (samples/s)",
                                       "val top-1", "test top-1", "speed-up vs FP32 (Offline)", "vs INT8 (Offline)",

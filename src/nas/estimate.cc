@@ -13,6 +13,7 @@
 #include "core/files.h"
 #include "core/rng.h"
 #include "onnx/onnx.h"
+#include "runtime/runtime.h"
 #include "train/trainer.h"
 
 namespace nacc::nas {
@@ -255,6 +256,11 @@ Graph AccuracyEstimator::assembled(const std::vector<Edit>& edits, Estimate& res
 }
 
 Estimate AccuracyEstimator::estimate(const std::vector<Edit>& edits) {
+  // Training on a thread of its own leaves no OpenMP pool behind to slow the measurements that follow.
+  return runtime::result_on_own_thread([&] { return estimate_here(edits); });
+}
+
+Estimate AccuracyEstimator::estimate_here(const std::vector<Edit>& edits) {
   Estimate result;
   Graph candidate = assembled(edits, result);
   if (settings_.finetune_steps > 0) {
@@ -277,15 +283,21 @@ std::optional<double> AccuracyEstimator::block_loss(const Edit& edit) const {
 
 Estimate AccuracyEstimator::finetuned(const std::vector<Edit>& edits, const FinetuneRecipe& recipe, Graph* trained) {
   check_recipe(recipe);  // before the blocks are distilled
-  Estimate result;
-  Graph candidate = finetune_graph(assembled(edits, result), recipe);
-  score(candidate, result);
-  if (trained != nullptr) *trained = std::move(candidate);
-  return result;
+  return runtime::result_on_own_thread([&] {
+    Estimate result;
+    Graph candidate = finetune_here(assembled(edits, result), recipe);
+    score(candidate, result);
+    if (trained != nullptr) *trained = std::move(candidate);
+    return result;
+  });
 }
 
 Graph AccuracyEstimator::finetune_graph(Graph candidate, const FinetuneRecipe& recipe) const {
   check_recipe(recipe);
+  return runtime::result_on_own_thread([&] { return finetune_here(std::move(candidate), recipe); });
+}
+
+Graph AccuracyEstimator::finetune_here(Graph candidate, const FinetuneRecipe& recipe) const {
   train::TrainOptions options = finetune_options(recipe.batch, recipe.learning_rate);
   options.epochs = recipe.epochs;
   options.subset = recipe.subset;

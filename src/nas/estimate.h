@@ -99,6 +99,8 @@ class AccuracyEstimator {
   std::optional<Region> changed_region(const Graph& edited) const;
 
  private:
+  Estimate estimate_here(const std::vector<Edit>& edits);
+  Graph finetune_here(Graph candidate, const FinetuneRecipe& recipe) const;
   // The baseline with the edits, its edited blocks' weights distilled, BatchNorm re-estimated; the block figures go
   // into `result`.
   Graph assembled(const std::vector<Edit>& edits, Estimate& result);

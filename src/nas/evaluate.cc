@@ -168,7 +168,13 @@ CandidateEvaluator::CandidateEvaluator(const data::ImageDataset& training, const
   }
 }
 
+// Every method below runs its work on a thread of its own (runtime::result_on_own_thread): inference and training
+// on the search's main thread would leave OpenMP pools behind that slow every latency measurement after them.
 Graph CandidateEvaluator::recalibrated(const Graph& candidate) const {
+  return runtime::result_on_own_thread([&] { return recalibrated_here(candidate); });
+}
+
+Graph CandidateEvaluator::recalibrated_here(const Graph& candidate) const {
   Graph graph = candidate;
   if (!has_batchnorm(graph)) return graph;
   int64_t batch = std::min<int64_t>(64, settings_.calibration_samples);
@@ -178,6 +184,10 @@ Graph CandidateEvaluator::recalibrated(const Graph& candidate) const {
 }
 
 Graph CandidateEvaluator::quantized(const Graph& candidate) const {
+  return runtime::result_on_own_thread([&] { return quantized_here(candidate); });
+}
+
+Graph CandidateEvaluator::quantized_here(const Graph& candidate) const {
   Graph graph = at_batch(candidate, kCalibrationBatch);
   std::vector<std::map<std::string, Tensor>> batches;
   for (const auto& batch : calibration_) batches.push_back({{graph.inputs[0], batch.begin()->second}});
@@ -185,6 +195,10 @@ Graph CandidateEvaluator::quantized(const Graph& candidate) const {
 }
 
 Graph CandidateEvaluator::quantized_within_drop(const Graph& candidate, double max_drop, int64_t* fp32_layers) const {
+  return runtime::result_on_own_thread([&] { return quantized_within_drop_here(candidate, max_drop, fp32_layers); });
+}
+
+Graph CandidateEvaluator::quantized_within_drop_here(const Graph& candidate, double max_drop, int64_t* fp32_layers) const {
   Graph graph = at_batch(candidate, kCalibrationBatch);
   std::vector<std::map<std::string, Tensor>> batches;
   for (const auto& batch : calibration_) batches.push_back({{graph.inputs[0], batch.begin()->second}});
@@ -203,6 +217,10 @@ Graph CandidateEvaluator::quantized_within_drop(const Graph& candidate, double m
 }
 
 double CandidateEvaluator::top1(const Graph& graph) const {
+  return runtime::result_on_own_thread([&] { return top1_here(graph); });
+}
+
+double CandidateEvaluator::top1_here(const Graph& graph) const {
   return bench::evaluate(at_batch(graph, std::min<int64_t>(kEvaluationBatch, settings_.validation_samples)), validation_,
                          preprocess_, bench::EvaluateOptions{})
       .top1;

@@ -78,6 +78,8 @@ struct AccuracyEstimate {
   double int8_top1 = 0;
 };
 
+// Each method runs on a thread of its own, so that no OpenMP pool is left on the caller's thread to slow the
+// latency measurements that follow (runtime::run_on_own_thread says why).
 class CandidateEvaluator {
  public:
   // `training` and `validation` must outlive the evaluator.
@@ -99,6 +101,12 @@ class CandidateEvaluator {
   data::Preprocess preprocess_;
   AccuracySettings settings_;
   std::vector<std::map<std::string, Tensor>> calibration_;
+
+  // The methods above, on the calling thread.
+  Graph recalibrated_here(const Graph& candidate) const;
+  Graph quantized_here(const Graph& candidate) const;
+  Graph quantized_within_drop_here(const Graph& candidate, double max_drop, int64_t* fp32_layers) const;
+  double top1_here(const Graph& graph) const;
 };
 
 }  // namespace nacc::nas

@@ -51,7 +51,9 @@ Graph quantized_segment(const Graph& graph, const Segment& segment, uint64_t see
     }
     batches.push_back({{slice.inputs[0], std::move(tensor)}});
   }
-  return compiler::quantize(slice, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory());
+  // Calibration runs inferences: on a thread of its own, so that no OpenMP pool stays behind (run_on_own_thread).
+  return runtime::result_on_own_thread(
+      [&] { return compiler::quantize(slice, batches, compiler::QuantizeOptions{}, runtime::compiled_runner_factory()); });
 }
 
 std::string segment_hash(const Graph& graph, const Segment& segment) {

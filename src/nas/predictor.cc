@@ -60,25 +60,31 @@ std::array<double, AccuracyPredictor::kFeatures> AccuracyPredictor::row(const Ed
   return x;
 }
 
-void AccuracyPredictor::add(const EditFeatures& edit, double drop_points) {
-  edits_.push_back(edit);
+void AccuracyPredictor::add(const std::vector<EditFeatures>& edits, double drop_points) {
+  edits_.push_back(edits);
   targets_.push_back(drop_points);
 }
 
 void AccuracyPredictor::fit() {
   double loss_sum = 0;
   int64_t losses = 0;
-  for (const EditFeatures& edit : edits_) {
-    if (edit.block_loss) {
-      loss_sum += *edit.block_loss;
-      ++losses;
+  for (const std::vector<EditFeatures>& observation : edits_) {
+    for (const EditFeatures& edit : observation) {
+      if (edit.block_loss) {
+        loss_sum += *edit.block_loss;
+        ++losses;
+      }
     }
   }
   mean_block_loss_ = losses > 0 ? loss_sum / static_cast<double>(losses) : 0.0;
   std::array<std::array<double, kFeatures>, kFeatures> gram{};
   std::array<double, kFeatures> moment{};
   for (size_t i = 0; i < edits_.size(); ++i) {
-    std::array<double, kFeatures> x = row(edits_[i]);
+    std::array<double, kFeatures> x{};
+    for (const EditFeatures& edit : edits_[i]) {
+      std::array<double, kFeatures> one = row(edit);
+      for (size_t k = 0; k < kFeatures; ++k) x[k] += one[k];
+    }
     for (size_t r = 0; r < kFeatures; ++r) {
       moment[r] += x[r] * targets_[i];
       for (size_t c = 0; c < kFeatures; ++c) gram[r][c] += x[r] * x[c];

@@ -31,7 +31,9 @@ class AccuracyPredictor {
   static constexpr size_t kFeatures = 9;  // six kinds, MACs, parameters, block loss
 
   // Adds one observation: the child's estimate is `drop_points` below its parent's.
-  void add(const EditFeatures& edit, double drop_points);
+  void add(const EditFeatures& edit, double drop_points) { add(std::vector<EditFeatures>{edit}, drop_points); }
+  // A child several edits below its parent: the model is additive, so the edits' features sum.
+  void add(const std::vector<EditFeatures>& edits, double drop_points);
   // Refits on every observation so far. Before the first observation the predictor says 0 (no drop).
   void fit();
   // The predicted drop in points (can be negative: an edit that recovers accuracy).
@@ -46,7 +48,7 @@ class AccuracyPredictor {
  private:
   std::array<double, kFeatures> row(const EditFeatures& edit) const;
 
-  std::vector<EditFeatures> edits_;
+  std::vector<std::vector<EditFeatures>> edits_;  // per observation
   std::vector<double> targets_;
   std::array<double, kFeatures> weights_{};
   double mean_block_loss_ = 0;  // stands in for an edit's loss before its block is distilled

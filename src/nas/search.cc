@@ -368,37 +368,58 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     }
     return true;
   };
-  // Several edits at once: what each edit cost and gained when it was estimated as one edit more (against its
-  // parent), and the node with the edits that gained the most speed per point lost, while their points sum to at
-  // most three quarters of the node's slack above the constraint. Edits that each cost little rarely cost much
-  // together, and one estimate then goes several edits deep.
+  // Several edits at once: the node with the edits of its children that gain the most speed per point lost, while
+  // their points sum to at most three quarters of the node's slack above the constraint. An edit's points are what
+  // it cost when it was estimated as one edit more (anywhere in the tree), else the predictor's; its gain is its
+  // measured latency ratio against its parent, else the table's. Edits that each cost little rarely cost much
+  // together, and one estimate then goes several edits deep. The predictor must have learnt from a few estimates
+  // first (before, it predicts no drop for anything).
   auto combine = [&](size_t node_index) {
+    if (predictor.observations() < 3) return;
     const Node& node = nodes[node_index];
     double slack = 0.75 * 100 * (node.top1 - settings.constraint_top1);
-    std::set<std::string> present;
-    for (const Edit& edit : node.edits) present.insert(edit.text());
-    std::vector<std::tuple<double, std::string, double>> ranked;  // (-speed-up per point, edit, points)
-    for (const auto& [text, effect] : effects) {
-      double drop = effect.drop_points / static_cast<double>(effect.count);
-      double log_ratio = effect.log_ratio / static_cast<double>(effect.count);
-      if (present.count(text) != 0 || log_ratio >= 0) continue;
-      ranked.emplace_back(log_ratio / std::max(drop, 0.05), text, std::max(drop, 0.0));
+    struct Option {
+      double order;  // -gain per point
+      size_t record;
+      double points;
+    };
+    std::vector<Option> ranked;
+    for (size_t r : node.children) {
+      const CandidateRecord& child = records[r];
+      if (child.status == CandidateStatus::slower || child.combined) continue;
+      const std::string text = child.edits.back().text();
+      double points = 0, log_ratio = 0;
+      if (auto known = effects.find(text); known != effects.end()) {
+        points = known->second.drop_points / static_cast<double>(known->second.count);
+        log_ratio = known->second.log_ratio / static_cast<double>(known->second.count);
+      } else if (auto features = child_features.find(r); features != child_features.end()) {
+        points = predictor.predict(features->second);
+        log_ratio = std::log(child.predicted_latency / node.predicted_latency);
+      } else {
+        continue;
+      }
+      if (log_ratio >= 0) continue;
+      ranked.push_back({log_ratio / std::max(points, 0.05), r, std::max(points, 0.0)});
     }
-    std::sort(ranked.begin(), ranked.end());
+    std::stable_sort(ranked.begin(), ranked.end(), [](const Option& a, const Option& b) { return a.order < b.order; });
     std::vector<Edit> edits = node.edits;
+    std::vector<EditFeatures> features;
     double spent = 0;
     int64_t added = 0;
-    for (const auto& [order, text, drop] : ranked) {
-      if (spent + drop > slack) continue;
+    for (const Option& option : ranked) {
+      if (spent + option.points > slack) continue;
       std::vector<Edit> trial = edits;
-      trial.push_back(Edit::parse(text));
+      trial.push_back(records[option.record].edits.back());
       try {
         backend.describe(trial);  // an edit may not apply after the others
       } catch (const Error&) {
         continue;
       }
       edits = std::move(trial);
-      spent += drop;
+      if (auto found = child_features.find(option.record); found != child_features.end()) {
+        features.push_back(found->second);
+      }
+      spent += option.points;
       ++added;
     }
     if (added < 2) return;
@@ -422,7 +443,13 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     ++outcome.predictions;
     records.push_back(combined);
     nodes[node_index].children.push_back(records.size() - 1);
-    evaluate(records.size() - 1, node_index, false);
+    double parent_top1 = nodes[node_index].top1;
+    if (evaluate(records.size() - 1, node_index, false) && features.size() == static_cast<size_t>(added)) {
+      // The model is additive: a combination teaches it as much as its edits' features summed.
+      double actual = 100 * (parent_top1 - score(*records.back().estimate));
+      predictor.record_error(spent, actual);
+      predictor.add(features, actual);
+    }
   };
 
   while (!stop) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -140,6 +141,15 @@ int64_t winograd_layers(const CompiledPlan& plan);
 // threads it manages, and once those outnumber the cores it stops every team's threads spinning between parallel
 // regions, so that each layer of a run on another thread waits for a wake-up.
 void run_on_own_thread(const std::function<void()>& work);
+
+// The same for work that returns a value: inference on the calling thread (calibration, evaluation, training) would
+// leave that thread's pool behind and slow every measurement after it.
+template <typename Work>
+auto result_on_own_thread(Work&& work) -> decltype(work()) {
+  std::optional<decltype(work())> result;
+  run_on_own_thread([&] { result.emplace(work()); });
+  return std::move(*result);
+}
 
 // The machine results are measured on (every recorded figure names it).
 struct CpuInfo {

@@ -4,6 +4,10 @@
 #include "nas/estimate.h"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <omp.h>
 #include <unistd.h>
 
@@ -139,6 +143,13 @@ TEST_F(Estimator, TheFullRecipeTrainsTheAssembledCandidate) {
   EXPECT_THROW(estimator.finetuned(edits, FinetuneRecipe{.learning_rate = -1}), Error);
 }
 
+// The threads of this process.
+size_t threads_alive() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
 // Training and measuring share a process in the search. A training leaves the threads as it found them (libtorch's
 // count also sets the calling thread's OpenMP count, which the runtime reads), so a measurement after a training
 // runs with the threads, streams, CPUs and plan of one without.
@@ -158,12 +169,42 @@ TEST_F(Estimator, AMeasurementAfterATrainingRunsAsOneWithout) {
   trained.finetune_steps = 3;
   AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, trained, {});
   estimator.estimate({Edit::parse("layer3.2:width=0.5")});
-
   EXPECT_EQ(omp_get_max_threads(), threads_before);
+
   loadgen::TestResult after = bench::measure(int8, config);
   for (const char* key : {"threads", "streams", "stream_cpus", "sub_batch", "stages", "fallbacks", "usable_cores"}) {
     EXPECT_EQ(before.extra.value(key, nlohmann::json()), after.extra.value(key, nlohmann::json())) << key;
   }
+}
+
+// Whether the calling thread has an OpenMP pool: a parallel region of two threads starts one only when it has none.
+bool has_pool() {
+  size_t before = threads_alive();
+#pragma omp parallel num_threads(2)
+  { (void)omp_get_thread_num(); }
+  return threads_alive() == before;
+}
+
+// The search's training, calibration and evaluation leave no OpenMP pool on the thread that calls them: libgomp
+// counts a pool's sleeping threads among those it manages and, once they outnumber the cores, stops every team
+// spinning between parallel regions, which made each latency measurement after them 1.6x slower
+// (docs/BENCHMARKS.md, "Architecture search, part 2").
+TEST_F(Estimator, TheSearchsWorkLeavesNoOpenMpPoolOnItsThread) {
+  CandidateEvaluator evaluator(training_, validation_, preprocess_, {.calibration_samples = 64, .validation_samples = 200});
+  EstimateSettings quick = settings();
+  quick.threads = 2;
+  quick.finetune_steps = 3;
+  AccuracyEstimator estimator(baseline_, training_, preprocess_, evaluator, quick, {});
+  bool pool_left = true, pool_probe_works = false;
+  std::thread([&] {  // a thread without a pool yet
+    omp_set_num_threads(2);
+    estimator.estimate({Edit::parse("layer3.2:width=0.5")});
+    evaluator.top1(evaluator.quantized(evaluator.recalibrated(baseline_)));
+    pool_left = has_pool();
+    pool_probe_works = has_pool();  // the probe itself left one
+  }).join();
+  EXPECT_FALSE(pool_left);
+  EXPECT_TRUE(pool_probe_works);
 }
 
 TEST_F(Estimator, BadSettingsAreErrors) {
