@@ -45,6 +45,9 @@ int64_t choose_streams(const BenchConfig& config) {
 
 }  // namespace
 
+// measure() on the calling thread.
+static loadgen::TestResult measure_here(const Graph& model, const BenchConfig& config);
+
 loadgen::TestResult run_benchmark(const BenchConfig& config) {
   config.settings.validate();
   check_writable(config.output / "mlperf_log_summary.txt");
@@ -56,6 +59,12 @@ loadgen::TestResult run_benchmark(const BenchConfig& config) {
 }
 
 loadgen::TestResult measure(const Graph& model, const BenchConfig& config) {
+  // On a thread of its own: SingleStream runs its inferences on the issuing thread, whose OpenMP pool would stay
+  // behind and slow every measurement after it in the same process (runtime::run_on_own_thread says why).
+  return runtime::result_on_own_thread([&] { return measure_here(model, config); });
+}
+
+static loadgen::TestResult measure_here(const Graph& model, const BenchConfig& config) {
   config.settings.validate();
   int64_t streams = choose_streams(config);
   if (config.threads < 0) fail("expected --threads >= 0 (0: cores / streams), but found {}", config.threads);

@@ -54,7 +54,7 @@ struct SearchOptions {
   bool resume = false;
   // The search's own knobs.
   int64_t beam = 2;
-  int64_t estimates_per_node = 2;
+  int64_t estimates_per_node = 3;
   int64_t patience = 3;
   std::vector<std::string> kinds;
   int64_t channel_multiple = 16;

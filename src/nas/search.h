@@ -34,7 +34,7 @@ struct SearchSettings {
   double budget_s = 0;          // wall time of the exploration, resumed sessions included; 0: no limit
   int64_t max_estimates = 0;    // candidates estimated at most; 0: no limit
   int64_t beam = 2;             // nodes expanded per round
-  int64_t estimates_per_node = 2;  // children of each expanded node estimated per round
+  int64_t estimates_per_node = 3;  // children of each expanded node estimated per round
   int64_t patience = 3;         // rounds in a row without a faster feasible candidate end the search
   double minimum_margin_points = 0.25;  // the discard margin is at least this, and 2x the predictor's RMS error
   std::set<std::string> kinds{};  // edit kinds the search may use (feature_kind names); empty: every kind
