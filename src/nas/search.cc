@@ -122,6 +122,10 @@ struct Node {
 };
 
 constexpr size_t kRoot = std::numeric_limits<size_t>::max();
+// A combination takes at most this many new edits (one per block or stage), each counted at this many points at
+// least: a bold first guess of the additivity then costs one poor estimate, not a network with nothing left.
+constexpr int64_t kMostCombined = 6;
+constexpr double kLeastPoints = 0.1;
 
 }  // namespace
 
@@ -253,6 +257,10 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     int64_t count = 0;
   };
   std::map<std::string, EditEffect> effects;  // by edit text
+  // Combinations lose less than their edits' points summed (each edit's estimate carries its own short fine-tune's
+  // shortfall and noise): start by assuming half, then learn it from the combinations estimated.
+  double additivity = 0.5, additivity_sum = 0;
+  int64_t combinations = 0;
   std::optional<double> best, previous_best;  // the fastest feasible ratio so far, and before this round
   int64_t stale_rounds = 0;
   bool stop = false;
@@ -369,7 +377,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     return true;
   };
   // Several edits at once: the node with the edits of its children that gain the most speed per point lost, while
-  // their points sum to at most three quarters of the node's slack above the constraint. An edit's points are what
+  // their points, summed and scaled by how additive combinations have turned out so far, stay within 90% of the
+  // node's slack above the constraint. An edit's points are what
   // it cost when it was estimated as one edit more (anywhere in the tree), else the predictor's; its gain is its
   // measured latency ratio against its parent, else the table's. Edits that each cost little rarely cost much
   // together, and one estimate then goes several edits deep. The predictor must have learnt from a few estimates
@@ -377,7 +386,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   auto combine = [&](size_t node_index) {
     if (predictor.observations() < 3) return;
     const Node& node = nodes[node_index];
-    double slack = 0.75 * 100 * (node.top1 - settings.constraint_top1);
+    double slack = 0.9 * 100 * (node.top1 - settings.constraint_top1);
     struct Option {
       double order;  // -gain per point
       size_t record;
@@ -399,15 +408,19 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         continue;
       }
       if (log_ratio >= 0) continue;
-      ranked.push_back({log_ratio / std::max(points, 0.05), r, std::max(points, 0.0)});
+      // Every edit costs at least a tenth of a point: an estimate that came out better than its parent is noise.
+      ranked.push_back({log_ratio / std::max(points, kLeastPoints), r, std::max(points, kLeastPoints)});
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](const Option& a, const Option& b) { return a.order < b.order; });
     std::vector<Edit> edits = node.edits;
     std::vector<EditFeatures> features;
     double spent = 0;
     int64_t added = 0;
+    std::set<std::string> targets;  // one new edit per block or stage
     for (const Option& option : ranked) {
-      if (spent + option.points > slack) continue;
+      if (added >= kMostCombined) break;
+      if (additivity * (spent + option.points) > slack) continue;
+      if (targets.count(records[option.record].edits.back().target) != 0) continue;
       std::vector<Edit> trial = edits;
       trial.push_back(records[option.record].edits.back());
       try {
@@ -416,6 +429,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         continue;
       }
       edits = std::move(trial);
+      targets.insert(edits.back().target);
       if (auto found = child_features.find(option.record); found != child_features.end()) {
         features.push_back(found->second);
       }
@@ -438,7 +452,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     combined.macs = facts.macs;
     combined.parameters = facts.parameters;
     combined.predicted_latency = recorded.predict_latency(edits, facts.hash);
-    combined.predicted_top1 = node.top1 - spent / 100;
+    combined.predicted_top1 = node.top1 - additivity * spent / 100;
     combined.combined = true;
     ++outcome.predictions;
     records.push_back(combined);
@@ -447,7 +461,11 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     if (evaluate(records.size() - 1, node_index, false) && features.size() == static_cast<size_t>(added)) {
       // The model is additive: a combination teaches it as much as its edits' features summed.
       double actual = 100 * (parent_top1 - score(*records.back().estimate));
-      predictor.record_error(spent, actual);
+      predictor.record_error(additivity * spent, actual);
+      // How additive the edits' points were: the mean over the combinations so far of points lost / points summed.
+      additivity_sum += std::clamp(actual / spent, 0.1, 3.0);
+      ++combinations;
+      additivity = additivity_sum / static_cast<double>(combinations);
       predictor.add(features, actual);
     }
   };

@@ -134,7 +134,8 @@ std::string svg_series(const std::vector<Series>& series, const PlotOptions& opt
   int plot_height = options.height_px - kMarginTop - kMarginBottom;
   auto px = [&](double value) { return kMarginLeft + (value - x.low) / (x.high - x.low) * plot_width; };
   auto py = [&](double value) { return kMarginTop + plot_height - (value - y.low) / (y.high - y.low) * plot_height; };
-  int legend_y = kMarginTop + 14;
+  // The legend in the lower left corner, where a plot of latency against accuracy has the fewest points.
+  int legend_y = kMarginTop + plot_height - 8 - 15 * (static_cast<int>(series.size()) - 1);
   for (const Series& one : series) {
     size_t count = std::min(one.x.size(), one.y.size());
     std::string name = escape_html(one.name);
@@ -150,7 +151,7 @@ std::string svg_series(const std::vector<Series>& series, const PlotOptions& opt
                          px(one.x[i]), py(one.y[i]), one.radius_px, one.color, title);
     }
     svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n",
-                       kMarginLeft + plot_width - 160, legend_y - 4, one.color, kMarginLeft + plot_width - 150, legend_y,
+                       kMarginLeft + 12, legend_y - 4, one.color, kMarginLeft + 22, legend_y,
                        name);
     legend_y += 15;
   }

@@ -28,6 +28,20 @@ TEST(Html, ScatterDrawsEveryPointOfShortSeries) {
   EXPECT_EQ(count(svg_scatter({}, {}, {}), "<circle"), 0u);
 }
 
+TEST(Html, SeriesDrawEveryPointWithItsNameALegendAndJoinedLines) {
+  Series all{.name = "estimated", .x = {0.5, 0.7, 0.9}, .y = {93, 94, 95}, .labels = {"a<b", "c", "d"}};
+  Series front{.name = "front", .x = {0.5, 0.9}, .y = {93, 95}, .color = "#123456", .joined = true};
+  std::string svg = svg_series({all, front}, {"Pareto", "latency", "top-1", 400, 300});
+  EXPECT_EQ(count(svg, "<circle class=\"estimated\""), 3u);
+  EXPECT_EQ(count(svg, "<circle class=\"front\""), 2u);
+  EXPECT_EQ(count(svg, "<polyline"), 1u) << "only the joined series is a line";
+  EXPECT_NE(svg.find("<title>a&lt;b</title>"), std::string::npos) << "labels are escaped";
+  EXPECT_NE(svg.find(">estimated</text>"), std::string::npos) << "a legend entry per series";
+  EXPECT_NE(svg.find(">front</text>"), std::string::npos);
+  // The axis is padded by 5% of the range (92.9 to 95.1): the lowest point is 0.1 / 2.2 of 225 px above the bottom.
+  EXPECT_NE(svg.find("cy=\"244.8\""), std::string::npos) << svg;
+}
+
 TEST(Html, PageHasTitleTablesAndPlots) {
   HtmlPage page("Run <1>");
   page.add_heading("Results");
