@@ -52,7 +52,8 @@ SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --final-epochs 2
 # The search's result against the baseline scaled uniformly and the hand-designed ResNet-20, through the same recipe
 # (after make search-full; about 20 minutes).
 search-compare: build
-	$(NACC) search compare --run $(BUILD_DIR)/search-full --reference models/resnet20-fmnist.onnx
+	$(NACC) search compare --run $(BUILD_DIR)/search-full --reference models/resnet20-fmnist.onnx \
+	  --cache-dir $(BUILD_DIR)/search-cache
 
 search-full: build
 	$(NACC) search $(SEARCH_FULL) -o $(BUILD_DIR)/search-full \

@@ -31,6 +31,7 @@ namespace {
 
 struct CompareOptions {
   std::string run;
+  std::string cache_dir;  // the search's --cache-dir, when it had one
   std::vector<std::string> references;
   std::string output;  // default RUN/compare
   int64_t final_duration_ms = 2000;
@@ -85,7 +86,13 @@ void run_compare(CompareOptions options) {
   }
   std::filesystem::path folder = options.output.empty() ? run / "compare" : std::filesystem::path(options.output);
   check_writable(folder / "compare.json");
-  auto setting = [&](const char* name) { return settings.at(name); };
+  auto setting = [&](const char* name) {
+    if (!settings.contains(name)) {
+      fail("expected the setting {} in {} (a search of this nacc), but it has none; run the search again",
+           name, result_file.string());
+    }
+    return settings.at(name);
+  };
   std::string data = setting("--data").get<std::string>();
   SearchData loaded = load_search_data(setting("--baseline").get<std::string>(), data, setting("--val-data").get<std::string>());
   const Graph& baseline = loaded.baseline;
@@ -100,10 +107,13 @@ void run_compare(CompareOptions options) {
                                          {.calibration_samples = setting("--calib-samples").get<int64_t>(),
                                           .validation_samples = loaded.validation.size(),
                                           .seed = seed});
+  // The blocks distilled as the search distilled them (and taken from its cache when it kept one in the run).
   nas::EstimateSettings estimation;
   estimation.seed = seed;
   estimation.threads = threads;
-  estimation.cache_dir = run / "cache";
+  estimation.feature_images = setting("--feature-images").get<int64_t>();
+  estimation.block_steps = setting("--block-steps").get<int64_t>();
+  estimation.cache_dir = options.cache_dir.empty() ? run / "cache" : std::filesystem::path(options.cache_dir);
   estimation.feature_images = std::min<int64_t>(estimation.feature_images, loaded.training.size());
   nas::EditOptions edit_options{.channel_multiple = setting("--channel-multiple").get<int64_t>()};
   nas::AccuracyEstimator estimator(baseline, loaded.training, loaded.preprocess, evaluator, estimation, edit_options);
@@ -230,6 +240,7 @@ void add_search_compare_verb(CLI::App& search) {
   verb->add_option("--reference", options->references,
                    "Also this hand-designed network (ONNX, the baseline's input and output); repeatable");
   verb->add_option("-o,--output", options->output, "Folder for compare.json and compare.html (default: RUN/compare)");
+  verb->add_option("--cache-dir", options->cache_dir, "The search's --cache-dir, if it had one (default: RUN/cache)");
   verb->add_option("--final-duration-ms", options->final_duration_ms, "Each side-by-side measurement")
       ->capture_default_str()->check(at_least(1));
   verb->add_option("--final-rounds", options->final_rounds, "Rounds of the side-by-side measurement")

@@ -136,7 +136,11 @@ std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space,
   return edits;
 }
 
-std::string graph_hash(const Graph& graph) {
+namespace {
+
+// graph_hash and architecture_hash: with `weights`, every constant's bytes count; without, only int64 constants'
+// (shapes, axes, indices), so that two graphs of the same layers with other weights hash alike.
+std::string hash_graph(const Graph& graph, bool weights) {
   Fnv fnv;
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> position;  // value -> (node, output), inputs (-1, i)
   for (size_t i = 0; i < graph.inputs.size(); ++i) position[graph.inputs[i]] = {-1, static_cast<int64_t>(i)};
@@ -145,7 +149,8 @@ std::string graph_hash(const Graph& graph) {
     Fnv constant;
     constant.number(static_cast<int64_t>(tensor.dtype()));
     for (int64_t dim : tensor.shape()) constant.number(dim);
-    constant.bytes(tensor.raw(), tensor.size_bytes());
+    bool integer = tensor.dtype() == DataType::s64;  // shapes, axes, indices (INT8 weights are s8, biases s32)
+    if (weights || integer) constant.bytes(tensor.raw(), tensor.size_bytes());
     constants[name] = constant.value();
   }
   auto reference = [&](const std::string& value) {
@@ -190,6 +195,12 @@ std::string graph_hash(const Graph& graph) {
   for (const std::string& output : graph.outputs) reference(output);
   return fmt::format("{:016x}", fnv.value());
 }
+
+}  // namespace
+
+std::string graph_hash(const Graph& graph) { return hash_graph(graph, true); }
+
+std::string architecture_hash(const Graph& graph) { return hash_graph(graph, false); }
 
 std::string edits_text(std::vector<Edit> edits) {
   if (edits.empty()) return "baseline";

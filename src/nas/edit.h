@@ -51,6 +51,9 @@ std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space,
 // A hash of what a graph computes: its nodes' ops, attributes and connections (by position, not by name), the
 // shapes, and the bytes of its constants. Two edit orders that make the same graph hash alike. 16 hex digits.
 std::string graph_hash(const Graph& graph);
+// The same without the weights (integer constants such as shapes still count): the layers and their shapes. Two
+// edit orders that keep other channels of the same layers make one architecture; the search counts it once.
+std::string architecture_hash(const Graph& graph);
 
 // The edits in a canonical order (by text), joined by ", "; "baseline" for none.
 std::string edits_text(std::vector<Edit> edits);

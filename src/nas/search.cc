@@ -247,7 +247,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   std::vector<Node> nodes;
   nodes.push_back(Node{.record = kRoot, .edits = {}, .hash = root_facts.hash, .macs = root_facts.macs,
                        .parameters = root_facts.parameters, .top1 = root_top1});
-  std::set<std::string> seen = {root_facts.hash};
+  std::set<std::string> seen = {root_facts.architecture};
   AccuracyPredictor predictor;
   std::map<std::string, double> known_losses;  // as the estimates made them known, in order
   std::map<size_t, EditFeatures> child_features;  // by record
@@ -306,7 +306,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         spdlog::debug("{}: skipped ({})", edits_text(child.edits), failure.what());
         continue;
       }
-      if (!seen.insert(facts.hash).second) continue;  // the same graph by another path
+      if (!seen.insert(facts.architecture).second) continue;  // the same layers by another path
       child.hash = facts.hash;
       child.macs = facts.macs;
       child.parameters = facts.parameters;
@@ -443,7 +443,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     } catch (const Error&) {
       return;
     }
-    if (!seen.insert(facts.hash).second) return;
+    if (!seen.insert(facts.architecture).second) return;
     CandidateRecord combined;
     combined.edits = edits;
     combined.hash = facts.hash;

@@ -48,6 +48,7 @@ struct SearchSettings {
 // What describing a candidate's graph costs nothing to learn.
 struct CandidateFacts {
   std::string hash;
+  std::string architecture;  // architecture_hash: the same layers with other weights are one candidate
   int64_t macs = 0;
   int64_t parameters = 0;
 };

@@ -43,7 +43,7 @@ std::vector<Edit> MeasuredBackend::applicable(const std::vector<Edit>& edits) {
 CandidateFacts MeasuredBackend::describe(const std::vector<Edit>& edits) {
   Graph graph = candidate(edits);
   GraphStats stats = analyze_graph(graph);
-  return {graph_hash(graph), stats.macs, stats.parameters};
+  return {graph_hash(graph), architecture_hash(graph), stats.macs, stats.parameters};
 }
 
 double MeasuredBackend::predict_latency(const std::vector<Edit>& edits) { return table_.predict(candidate(edits)).ratio; }

@@ -422,6 +422,20 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
   EXPECT_NE(html.find("Pareto front"), std::string::npos);
   EXPECT_NE(html.find("class=\"block"), std::string::npos) << "the architecture drawn block by block";
   EXPECT_NE(html.find("samples/s"), std::string::npos);
+  // The result against the baseline scaled uniformly and a hand-designed network, through the same recipe.
+  CommandResult compared = nacc("search compare --run " + path("search") + " --reference " + baseline +
+                                " --final-duration-ms 50 --final-rounds 1");
+  ASSERT_EQ(compared.exit_code, 0) << compared.output;
+  nlohmann::json comparison = nlohmann::json::parse(read_file(folder_ / "search" / "compare" / "compare.json"));
+  ASSERT_EQ(comparison["models"].size(), 5u) << "the result, widths x0.5 and x0.25, one block fewer, the reference";
+  EXPECT_EQ(comparison["models"][1]["name"], "uniform width x0.5");
+  for (const auto& row : comparison["models"]) {
+    EXPECT_GT(row["offline_samples_per_s"].get<double>(), 0.0) << row.dump();
+    EXPECT_GT(row["validation_int8_top1"].get<double>(), 0.1) << row.dump();
+  }
+  EXPECT_TRUE(comparison["found_dominates_all"].is_boolean());
+  expect_user_error("search compare --run " + path("nothing"), "expected a finished search");
+
   // The page in a real browser: headless Chromium (Debian's, installed by scripts/install-deps.sh) loads it; the DOM
   // it builds has the plot's points inside an SVG and the table's figures as result.json has them.
   ASSERT_EQ(nacc::testing::run_command("command -v chromium").exit_code, 0)

@@ -257,5 +257,20 @@ TEST(Edit, TwoOrdersOfTheSameEditsHashAlike) {
   EXPECT_NE(a, graph_hash(apply_edits(graph, {one[0]})));
 }
 
+// The architecture hash leaves the weights out: other weights in the same layers hash alike, other layers do not.
+// A stage narrowed before or after one of its blocks is removed keeps other channels (each order ranks them on
+// other weights), yet it is one architecture.
+TEST(Edit, TheArchitectureHashLeavesTheWeightsOut) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 11});
+  Graph reseeded = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 12});
+  EXPECT_NE(graph_hash(graph), graph_hash(reseeded));
+  EXPECT_EQ(architecture_hash(graph), architecture_hash(reseeded));
+  Graph narrower = apply_edits(graph, {Edit::parse("layer2.1:width=0.5")});
+  EXPECT_NE(architecture_hash(narrower), architecture_hash(graph));
+  std::vector<Edit> one = {Edit::parse("layer2.2:remove"), Edit::parse("layer2:width=0.5")};
+  std::vector<Edit> other = {one[1], one[0]};
+  EXPECT_EQ(architecture_hash(apply_edits(graph, one)), architecture_hash(apply_edits(graph, other)));
+}
+
 }  // namespace
 }  // namespace nacc::nas

@@ -44,7 +44,7 @@ class ModelBackend : public SearchBackend {
     std::sort(texts.begin(), texts.end());
     std::string hash;
     for (const std::string& text : texts) hash += text + ";";
-    return {hash.empty() ? "root" : hash, macs, macs / 2};
+    return {hash.empty() ? "root" : hash, hash.empty() ? "root" : hash, macs, macs / 2};
   }
   bool is_stage(const std::string&) override { return false; }
   double predict_latency(const std::vector<Edit>& edits) override {
