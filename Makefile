@@ -43,7 +43,8 @@ demo: build
 	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html, $(DEMO_DIR)/bench-int8/report.html and the search's $(DEMO_DIR)/search/report.html"
 
 # The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (about 13 minutes on
-# 2 cores) and the full one behind the headline figures (make search-full, about 75 minutes).
+# 2 cores) and the full one behind the headline figures (make search-full: 60 minutes of exploration, then three
+# finalists fine-tuned for two epochs, about 90 minutes in all).
 SEARCH_COMMON := --baseline models/resnet50-fmnist.onnx --data fashion-mnist --threads 2 --cache-dir $(BUILD_DIR)/search-cache
 SEARCH_DEMO := $(SEARCH_COMMON) --budget 8m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
   --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 --final-duration-ms 1000

@@ -265,12 +265,15 @@ void SearchRun::run() {
                                      .seed = options_.seed});
   Graph baseline_int8 = evaluator.quantized(baseline);
   nlohmann::json& extra = journal.extra();
-  if (!extra.contains("baseline_fp32_subset")) {
-    extra["baseline_fp32_subset"] = evaluator.top1(baseline);
-    extra["baseline_int8_subset"] = evaluator.top1(baseline_int8);
-  }
-  double baseline_fp32_subset = extra["baseline_fp32_subset"].get<double>();
-  double baseline_int8_subset = extra["baseline_int8_subset"].get<double>();
+  // The baseline's FP32 and INT8 top-1 under an evaluator, measured once and kept in the journal under `name`.
+  auto baseline_top1 = [&](const nas::CandidateEvaluator& scorer, const std::string& name) {
+    if (!extra.contains("baseline_fp32_" + name)) {
+      extra["baseline_fp32_" + name] = scorer.top1(baseline);
+      extra["baseline_int8_" + name] = scorer.top1(baseline_int8);
+    }
+    return std::make_pair(extra["baseline_fp32_" + name].get<double>(), extra["baseline_int8_" + name].get<double>());
+  };
+  auto [baseline_fp32_subset, baseline_int8_subset] = baseline_top1(evaluator, "subset");
   double constraint_subset = baseline_fp32_subset - options_.max_drop / 100;
   fmt::print("nacc search: {} ({} blocks in {} stages) on {}, {} {} batch {}, {}, budget {}\n", options_.baseline,
              space.blocks.size(), space.stages, runtime::cpu_info().model, options_.precision, options_.scenario,
@@ -332,12 +335,7 @@ void SearchRun::run() {
                                          {.calibration_samples = options_.calibration_samples,
                                           .validation_samples = loaded.validation.size(),
                                           .seed = options_.seed});
-  if (!extra.contains("baseline_fp32_validation")) {
-    extra["baseline_fp32_validation"] = full_evaluator.top1(baseline);
-    extra["baseline_int8_validation"] = full_evaluator.top1(baseline_int8);
-  }
-  double baseline_fp32_validation = extra["baseline_fp32_validation"].get<double>();
-  double baseline_int8_validation = extra["baseline_int8_validation"].get<double>();
+  auto [baseline_fp32_validation, baseline_int8_validation] = baseline_top1(full_evaluator, "validation");
   double constraint = baseline_fp32_validation - options_.max_drop / 100;
   std::vector<size_t> feasible;
   for (size_t i = 0; i < outcome.records.size(); ++i) {

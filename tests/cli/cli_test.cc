@@ -375,7 +375,7 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
   std::string flags = " --data fashion-mnist --budget 5m --max-candidates 4 --val-samples 200 --calib-samples 64 "
                       "--feature-images 128 --block-steps 10 --finetune-steps 10 --final-epochs 1 --final-subset 256 "
                       "--duration-ms 50 --rounds 1 --table-duration-ms 20 --final-duration-ms 100 --final-rounds 1 "
-                      "--edits remove,width --finalists 2 --threads 2 -o " + path("search");
+                      "--edits remove,width --finalists 2 --threads 1 -o " + path("search");
   std::filesystem::path state = folder_ / "search" / "search-state.json";
   // Killed (SIGKILL) as soon as the journal holds its first estimate.
   CommandResult killed = nacc::testing::run_command(
