@@ -275,11 +275,16 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     if (auto found = known_losses.find(edit.text()); found != known_losses.end()) features.block_loss = found->second;
     return features;
   };
-  auto out_of_time = [&] {
+  auto limit_reached = [&] {
     if (settings.max_estimates > 0 && outcome.estimates >= settings.max_estimates) {
       outcome.stop_reason = fmt::format("the limit of {} estimated candidates", settings.max_estimates);
       return true;
     }
+    return false;
+  };
+  // The budget is checked only before new work: a resumed search replays its journal whatever the time spent.
+  auto out_of_time = [&] {
+    if (limit_reached()) return true;
     if (settings.budget_s > 0 && elapsed_s() >= settings.budget_s) {
       outcome.stop_reason = fmt::format("the budget ({:.0f} s)", settings.budget_s);
       return true;
@@ -471,7 +476,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   };
 
   while (!stop) {
-    if (out_of_time()) break;
+    if (limit_reached()) break;
     std::optional<double> rms = predictor.rms_error();
     double margin_points = rms ? std::max(settings.minimum_margin_points, 2 * *rms) : std::numeric_limits<double>::infinity();
     outcome.predictor_rms_points = rms;
@@ -485,13 +490,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     int64_t expanded = 0;
     for (size_t node_index : order) {
       if (expanded >= settings.beam || stop) break;
-      if (!nodes[node_index].generated) {
-        if (out_of_time()) {
-          stop = true;
-          break;
-        }
-        generate(node_index);
-      }
+      if (!nodes[node_index].generated) generate(node_index);
       const Node& node = nodes[node_index];
       // Predict every child not estimated yet with the current predictor; keep those that may meet the constraint.
       std::vector<size_t> open;

@@ -167,11 +167,15 @@ TEST_F(Search, AResumeAfterAKillEndsWithTheArchiveOfAnUninterruptedRun) {
   }
   ASSERT_TRUE(resumed.best && whole.best);
   EXPECT_EQ(resumed.records[*resumed.best].hash, whole.records[*whole.best].hash);
-  // A finished search resumed again measures nothing more.
+  // A finished search resumed again measures nothing more, and replays its whole journal even with its budget
+  // spent: the budget stops new work only.
   ModelBackend again_backend;
   SearchJournal again_log(journal("killed"), fingerprint_, true);
-  run_search(again_backend, settings_, 0.95, again_log);
+  SearchSettings spent = settings_;
+  spent.budget_s = 1e-9;
+  SearchOutcome again = run_search(again_backend, spent, 0.95, again_log);
   EXPECT_EQ(again_backend.estimates, 0);
+  EXPECT_EQ(estimated(again), estimated(whole));
 }
 
 TEST_F(Search, AResumeWithOtherSettingsOrANewSearchOverAnOldOneIsRefused) {
