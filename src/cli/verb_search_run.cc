@@ -254,7 +254,11 @@ void SearchRun::run() {
   std::optional<data::ImageDataset> test = load_test_data(loaded, options_.data, options_.test_data);
   nas::EditOptions edit_options{.channel_multiple = options_.channel_multiple};
   if (options_.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options_.channel_multiple);
-  nas::SearchJournal journal(folder_ / "search-state.json", settings_json(), options_.resume);
+  // What a resume must match: the settings, and the baseline itself (a file retrained since would make every
+  // measurement in the journal stale).
+  nlohmann::json fingerprint = settings_json();
+  fingerprint["baseline graph hash"] = nas::graph_hash(baseline);
+  nas::SearchJournal journal(folder_ / "search-state.json", fingerprint, options_.resume);
   bool int8 = options_.precision == "int8";
 
   // The baseline's figures on the estimates' validation subset (the constraint of the search) are measured once and
