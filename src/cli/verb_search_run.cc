@@ -17,6 +17,7 @@
 #include "bench/evaluate.h"
 #include "cli/format.h"
 #include "cli/search_data.h"
+#include "cli/search_report.h"
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/files.h"
@@ -109,60 +110,6 @@ struct Measured {
   double validation_top1 = 0;
   std::optional<double> test_top1;
 };
-
-// The blocks of a graph drawn as boxes in a row, against the baseline's: a block the same as the baseline's of that
-// name is grey, a changed one orange; each box names its kind and its output channels.
-std::string architecture_svg(const nas::SearchSpace& baseline, const nas::SearchSpace& found) {
-  constexpr int kBox = 54, kGap = 4, kRow = 70;
-  size_t widest = std::max(baseline.blocks.size(), found.blocks.size());
-  int width = 120 + static_cast<int>(widest) * (kBox + kGap);
-  std::string svg = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" "
-      "font-size=\"9\">\n",
-      width, 2 * kRow + 10);
-  auto short_kind = [](nas::BlockKind kind) {
-    switch (kind) {
-      case nas::BlockKind::stem: return "stem";
-      case nas::BlockKind::basic: return "basic";
-      case nas::BlockKind::bottleneck: return "bneck";
-      case nas::BlockKind::inverted_residual: return "IR";
-      case nas::BlockKind::conv_chain: return "conv";
-      case nas::BlockKind::residual: return "res";
-      case nas::BlockKind::head: return "head";
-    }
-    return "?";
-  };
-  std::map<std::string, const nas::Block*> by_name;
-  for (const nas::Block& block : baseline.blocks) by_name[block.name] = &block;
-  auto row = [&](const nas::SearchSpace& space, const std::string& label, int top, bool compare) {
-    svg += fmt::format("<text x=\"4\" y=\"{}\" font-size=\"12\">{}</text>\n", top + 30, report::escape_html(label));
-    int x = 110;
-    for (const nas::Block& block : space.blocks) {
-      bool same = true;
-      if (compare) {
-        auto found_block = by_name.find(block.name);
-        same = found_block != by_name.end() && found_block->second->kind == block.kind &&
-               found_block->second->mid_channels == block.mid_channels &&
-               found_block->second->out_channels == block.out_channels && found_block->second->kernel == block.kernel &&
-               found_block->second->stride == block.stride && found_block->second->expansion == block.expansion;
-      }
-      svg += fmt::format(
-          "<g class=\"block {}\"><title>{}: {} {}->{} ch (inner {}), {}x{}, stride {}</title>"
-          "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"48\" rx=\"4\" fill=\"{}\" stroke=\"#666\"/>"
-          "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>"
-          "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}{}</text></g>\n",
-          same ? "same" : "changed", report::escape_html(block.name), nas::block_kind_name(block.kind),
-          block.in_channels, block.out_channels, block.mid_channels, block.kernel, block.kernel, block.stride, x, top,
-          kBox, same ? "#e8e8e8" : "#f4b183", x + kBox / 2, top + 13, report::escape_html(block.name), x + kBox / 2,
-          top + 27, short_kind(block.kind), x + kBox / 2, top + 41, block.out_channels,
-          block.stride > 1 ? " /2" : "");
-      x += kBox + kGap;
-    }
-  };
-  row(baseline, "baseline", 5, false);
-  row(found, "found", 5 + kRow, true);
-  return svg + "</svg>\n";
-}
 
 class SearchRun {
  public:
@@ -528,32 +475,12 @@ void SearchRun::run() {
   page.add_heading("Result, measured side by side");
   page.add_table(headers, cells);
   page.add_heading("Pareto front");
-  report::Series all{.name = "estimated", .color = "#9a9a9a"};
-  report::Series front{.name = "Pareto front", .color = "#4a7ebb", .radius_px = 4, .joined = true};
-  report::Series base{.name = "INT8 baseline", .color = "#222222", .radius_px = 5};
-  report::Series final_series{.name = "finalists (full recipe)", .color = "#2e8b57", .radius_px = 5};
-  for (const nas::CandidateRecord& record : outcome.records) {
-    if (record.status != nas::CandidateStatus::estimated) continue;
-    all.x.push_back(record.latency->ratio);
-    all.y.push_back(100 * score(*record.estimate));
-    all.labels.push_back(nas::edits_text(record.edits));
-  }
-  for (size_t r : outcome.pareto) {
-    front.x.push_back(outcome.records[r].latency->ratio);
-    front.y.push_back(100 * score(*outcome.records[r].estimate));
-    front.labels.push_back(nas::edits_text(outcome.records[r].edits));
-  }
-  base.x = {1.0};
-  base.y = {100 * (int8 ? baseline_int8_subset : baseline_fp32_subset)};
-  base.labels = {"baseline"};
+  std::vector<PlotPoint> finalist_points;
   for (const Finalist& finalist : finalists) {
-    final_series.x.push_back(finalist.latency.ratio);
-    final_series.y.push_back(100 * finalist.int8_top1);
-    final_series.labels.push_back(nas::edits_text(outcome.records[finalist.record].edits));
+    finalist_points.push_back(
+        {finalist.latency.ratio, finalist.int8_top1, nas::edits_text(outcome.records[finalist.record].edits)});
   }
-  page.add_svg(report::svg_series({all, front, base, final_series},
-                                  {"Candidates: latency against estimated top-1", "latency / INT8 baseline's",
-                                   "top-1 (%)", 760, 380}));
+  page.add_svg(pareto_svg(outcome, int8, int8 ? baseline_int8_subset : baseline_fp32_subset, finalist_points));
   page.add_heading("Architecture: the baseline's blocks and the result's");
   page.add_svg(architecture_svg(space, nas::find_blocks(best_fp32)));
   page.add_paragraph("Edits: " + best_edits);

@@ -421,6 +421,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     std::vector<EditFeatures> features;
     double spent = 0;
     int64_t added = 0;
+    CandidateFacts facts;  // of the edits so far
     std::set<std::string> targets;  // one new edit per block or stage
     for (const Option& option : ranked) {
       if (added >= kMostCombined) break;
@@ -429,7 +430,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       std::vector<Edit> trial = edits;
       trial.push_back(records[option.record].edits.back());
       try {
-        backend.describe(trial);  // an edit may not apply after the others
+        facts = backend.describe(trial);  // an edit may not apply after the others
       } catch (const Error&) {
         continue;
       }
@@ -442,12 +443,6 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       ++added;
     }
     if (added < 2) return;
-    CandidateFacts facts;
-    try {
-      facts = backend.describe(edits);
-    } catch (const Error&) {
-      return;
-    }
     if (!seen.insert(facts.architecture).second) return;
     CandidateRecord combined;
     combined.edits = edits;
