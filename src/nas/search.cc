@@ -122,9 +122,12 @@ struct Node {
 };
 
 constexpr size_t kRoot = std::numeric_limits<size_t>::max();
-// A combination takes at most this many new edits (one per block or stage), each counted at this many points at
-// least: a bold first guess of the additivity then costs one poor estimate, not a network with nothing left.
-constexpr int64_t kMostCombined = 6;
+// A combination takes at most this many new edits (one per block or stage; the first one at most kFirstCombined,
+// then one more after each promising combination, one fewer after each that was not), each counted at
+// kLeastPoints points at least: a bold first guess of the additivity then costs one poor estimate, not a network
+// with nothing left.
+constexpr int64_t kFirstCombined = 3;
+constexpr int64_t kMostCombined = 8;
 constexpr double kLeastPoints = 0.1;
 
 }  // namespace
@@ -219,6 +222,7 @@ nlohmann::json record_json(const CandidateRecord& record) {
   if (record.latency) json["latency"] = latency_json(*record.latency);
   if (record.order >= 0) json["order"] = record.order;
   if (record.combined) json["combined"] = true;
+  if (record.promising && !record.feasible) json["promising"] = true;
   return json;
 }
 
@@ -242,6 +246,9 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   outcome.root.estimate = Estimate{.int8_top1 = root_top1, .fp32_top1 = root_top1};
   outcome.root.latency = Latency{.ms = 0, .baseline_ms = 0, .ratio = 1};
   outcome.root.feasible = root_top1 >= settings.constraint_top1;
+  // Nodes are expanded, and finalists chosen, down to this estimate.
+  const double promising_top1 = settings.constraint_top1 - settings.recovery_points / 100;
+  outcome.root.promising = root_top1 >= promising_top1;
 
   std::vector<CandidateRecord>& records = outcome.records;
   std::vector<Node> nodes;
@@ -260,8 +267,9 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   // Combinations lose less than their edits' points summed (each edit's estimate carries its own short fine-tune's
   // shortfall and noise): start by assuming half, then learn it from the combinations estimated.
   double additivity = 0.5, additivity_sum = 0;
-  int64_t combinations = 0;
-  std::optional<double> best, previous_best;  // the fastest feasible ratio so far, and before this round
+  int64_t combinations = 0, most_combined = kFirstCombined;
+  std::optional<double> best, previous_best;  // the fastest promising ratio so far, and before this round
+  std::optional<double> best_feasible;
   int64_t stale_rounds = 0;
   bool stop = false;
 
@@ -323,7 +331,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         if (progress) {
           progress({.round = outcome.rounds + 1,
                     .estimates = outcome.estimates,
-                    .best_latency = best,
+                    .best_latency = best_feasible,
+                    .best_promising_latency = best,
                     .elapsed_s = elapsed_s(),
                     .last = fmt::format("latency table: {} of {} edits of {}", index + 1, single.size(),
                                         edits_text(nodes[node_index].edits))});
@@ -339,7 +348,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     recorded.save_if_needed(session_s());
   };
 
-  // Estimates a generated candidate and measures it; a feasible one becomes a node. `single`: one edit more than its
+  // Estimates a generated candidate and measures it; a promising one becomes a node. `single`: one edit more than its
   // parent (the predictor learns from it). False when the budget ran out first.
   auto evaluate = [&](size_t r, size_t parent_index, bool single) {
     if (!recorded.has_estimate(records[r].hash) && out_of_time()) {
@@ -353,6 +362,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     child.estimate = evaluation.estimate;
     child.latency = evaluation.latency;
     child.feasible = score(evaluation.estimate) >= settings.constraint_top1;
+    child.promising = score(evaluation.estimate) >= promising_top1;
     child.order = outcome.estimates++;
     if (single) {
       double predicted_drop = 100 * (parent.top1 - child.predicted_top1);
@@ -365,7 +375,10 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       ++effect.count;
     }
     for (const auto& [edit, loss] : evaluation.block_losses) known_losses.emplace(edit, loss);
-    if (child.feasible) {
+    if (child.feasible && (!best_feasible || evaluation.latency.ratio < *best_feasible)) {
+      best_feasible = evaluation.latency.ratio;
+    }
+    if (child.promising) {
       nodes.push_back(Node{.record = r, .edits = child.edits, .hash = child.hash, .macs = child.macs,
                            .parameters = child.parameters, .top1 = score(evaluation.estimate),
                            .latency = evaluation.latency.ratio, .predicted_latency = child.predicted_latency});
@@ -374,7 +387,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     if (progress) {
       progress({.round = outcome.rounds + 1,
                 .estimates = outcome.estimates,
-                .best_latency = best,
+                .best_latency = best_feasible,
+                .best_promising_latency = best,
                 .elapsed_s = elapsed_s(),
                 .last = fmt::format("{}: {:.2f}%, {:.2f}x", edits_text(child.edits), 100 * score(evaluation.estimate),
                                     evaluation.latency.ratio)});
@@ -383,15 +397,16 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   };
   // Several edits at once: the node with the edits of its children that gain the most speed per point lost, while
   // their points, summed and scaled by how additive combinations have turned out so far, stay within 90% of the
-  // node's slack above the constraint. An edit's points are what
-  // it cost when it was estimated as one edit more (anywhere in the tree), else the predictor's; its gain is its
-  // measured latency ratio against its parent, else the table's. Edits that each cost little rarely cost much
-  // together, and one estimate then goes several edits deep. The predictor must have learnt from a few estimates
-  // first (before, it predicts no drop for anything).
+  // node's slack above the promising line (the constraint less the recovery allowance), and their number within
+  // `most_combined`. An edit's points are what it cost when it was estimated as one edit more (anywhere in the
+  // tree), else the predictor's; its gain is its measured latency ratio against its parent, else the table's. Edits
+  // that each cost little rarely cost much together, and one estimate then goes several edits deep; a promising
+  // combination becomes a node, so the next round combines on top of it. The predictor must have learnt from a few
+  // estimates first (before, it predicts no drop for anything).
   auto combine = [&](size_t node_index) {
     if (predictor.observations() < 3) return;
     const Node& node = nodes[node_index];
-    double slack = 0.9 * 100 * (node.top1 - settings.constraint_top1);
+    double slack = 0.9 * 100 * (node.top1 - promising_top1);
     struct Option {
       double order;  // -gain per point
       size_t record;
@@ -424,7 +439,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     CandidateFacts facts;  // of the edits so far
     std::set<std::string> targets;  // one new edit per block or stage
     for (const Option& option : ranked) {
-      if (added >= kMostCombined) break;
+      if (added >= most_combined) break;
       if (additivity * (spent + option.points) > slack) continue;
       if (targets.count(records[option.record].edits.back().target) != 0) continue;
       std::vector<Edit> trial = edits;
@@ -458,7 +473,10 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     records.push_back(combined);
     nodes[node_index].children.push_back(records.size() - 1);
     double parent_top1 = nodes[node_index].top1;
-    if (evaluate(records.size() - 1, node_index, false) && features.size() == static_cast<size_t>(added)) {
+    if (!evaluate(records.size() - 1, node_index, false)) return;
+    most_combined = records.back().promising ? std::min(most_combined + 1, kMostCombined)
+                                             : std::max<int64_t>(most_combined - 1, 2);
+    if (features.size() == static_cast<size_t>(added)) {
       // The model is additive: a combination teaches it as much as its edits' features summed.
       double actual = 100 * (parent_top1 - score(*records.back().estimate));
       predictor.record_error(additivity * spent, actual);
@@ -475,11 +493,11 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     std::optional<double> rms = predictor.rms_error();
     double margin_points = rms ? std::max(settings.minimum_margin_points, 2 * *rms) : std::numeric_limits<double>::infinity();
     outcome.predictor_rms_points = rms;
-    // The most promising nodes first: the fastest measured, feasible, with children left to try.
+    // The most promising nodes first: the fastest measured, promising, with children left to try.
     std::vector<size_t> order;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      bool feasible = nodes[i].top1 >= settings.constraint_top1;
-      if ((feasible || i == 0) && !nodes[i].exhausted) order.push_back(i);
+      bool promising = nodes[i].top1 >= promising_top1;
+      if ((promising || i == 0) && !nodes[i].exhausted) order.push_back(i);
     }
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return nodes[a].latency < nodes[b].latency; });
     int64_t expanded = 0;
@@ -495,7 +513,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         EditFeatures features = features_of(node, child);
         child_features[r] = features;
         child.predicted_top1 = node.top1 - predictor.predict(features) / 100;
-        bool may_meet = 100 * (child.predicted_top1 - settings.constraint_top1) + margin_points >= 0;
+        bool may_meet = 100 * (child.predicted_top1 - promising_top1) + margin_points >= 0;
         child.status = may_meet ? CandidateStatus::predicted : CandidateStatus::discarded;
         if (may_meet) open.push_back(r);
       }
@@ -506,7 +524,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       // The fastest predicted first, those the predictor itself expects to meet the constraint before the rest.
       auto key = [&](size_t r) {
         const CandidateRecord& child = records[r];
-        return std::make_tuple(child.predicted_top1 >= settings.constraint_top1 ? 0 : 1, child.predicted_latency,
+        return std::make_tuple(child.predicted_top1 >= promising_top1 ? 0 : 1, child.predicted_latency,
                                derive_seed(settings.seed, child.hash));
       };
       std::sort(open.begin(), open.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
@@ -526,7 +544,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       break;
     }
     predictor.fit();
-    // A round that found no faster feasible candidate than the rounds before counts towards the patience.
+    // A round that found no faster promising candidate than the rounds before counts towards the patience.
     if (best && (!previous_best || *best < *previous_best - 1e-12)) {
       stale_rounds = 0;
     } else {
@@ -534,7 +552,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     }
     previous_best = best;
     if (stale_rounds >= settings.patience) {
-      outcome.stop_reason = fmt::format("{} rounds in a row without a faster feasible candidate", settings.patience);
+      outcome.stop_reason = fmt::format("{} rounds in a row without a faster promising candidate", settings.patience);
       break;
     }
   }
@@ -553,8 +571,11 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   }
   for (size_t i : pareto_front(latency, accuracy)) outcome.pareto.push_back(estimated[i]);
   for (size_t i : estimated) {
-    if (records[i].feasible && (!outcome.best || records[i].latency->ratio < records[*outcome.best].latency->ratio)) {
-      outcome.best = i;
+    const double ratio = records[i].latency->ratio;
+    if (records[i].feasible && (!outcome.best || ratio < records[*outcome.best].latency->ratio)) outcome.best = i;
+    if (records[i].promising &&
+        (!outcome.best_promising || ratio < records[*outcome.best_promising].latency->ratio)) {
+      outcome.best_promising = i;
     }
   }
   journal.save(session_s());

@@ -1,6 +1,6 @@
 // The architecture search (nacc search): a guided tree search from the baseline. A node is an architecture (the
-// baseline plus a list of edits), a child one more edit. Each round takes the most promising nodes (feasible, fastest
-// measured first), generates every child that applies, drops duplicates by graph hash, predicts each child's latency
+// baseline plus a list of edits), a child one more edit. Each round takes the most promising nodes (feasible or within the
+// recovery allowance, fastest measured first), generates every child that applies, drops duplicates by graph hash, predicts each child's latency
 // (the latency table) and accuracy (AccuracyPredictor, refit every round), discards children predicted to break the
 // constraint by more than the predictor's measured error, gives the fastest of the rest the quick estimate, measures
 // their latency against the baseline and keeps a Pareto archive of latency against estimated INT8 top-1.
@@ -31,6 +31,10 @@ namespace nacc::nas {
 
 struct SearchSettings {
   double constraint_top1 = 0;   // a candidate is feasible when its estimated INT8 top-1 (a fraction) is at least this
+  // Points of a quick estimate the full recipe is expected to win back (its longer fine-tune): a candidate this close
+  // below the constraint is still promising. The search expands promising candidates and the finalists come from
+  // them; only the full recipe's figure decides whether one meets the constraint.
+  double recovery_points = 0;
   double budget_s = 0;          // wall time of the exploration, resumed sessions included; 0: no limit
   int64_t max_estimates = 0;    // candidates estimated at most; 0: no limit
   int64_t beam = 2;             // nodes expanded per round
@@ -92,7 +96,8 @@ struct CandidateRecord {
   CandidateStatus status = CandidateStatus::predicted;
   std::optional<Estimate> estimate;
   std::optional<Latency> latency;
-  bool feasible = false;
+  bool feasible = false;   // the estimate meets the constraint
+  bool promising = false;  // the estimate is at most the recovery allowance below it
   int64_t order = -1;  // the how-manieth estimate it was (from 0), -1 when not estimated
   bool combined = false;  // several of its parent's feasible children's edits at once, not one edit more
 };
@@ -102,6 +107,7 @@ struct SearchOutcome {
   std::vector<CandidateRecord> records;  // every child generated, in the order they were generated
   std::vector<size_t> pareto;            // indices into records of the non-dominated estimated candidates, fastest first
   std::optional<size_t> best;            // the fastest feasible, if any
+  std::optional<size_t> best_promising;  // the fastest promising, if any
   int64_t rounds = 0;
   int64_t estimates = 0;
   int64_t predictions = 0;
@@ -116,6 +122,7 @@ struct SearchProgress {
   int64_t round = 0;
   int64_t estimates = 0;
   std::optional<double> best_latency;  // ratio of the fastest feasible so far
+  std::optional<double> best_promising_latency;  // ratio of the fastest promising so far
   double elapsed_s = 0;
   std::string last;  // the last estimated candidate, one line
 };

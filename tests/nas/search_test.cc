@@ -121,6 +121,12 @@ TEST_F(Search, FindsAFasterFeasibleCandidateAndNeverChoosesAnInfeasibleOne) {
   ASSERT_NE(combined, outcome.records.end());
   EXPECT_GE(combined->edits.size(), 2u);
   EXPECT_EQ(combined->status, CandidateStatus::estimated);
+  // The first combination is modest (three new edits at most), whatever the additivity first guessed.
+  size_t parent_edits = 0;
+  for (const CandidateRecord& record : outcome.records) {
+    if (record.hash == combined->parent) parent_edits = record.edits.size();
+  }
+  EXPECT_LE(combined->edits.size() - parent_edits, 3u) << edits_text(combined->edits);
   // No graph twice: the same edits in another order are one candidate.
   std::set<std::string> hashes;
   for (const CandidateRecord& record : outcome.records) EXPECT_TRUE(hashes.insert(record.hash).second) << record.hash;
@@ -208,6 +214,35 @@ TEST_F(Search, TheBudgetStopsTheSearch) {
   SearchOutcome outcome = run_search(backend, settings, 0.95, log);
   EXPECT_EQ(outcome.estimates, 0);
   EXPECT_NE(outcome.stop_reason.find("budget"), std::string::npos) << outcome.stop_reason;
+}
+
+TEST_F(Search, TheRecoveryAllowanceExpandsCandidatesJustBelowTheConstraintButNeverCallsThemFeasible) {
+  // Every late removal costs 0.1 points, a halving 0.05: with the constraint 0.15 points below the root, the search
+  // cannot go far; with 0.3 points of recovery allowed it goes deeper, through candidates that miss the constraint.
+  SearchSettings strict = settings_;
+  strict.constraint_top1 = 0.9485;
+  strict.max_estimates = 20;
+  SearchSettings allowing = strict;
+  allowing.recovery_points = 0.3;
+  ModelBackend strict_backend, allowing_backend;
+  SearchJournal strict_log(journal("strict"), fingerprint_, false), allowing_log(journal("allowing"), fingerprint_, false);
+  SearchOutcome without = run_search(strict_backend, strict, 0.95, strict_log);
+  SearchOutcome with = run_search(allowing_backend, allowing, 0.95, allowing_log);
+  ASSERT_TRUE(without.best_promising && with.best_promising);
+  EXPECT_EQ(without.best_promising, without.best) << "no allowance: promising is feasible";
+  EXPECT_LT(with.records[*with.best_promising].latency->ratio, without.records[*without.best].latency->ratio);
+  std::set<std::string> expanded = {"root"};
+  for (const CandidateRecord& record : with.records) {
+    if (record.status != CandidateStatus::estimated) continue;
+    double top1 = record.estimate->int8_top1;
+    EXPECT_EQ(record.feasible, top1 >= allowing.constraint_top1) << record.hash;
+    EXPECT_EQ(record.promising, top1 >= allowing.constraint_top1 - 0.003) << record.hash;
+    if (record.promising) expanded.insert(record.hash);
+  }
+  for (const CandidateRecord& record : with.records) {
+    EXPECT_EQ(expanded.count(record.parent), 1u) << record.hash << ": a child of a node below the promising line";
+  }
+  if (with.best) EXPECT_TRUE(with.records[*with.best].feasible);
 }
 
 TEST(Predictor, LearnsWhatAnEditCostsAndTracksItsError) {
