@@ -169,8 +169,16 @@ void evaluate_performance(const TestSettings& settings, PerformanceResult& resul
   }
   result.min_duration_met = counted_duration_ns >= settings.min_duration_ms * 1'000'000;
   if (!result.min_duration_met) {
-    result.invalid_reasons.push_back(fmt::format("ran {:.3f} s, less than min_duration {:.3f} s",
-                                                 seconds(counted_duration_ns), settings.min_duration_ms * 1e-3));
+    std::string reason = fmt::format("ran {:.3f} s, less than min_duration {:.3f} s", seconds(counted_duration_ns),
+                                     settings.min_duration_ms * 1e-3);
+    // Offline sizes its one query from target_qps: say what it should have been.
+    if (settings.scenario == Scenario::Offline && counted_duration_ns > 0) {
+      double rate = static_cast<double>(result.samples_completed) / seconds(counted_duration_ns);
+      reason += fmt::format("; the query was sized for {:.0f} samples/s but ran at {:.0f}: set target_qps "
+                            "(--target-qps) to about {:.0f}",
+                            settings.target_qps, rate, rate);
+    }
+    result.invalid_reasons.push_back(reason);
   }
   result.min_queries_met = static_cast<int64_t>(result.queries.size()) >= settings.min_query_count;
   if (!result.min_queries_met) {

@@ -42,7 +42,7 @@ bool has_batchnorm(const Graph& graph) {
 }  // namespace
 
 LatencyMeter::LatencyMeter(Graph baseline_int8, LatencySettings settings)
-    : baseline_(std::move(baseline_int8)), settings_(settings) {
+    : baseline_(std::move(baseline_int8)), baseline_hash_(graph_hash(baseline_)), settings_(settings) {
   if (settings_.rounds < 1) fail("expected at least 1 measurement round, but found {}", settings_.rounds);
   if (settings_.duration_ms < 1) fail("expected a measurement of at least 1 ms, but found {}", settings_.duration_ms);
   if (settings_.scenario != loadgen::Scenario::SingleStream && settings_.scenario != loadgen::Scenario::Offline) {
@@ -54,28 +54,45 @@ LatencyMeter::LatencyMeter(Graph baseline_int8, LatencySettings settings)
   }
 }
 
-double LatencyMeter::run_once(const Graph& graph) const {
+double LatencyMeter::offline_rate(const Graph& graph, int64_t samples) const {
   bench::BenchConfig config;
-  config.settings = loadgen::quick_settings(settings_.scenario);
+  config.settings = loadgen::quick_settings(loadgen::Scenario::Offline);
   config.settings.min_duration_ms = settings_.duration_ms;
-  config.settings.min_query_count = settings_.scenario == loadgen::Scenario::Offline ? 1 : 16;
+  config.settings.min_query_count = 1;
   config.settings.performance_sample_count = 64;
-  if (settings_.scenario == loadgen::Scenario::Offline) {
-    // One query of about the measurement's length: the baseline's rate, measured first, sizes it.
-    config.settings.target_qps = expected_qps_;
-  }
+  // LoadGen sizes the one Offline query as target_qps x min_duration.
+  config.settings.target_qps = static_cast<double>(samples) * 1000.0 / static_cast<double>(settings_.duration_ms);
   config.batch = settings_.batch;
   config.threads = settings_.threads;
   config.seed = settings_.seed;
   config.show_progress = false;
   loadgen::TestResult result = bench::measure(graph, config);
   NACC_CHECK(result.performance.has_value());
-  double value = result.performance->metric_value;
+  return std::max(result.performance->metric_value, 1e-9);
+}
+
+double LatencyMeter::run_once(const Graph& graph, const std::string& hash) {
   if (settings_.scenario == loadgen::Scenario::Offline) {
-    expected_qps_ = std::max(1.0, value);
-    return 1000.0 / std::max(value, 1e-9);
+    auto known = rates_.find(hash);
+    // A graph seen for the first time runs four batches first: enough to size its query.
+    double rate = known != rates_.end() ? known->second : offline_rate(graph, 4 * settings_.batch);
+    auto samples = static_cast<int64_t>(std::ceil(rate * static_cast<double>(settings_.duration_ms) / 1000.0));
+    rate = offline_rate(graph, std::max<int64_t>(samples, settings_.batch));
+    rates_[hash] = rate;
+    return 1000.0 / rate;
   }
-  return value * 1e-6;  // p90 in ns
+  bench::BenchConfig config;
+  config.settings = loadgen::quick_settings(settings_.scenario);
+  config.settings.min_duration_ms = settings_.duration_ms;
+  config.settings.min_query_count = 16;
+  config.settings.performance_sample_count = 64;
+  config.batch = settings_.batch;
+  config.threads = settings_.threads;
+  config.seed = settings_.seed;
+  config.show_progress = false;
+  loadgen::TestResult result = bench::measure(graph, config);
+  NACC_CHECK(result.performance.has_value());
+  return result.performance->metric_value * 1e-6;  // p90 in ns
 }
 
 Latency LatencyMeter::measure(const Graph& candidate_int8) {
@@ -86,9 +103,9 @@ Latency LatencyMeter::measure(const Graph& candidate_int8) {
   for (int round = 0; round < settings_.rounds; ++round) {
     bool baseline_first = order.uniform() < 0.5;
     double base = 0, candidate = 0;
-    if (baseline_first) base = run_once(baseline_);
-    candidate = run_once(candidate_int8);
-    if (!baseline_first) base = run_once(baseline_);
+    if (baseline_first) base = run_once(baseline_, baseline_hash_);
+    candidate = run_once(candidate_int8, hash);
+    if (!baseline_first) base = run_once(baseline_, baseline_hash_);
     candidate_ms.push_back(candidate);
     baseline_ms.push_back(base);
     ratios.push_back(candidate / base);
@@ -101,13 +118,8 @@ Latency LatencyMeter::measure(const Graph& candidate_int8) {
 double LatencyMeter::time(const Graph& graph_int8) {
   std::string hash = graph_hash(graph_int8);
   if (auto cached = times_.find(hash); cached != times_.end()) return cached->second;
-  // Offline sizes each query from the last rate measured: a segment runs far faster than a whole model, so one
-  // run sizes its queries, and the whole model's rate is put back for the measurements that follow.
-  double model_qps = expected_qps_;
-  if (settings_.scenario == loadgen::Scenario::Offline) run_once(graph_int8);
   std::vector<double> ms;
-  for (int round = 0; round < settings_.rounds; ++round) ms.push_back(run_once(graph_int8));
-  expected_qps_ = model_qps;
+  for (int round = 0; round < settings_.rounds; ++round) ms.push_back(run_once(graph_int8, hash));
   return times_[hash] = median(ms);
 }
 
@@ -119,22 +131,26 @@ std::vector<DeployedSpeed> measure_side_by_side(const Graph& reference, const st
     one.scenario = scenario;
     one.batch = scenario == loadgen::Scenario::SingleStream ? 1 : std::max<int64_t>(settings.batch, 1);
     LatencyMeter meter(reference, one);
-    std::vector<double> reference_ms;
-    for (size_t i = 0; i < graphs.size(); ++i) {
-      Latency latency = meter.measure(graphs[i]);
+    // A graph's figure is its median ratio to the reference measured next to it, times the reference's median over
+    // every round: the host's drift (up to 1.5x for tens of seconds on these machines) cancels out of the ratios,
+    // where figures measured minutes apart would carry it.
+    std::vector<double> reference_ms, ratios;
+    for (const Graph& graph : graphs) {
+      Latency latency = meter.measure(graph);
       reference_ms.push_back(latency.baseline_ms);
-      if (scenario == loadgen::Scenario::SingleStream) {
-        speeds[i + 1].p90_ms = latency.ms;
-      } else {
-        speeds[i + 1].samples_per_s = 1000 / latency.ms;
-      }
+      ratios.push_back(latency.ratio);
     }
     if (reference_ms.empty()) reference_ms.push_back(meter.time(reference));
-    if (scenario == loadgen::Scenario::SingleStream) {
-      speeds[0].p90_ms = median(reference_ms);
-    } else {
-      speeds[0].samples_per_s = 1000 / median(reference_ms);
-    }
+    double reference = median(reference_ms);
+    auto set = [&](DeployedSpeed& speed, double ms) {
+      if (scenario == loadgen::Scenario::SingleStream) {
+        speed.p90_ms = ms;
+      } else {
+        speed.samples_per_s = 1000 / ms;
+      }
+    };
+    set(speeds[0], reference);
+    for (size_t i = 0; i < graphs.size(); ++i) set(speeds[i + 1], ratios[i] * reference);
   }
   return speeds;
 }

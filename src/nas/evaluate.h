@@ -42,14 +42,20 @@ class LatencyMeter {
   const LatencySettings& settings() const { return settings_; }
 
  private:
-  // One bench::measure run; the scenario's figure in ms per sample (SingleStream: p90).
-  double run_once(const Graph& graph) const;
+  // One bench::measure run of the graph with this hash; the scenario's figure in ms per sample (SingleStream: p90).
+  double run_once(const Graph& graph, const std::string& hash);
+  // Offline: one query of `samples` samples; samples/s.
+  double offline_rate(const Graph& graph, int64_t samples) const;
 
   Graph baseline_;
+  std::string baseline_hash_;
   LatencySettings settings_;
   std::map<std::string, Latency> cache_;
   std::map<std::string, double> times_;
-  mutable double expected_qps_ = 100.0;  // Offline: the last rate measured, which sizes the next query
+  // Offline: each graph's last rate (by hash), which sizes its next query to the measurement's length. A query sized
+  // by another graph's rate runs far too short (an INT8 model after the FP32 baseline) or far too long (a whole model
+  // after one segment).
+  std::map<std::string, double> rates_;
 };
 
 // A model as deployed: SingleStream p90 and Offline throughput.
@@ -59,8 +65,9 @@ struct DeployedSpeed {
 };
 
 // `reference` and every graph measured side by side: each graph against the reference in alternating rounds (the
-// reference is measured in every round), SingleStream at batch 1 and Offline at settings.batch; the medians.
-// Returns the reference's figures first (the median over every round), then each graph's.
+// reference is measured in every round), SingleStream at batch 1 and Offline at settings.batch. Returns the
+// reference's figures first (the median over every round), then each graph's: its median ratio to the reference
+// times the reference's figure, so that the host's drift between graphs does not enter.
 std::vector<DeployedSpeed> measure_side_by_side(const Graph& reference, const std::vector<Graph>& graphs,
                                                 const LatencySettings& settings);
 

@@ -109,6 +109,11 @@ TEST(Run, OfflineIssuesOneQuerySizedByDurationAndQps) {
   EXPECT_EQ(early.performance->samples_completed, 550);
   EXPECT_FALSE(early.performance->min_duration_met) << "550 samples x ~50 us is far below 5 s";
   EXPECT_FALSE(early.performance->valid());
+  // The reason says what to do: the rate the query ran at, to pass as target_qps.
+  ASSERT_FALSE(early.performance->invalid_reasons.empty());
+  std::string reason = early.performance->invalid_reasons[0];
+  EXPECT_NE(reason.find("sized for 100 samples/s"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("set target_qps (--target-qps) to about"), std::string::npos) << reason;
 }
 
 TEST(Run, OfflineSizedByMinQueryCountWhenLarger) {

@@ -242,7 +242,9 @@ TEST_F(Search, TheRecoveryAllowanceExpandsCandidatesJustBelowTheConstraintButNev
   for (const CandidateRecord& record : with.records) {
     EXPECT_EQ(expanded.count(record.parent), 1u) << record.hash << ": a child of a node below the promising line";
   }
-  if (with.best) EXPECT_TRUE(with.records[*with.best].feasible);
+  if (with.best) {
+    EXPECT_TRUE(with.records[*with.best].feasible);
+  }
 }
 
 TEST(Predictor, LearnsWhatAnEditCostsAndTracksItsError) {
