@@ -123,11 +123,12 @@ struct Node {
 
 constexpr size_t kRoot = std::numeric_limits<size_t>::max();
 // A combination takes at most this many new edits (one per block or stage; the first one at most kFirstCombined,
-// then one more after each promising combination, one fewer after each that was not), each counted at
-// kLeastPoints points at least: a bold first guess of the additivity then costs one poor estimate, not a network
-// with nothing left.
+// then twice as many after each promising combination and half as many after each that was not, up to
+// kMostCombined), each counted at kLeastPoints points at least: a bold first guess of the additivity then costs one
+// poor estimate, not a network with nothing left, while a run of promising ones reaches a dozen edits in a few
+// estimates.
 constexpr int64_t kFirstCombined = 3;
-constexpr int64_t kMostCombined = 8;
+constexpr int64_t kMostCombined = 16;
 constexpr double kLeastPoints = 0.1;
 
 }  // namespace
@@ -474,8 +475,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     nodes[node_index].children.push_back(records.size() - 1);
     double parent_top1 = nodes[node_index].top1;
     if (!evaluate(records.size() - 1, node_index, false)) return;
-    most_combined = records.back().promising ? std::min(most_combined + 1, kMostCombined)
-                                             : std::max<int64_t>(most_combined - 1, 2);
+    most_combined = records.back().promising ? std::min(2 * most_combined, kMostCombined)
+                                             : std::max<int64_t>(most_combined / 2, 2);
     if (features.size() == static_cast<size_t>(added)) {
       // The model is additive: a combination teaches it as much as its edits' features summed.
       double actual = 100 * (parent_top1 - score(*records.back().estimate));
