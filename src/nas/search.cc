@@ -130,6 +130,9 @@ constexpr size_t kRoot = std::numeric_limits<size_t>::max();
 constexpr int64_t kFirstCombined = 3;
 constexpr int64_t kMostCombined = 16;
 constexpr double kLeastPoints = 0.1;
+// Until the predictor has learnt from this many estimates, a combination takes only edits estimated alone: with
+// three observations it had put two stage widths at a tenth of a point each, and the combination lost seven points.
+constexpr int64_t kPredictedEditsAfter = 8;
 
 }  // namespace
 
@@ -400,7 +403,7 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
   // their points, summed and scaled by how additive combinations have turned out so far, stay within 90% of the
   // node's slack above the promising line (the constraint less the recovery allowance), and their number within
   // `most_combined`. An edit's points are what it cost when it was estimated as one edit more (anywhere in the
-  // tree), else the predictor's; its gain is its measured latency ratio against its parent, else the table's. Edits
+  // tree), else the predictor's (once it has kPredictedEditsAfter observations); its gain is its measured latency ratio against its parent, else the table's. Edits
   // that each cost little rarely cost much together, and one estimate then goes several edits deep; a promising
   // combination becomes a node, so the next round combines on top of it. The predictor must have learnt from a few
   // estimates first (before, it predicts no drop for anything).
@@ -422,7 +425,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       if (auto known = effects.find(text); known != effects.end()) {
         points = known->second.drop_points / static_cast<double>(known->second.count);
         log_ratio = known->second.log_ratio / static_cast<double>(known->second.count);
-      } else if (auto features = child_features.find(r); features != child_features.end()) {
+      } else if (auto features = child_features.find(r);
+                 features != child_features.end() && predictor.observations() >= kPredictedEditsAfter) {
         points = predictor.predict(features->second);
         log_ratio = std::log(child.predicted_latency / node.predicted_latency);
       } else {
