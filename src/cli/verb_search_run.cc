@@ -199,25 +199,6 @@ nlohmann::json SearchRun::settings_json() const {
           {"--quantize-max-drop", options_.quantize_max_drop}};
 }
 
-// The candidates the full recipe is tried on, in order: the fastest promising (measured latency), at most `count`,
-// the last place kept for the fastest feasible when it is not among them.
-std::vector<size_t> finalist_order(const nas::SearchOutcome& outcome, int64_t count) {
-  std::vector<size_t> promising;
-  for (size_t i = 0; i < outcome.records.size(); ++i) {
-    if (outcome.records[i].promising) promising.push_back(i);
-  }
-  std::stable_sort(promising.begin(), promising.end(), [&](size_t a, size_t b) {
-    return outcome.records[a].latency->ratio < outcome.records[b].latency->ratio;
-  });
-  auto limit = static_cast<size_t>(count);
-  if (promising.size() > limit) promising.resize(limit);
-  if (outcome.best && std::find(promising.begin(), promising.end(), *outcome.best) == promising.end()) {
-    if (promising.size() == limit) promising.pop_back();
-    promising.push_back(*outcome.best);
-  }
-  return promising;
-}
-
 std::string percent(double fraction) { return fmt::format("{:.2f}%", 100 * fraction); }
 
 void SearchRun::run() {
@@ -325,7 +306,7 @@ void SearchRun::run() {
                                           .seed = options_.seed});
   auto [baseline_fp32_validation, baseline_int8_validation] = baseline_top1(full_evaluator, "validation");
   double constraint = baseline_fp32_validation - options_.max_drop / 100;
-  std::vector<size_t> candidates = finalist_order(outcome, options_.finalists);
+  std::vector<size_t> candidates = nas::finalist_order(outcome, options_.finalists);
   nlohmann::json& finals = journal.section("finalists");
   if (finals.is_null()) finals = nlohmann::json::object();
   std::filesystem::path finalist_folder = folder_ / "finalists";

@@ -133,6 +133,9 @@ constexpr double kLeastPoints = 0.1;
 // Until the predictor has learnt from this many estimates, a combination takes only edits estimated alone: with
 // three observations it had put two stage widths at a tenth of a point each, and the combination lost seven points.
 constexpr int64_t kPredictedEditsAfter = 8;
+// An edit measured (as one edit more, anywhere in the tree) to leave at least this share of its parent's latency is
+// not estimated again elsewhere: the table had thought it faster, the measurement said otherwise.
+constexpr double kLeastGain = 0.99;
 
 }  // namespace
 
@@ -211,6 +214,23 @@ std::vector<size_t> pareto_front(const std::vector<double>& latency, const std::
   return front;
 }
 
+std::vector<size_t> finalist_order(const SearchOutcome& outcome, int64_t count) {
+  std::vector<size_t> order;
+  for (size_t i = 0; i < outcome.records.size(); ++i) {
+    if (outcome.records[i].promising) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return outcome.records[a].latency->ratio < outcome.records[b].latency->ratio;
+  });
+  auto limit = static_cast<size_t>(std::max<int64_t>(count, 1));
+  if (order.size() > limit) order.resize(limit);
+  if (outcome.best && std::find(order.begin(), order.end(), *outcome.best) == order.end()) {
+    if (order.size() == limit) order.pop_back();
+    order.push_back(*outcome.best);
+  }
+  return order;
+}
+
 nlohmann::json record_json(const CandidateRecord& record) {
   nlohmann::json json = {{"edits", edits_text(record.edits)},
                          {"hash", record.hash},
@@ -268,6 +288,12 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
     int64_t count = 0;
   };
   std::map<std::string, EditEffect> effects;  // by edit text
+  // The latency ratio an edit had against its parent when measured, averaged over the times it was; nullopt before.
+  auto measured_ratio = [&](const Edit& edit) -> std::optional<double> {
+    auto known = effects.find(edit.text());
+    if (known == effects.end()) return std::nullopt;
+    return std::exp(known->second.log_ratio / static_cast<double>(known->second.count));
+  };
   // Combinations lose less than their edits' points summed (each edit's estimate carries its own short fine-tune's
   // shortfall and noise): start by assuming half, then learn it from the combinations estimated.
   double additivity = 0.5, additivity_sum = 0;
@@ -515,6 +541,10 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
       for (size_t r : node.children) {
         CandidateRecord& child = records[r];
         if (child.status == CandidateStatus::estimated || child.status == CandidateStatus::slower) continue;
+        if (std::optional<double> ratio = measured_ratio(child.edits.back()); ratio && *ratio >= kLeastGain) {
+          child.status = CandidateStatus::slower;
+          continue;
+        }
         EditFeatures features = features_of(node, child);
         child_features[r] = features;
         child.predicted_top1 = node.top1 - predictor.predict(features) / 100;
@@ -526,10 +556,12 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
         nodes[node_index].exhausted = true;
         continue;
       }
-      // The fastest predicted first, those the predictor itself expects to meet the constraint before the rest.
+      // The fastest first, those the predictor itself expects to meet the constraint before the rest; an edit's
+      // speed is what it measured as one edit more elsewhere, else the table's.
       auto key = [&](size_t r) {
         const CandidateRecord& child = records[r];
-        return std::make_tuple(child.predicted_top1 >= promising_top1 ? 0 : 1, child.predicted_latency,
+        double ratio = measured_ratio(child.edits.back()).value_or(child.predicted_latency / node.predicted_latency);
+        return std::make_tuple(child.predicted_top1 >= promising_top1 ? 0 : 1, ratio,
                                derive_seed(settings.seed, child.hash));
       };
       std::sort(open.begin(), open.end(), [&](size_t a, size_t b) { return key(a) < key(b); });

@@ -153,6 +153,10 @@ class SearchJournal {
 SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings, double root_top1,
                          SearchJournal& journal, const std::function<void(const SearchProgress&)>& progress = {});
 
+// The candidates the full recipe is tried on, in order (indices into outcome.records): the fastest promising by
+// measured latency, at most `count`, the last place kept for the fastest feasible when it is not among them.
+std::vector<size_t> finalist_order(const SearchOutcome& outcome, int64_t count);
+
 // The non-dominated points (lower x, higher y), fastest first; ties keep the earlier.
 std::vector<size_t> pareto_front(const std::vector<double>& latency, const std::vector<double>& accuracy);
 

@@ -21,6 +21,7 @@ class ModelBackend : public SearchBackend {
  public:
   int64_t estimates = 0;
   int64_t kill_after = -1;  // throw on this estimate (a kill), -1: never
+  std::string misjudged;    // an edit the table thinks fast (x0.8) and that measures slow (x1.25: slower than its parent)
 
   std::vector<Edit> applicable(const std::vector<Edit>& edits) override {
     std::set<std::string> done;
@@ -48,7 +49,7 @@ class ModelBackend : public SearchBackend {
   }
   bool is_stage(const std::string&) override { return false; }
   double predict_latency(const std::vector<Edit>& edits) override {
-    return static_cast<double>(describe(edits).macs) / 1200.0;
+    return static_cast<double>(describe(edits).macs) / 1200.0 * (has_misjudged(edits) ? 0.8 : 1.0);
   }
   Estimate estimate(const std::vector<Edit>& edits) override {
     if (kill_after >= 0 && estimates == kill_after) throw std::runtime_error("killed");
@@ -61,8 +62,11 @@ class ModelBackend : public SearchBackend {
     return {.int8_top1 = top1, .fp32_top1 = top1 + 0.001, .block_loss = 0.1};
   }
   Latency measure(const std::vector<Edit>& edits) override {
-    double ratio = predict_latency(edits) * 1.02;
+    double ratio = static_cast<double>(describe(edits).macs) / 1200.0 * 1.02 * (has_misjudged(edits) ? 1.25 : 1.0);
     return {ratio, 1.0, ratio};
+  }
+  bool has_misjudged(const std::vector<Edit>& edits) const {
+    return std::any_of(edits.begin(), edits.end(), [&](const Edit& edit) { return edit.text() == misjudged; });
   }
   std::optional<double> block_loss(const Edit& edit) override {
     if (edit.kind == "remove") return std::nullopt;
@@ -242,9 +246,37 @@ TEST_F(Search, TheRecoveryAllowanceExpandsCandidatesJustBelowTheConstraintButNev
   for (const CandidateRecord& record : with.records) {
     EXPECT_EQ(expanded.count(record.parent), 1u) << record.hash << ": a child of a node below the promising line";
   }
-  if (with.best) {
-    EXPECT_TRUE(with.records[*with.best].feasible);
+  ASSERT_TRUE(with.best.has_value());
+  EXPECT_TRUE(with.records[*with.best].feasible);
+  // The finalists: the fastest promising first; the last place for the fastest feasible.
+  std::vector<size_t> finalists = finalist_order(with, 3);
+  ASSERT_EQ(finalists.size(), 3u);
+  EXPECT_EQ(finalists[0], *with.best_promising);
+  EXPECT_EQ(finalists.back(), *with.best);
+  for (size_t i = 1; i + 1 < finalists.size(); ++i) {
+    EXPECT_TRUE(with.records[finalists[i]].promising);
+    EXPECT_GE(with.records[finalists[i]].latency->ratio, with.records[finalists[i - 1]].latency->ratio);
   }
+  EXPECT_EQ(finalist_order(with, 1), std::vector<size_t>{*with.best}) << "one place: the safe one";
+}
+
+TEST_F(Search, AnEditMeasuredSlowerThanTheTableThoughtIsNotEstimatedAgainElsewhere) {
+  ModelBackend backend;
+  backend.misjudged = "b3:remove";
+  SearchSettings settings = settings_;
+  settings.max_estimates = 16;
+  settings.combine = false;
+  SearchJournal log(journal("a"), fingerprint_, false);
+  SearchOutcome outcome = run_search(backend, settings, 0.95, log);
+  int64_t tried = 0, skipped = 0;
+  for (const CandidateRecord& record : outcome.records) {
+    if (record.edits.back().text() != backend.misjudged) continue;
+    if (record.status == CandidateStatus::estimated) ++tried;
+    if (record.status == CandidateStatus::slower) ++skipped;
+  }
+  EXPECT_EQ(tried, 1) << "the table ranks it first everywhere; once measured, it is known slow";
+  EXPECT_GE(skipped, 1) << "its copies under other nodes";
+  EXPECT_EQ(outcome.estimates, 16);
 }
 
 TEST(Predictor, LearnsWhatAnEditCostsAndTracksItsError) {
