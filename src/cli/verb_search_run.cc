@@ -48,7 +48,7 @@ struct SearchOptions {
   int64_t batch = 64;
   int64_t threads = 0;
   double max_drop = 1.0;  // points
-  double recovery = 0.5;  // points a quick estimate may fall below the constraint and still be promising
+  double recovery = 0.3;  // points a quick estimate may fall below the constraint and still be promising
   std::string budget;
   int64_t max_candidates = 0;
   uint64_t seed = 0;

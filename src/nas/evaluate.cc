@@ -54,21 +54,27 @@ LatencyMeter::LatencyMeter(Graph baseline_int8, LatencySettings settings)
   }
 }
 
-double LatencyMeter::offline_rate(const Graph& graph, int64_t samples) const {
+double LatencyMeter::metric(const Graph& graph, loadgen::Scenario scenario, int64_t min_queries,
+                            std::optional<double> target_qps) const {
   bench::BenchConfig config;
-  config.settings = loadgen::quick_settings(loadgen::Scenario::Offline);
+  config.settings = loadgen::quick_settings(scenario);
   config.settings.min_duration_ms = settings_.duration_ms;
-  config.settings.min_query_count = 1;
+  config.settings.min_query_count = min_queries;
   config.settings.performance_sample_count = 64;
-  // LoadGen sizes the one Offline query as target_qps x min_duration.
-  config.settings.target_qps = static_cast<double>(samples) * 1000.0 / static_cast<double>(settings_.duration_ms);
+  if (target_qps) config.settings.target_qps = *target_qps;
   config.batch = settings_.batch;
   config.threads = settings_.threads;
   config.seed = settings_.seed;
   config.show_progress = false;
   loadgen::TestResult result = bench::measure(graph, config);
   NACC_CHECK(result.performance.has_value());
-  return std::max(result.performance->metric_value, 1e-9);
+  return result.performance->metric_value;
+}
+
+double LatencyMeter::offline_rate(const Graph& graph, int64_t samples) const {
+  // LoadGen sizes the one Offline query as target_qps x min_duration.
+  double target_qps = static_cast<double>(samples) * 1000.0 / static_cast<double>(settings_.duration_ms);
+  return std::max(metric(graph, loadgen::Scenario::Offline, 1, target_qps), 1e-9);
 }
 
 double LatencyMeter::run_once(const Graph& graph, const std::string& hash) {
@@ -81,18 +87,7 @@ double LatencyMeter::run_once(const Graph& graph, const std::string& hash) {
     rates_[hash] = rate;
     return 1000.0 / rate;
   }
-  bench::BenchConfig config;
-  config.settings = loadgen::quick_settings(settings_.scenario);
-  config.settings.min_duration_ms = settings_.duration_ms;
-  config.settings.min_query_count = 16;
-  config.settings.performance_sample_count = 64;
-  config.batch = settings_.batch;
-  config.threads = settings_.threads;
-  config.seed = settings_.seed;
-  config.show_progress = false;
-  loadgen::TestResult result = bench::measure(graph, config);
-  NACC_CHECK(result.performance.has_value());
-  return result.performance->metric_value * 1e-6;  // p90 in ns
+  return metric(graph, settings_.scenario, 16, std::nullopt) * 1e-6;  // p90 in ns
 }
 
 Latency LatencyMeter::measure(const Graph& candidate_int8) {

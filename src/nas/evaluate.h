@@ -46,6 +46,9 @@ class LatencyMeter {
   double run_once(const Graph& graph, const std::string& hash);
   // Offline: one query of `samples` samples; samples/s.
   double offline_rate(const Graph& graph, int64_t samples) const;
+  // One bench::measure run at the meter's batch, threads, seed and duration: the scenario's metric.
+  double metric(const Graph& graph, loadgen::Scenario scenario, int64_t min_queries,
+                std::optional<double> target_qps) const;
 
   Graph baseline_;
   std::string baseline_hash_;

@@ -467,6 +467,8 @@ TEST_F(Cli, SearchBadInput) {
   expect_user_error("search --baseline " + baseline + " --budget 5x -o " + path("s1"), "expected --budget as a duration");
   expect_user_error("search --baseline " + baseline + " --budget 1m --max-accuracy-drop -1 -o " + path("s1"),
                     "--max-accuracy-drop");
+  expect_user_error("search --baseline " + baseline + " --budget 1m --recovery -0.5 -o " + path("s1"),
+                    "expected --recovery in points between 0 and 100, but found -0.5");
   expect_user_error("search --baseline " + model() + " --budget 1m -o " + path("s1"), "input shape");
   expect_user_error("search --baseline " + baseline + " --budget 1m --edits shrink -o " + path("s1"), "shrink");
   expect_user_error("search --baseline " + baseline + " --budget 1m --resume -o " + path("s2"), "but there is none");
