@@ -47,7 +47,8 @@ demo: build
 # finalists fine-tuned for two epochs, about 90 minutes in all).
 SEARCH_COMMON := --baseline models/resnet50-fmnist.onnx --data fashion-mnist --threads 2 --cache-dir $(BUILD_DIR)/search-cache
 SEARCH_DEMO := $(SEARCH_COMMON) --budget 8m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
-  --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 --final-duration-ms 1000
+  --coarse-epochs 2 --coarse-subset 0 --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 \
+  --final-duration-ms 1000
 SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --final-epochs 2
 
 # The search's result against the baseline scaled uniformly and the hand-designed ResNet-20, through the same recipe

@@ -62,12 +62,13 @@ std::string architecture_svg(const nas::SearchSpace& baseline, const nas::Search
   return svg + "</svg>\n";
 }
 
-std::string pareto_svg(const nas::SearchOutcome& outcome, bool int8, double baseline_top1,
-                       const std::vector<PlotPoint>& finalists) {
+std::string pareto_svg(const nas::SearchOutcome& outcome, bool int8, double baseline_top1, double root_ratio,
+                       const std::vector<PlotPoint>& coarse, const std::vector<PlotPoint>& finalists) {
   auto score = [&](const nas::Estimate& estimate) { return int8 ? estimate.int8_top1 : estimate.fp32_top1; };
   report::Series all{.name = "estimated", .color = "#9a9a9a"};
   report::Series front{.name = "Pareto front", .color = "#4a7ebb", .radius_px = 4, .joined = true};
   report::Series base{.name = int8 ? "INT8 baseline" : "FP32 baseline", .color = "#222222", .radius_px = 5};
+  report::Series coarse_series{.name = "coarse stage (full recipe)", .color = "#c77c1e", .radius_px = 5};
   report::Series final_series{.name = "finalists (full recipe)", .color = "#2e8b57", .radius_px = 5};
   auto add = [](report::Series& series, double x, double y, std::string label) {
     series.x.push_back(x);
@@ -76,16 +77,17 @@ std::string pareto_svg(const nas::SearchOutcome& outcome, bool int8, double base
   };
   for (const nas::CandidateRecord& record : outcome.records) {
     if (record.status == nas::CandidateStatus::estimated) {
-      add(all, record.latency->ratio, score(*record.estimate), nas::edits_text(record.edits));
+      add(all, root_ratio * record.latency->ratio, score(*record.estimate), nas::edits_text(record.edits));
     }
   }
   for (size_t r : outcome.pareto) {
     const nas::CandidateRecord& record = outcome.records[r];
-    add(front, record.latency->ratio, score(*record.estimate), nas::edits_text(record.edits));
+    add(front, root_ratio * record.latency->ratio, score(*record.estimate), nas::edits_text(record.edits));
   }
   add(base, 1.0, baseline_top1, "baseline");
+  for (const PlotPoint& point : coarse) add(coarse_series, point.latency_ratio, point.top1, point.label);
   for (const PlotPoint& point : finalists) add(final_series, point.latency_ratio, point.top1, point.label);
-  return report::svg_series({all, front, base, final_series},
+  return report::svg_series({all, front, base, coarse_series, final_series},
                             {"Candidates: latency against estimated top-1", "latency / baseline's", "top-1 (%)", 760, 380});
 }
 

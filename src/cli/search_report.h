@@ -19,9 +19,10 @@ struct PlotPoint {
   std::string label;
 };
 
-// Every estimated candidate, the Pareto front joined, the baseline at 1.0 and the finalists after the full recipe:
-// latency (ratio to the baseline's) against top-1 (INT8, or FP32 when `int8` is false).
-std::string pareto_svg(const nas::SearchOutcome& outcome, bool int8, double baseline_top1,
-                       const std::vector<PlotPoint>& finalists);
+// Every estimated candidate, the Pareto front joined, the baseline at 1.0, the coarse stage's uniform widths and the
+// finalists after the full recipe: latency (ratio to the baseline's) against top-1 (INT8, or FP32 when `int8` is
+// false). The tree's ratios are to its root, which runs at `root_ratio` of the baseline's latency.
+std::string pareto_svg(const nas::SearchOutcome& outcome, bool int8, double baseline_top1, double root_ratio,
+                       const std::vector<PlotPoint>& coarse, const std::vector<PlotPoint>& finalists);
 
 }  // namespace nacc::cli

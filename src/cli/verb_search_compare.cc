@@ -45,16 +45,6 @@ struct Alternative {
   std::string reference;         // or a file
 };
 
-// The baseline scaled uniformly: every stage's and every block's width by `factor`.
-std::vector<nas::Edit> uniform_width(const Graph& baseline, const std::string& factor) {
-  nas::SearchSpace space = nas::find_blocks(baseline);
-  std::vector<nas::Edit> edits;
-  for (const nas::Edit& edit : nas::applicable_edits(baseline, space)) {
-    if (edit.kind == "width" && edit.value == factor) edits.push_back(edit);
-  }
-  return edits;
-}
-
 // The last removable block of every stage.
 std::vector<nas::Edit> one_block_fewer(const Graph& baseline) {
   nas::SearchSpace space = nas::find_blocks(baseline);
@@ -117,14 +107,20 @@ void run_compare(CompareOptions options) {
   estimation.feature_images = std::min<int64_t>(estimation.feature_images, loaded.training.size());
   nas::EditOptions edit_options{.channel_multiple = setting("--channel-multiple").get<int64_t>()};
   nas::AccuracyEstimator estimator(baseline, loaded.training, loaded.preprocess, evaluator, estimation, edit_options);
+  // The recipe the search's result had: its coarse stage's when it had one (the root it grew from went through it),
+  // else the finalists'.
   nas::FinetuneRecipe recipe;
   recipe.epochs = setting("--final-epochs").get<int64_t>();
   recipe.subset = setting("--final-subset").get<int64_t>();
+  if (settings.contains("--coarse") && !settings["--coarse"].empty()) {
+    if (setting("--coarse-epochs").get<int64_t>() > 0) recipe.epochs = setting("--coarse-epochs").get<int64_t>();
+    if (setting("--coarse-subset").get<int64_t>() >= 0) recipe.subset = setting("--coarse-subset").get<int64_t>();
+  }
   double quantize_max_drop = setting("--quantize-max-drop").get<double>() / 100;
   double constraint = result.at("constraint").at("validation_top1").get<double>();
 
-  std::vector<Alternative> alternatives = {{"uniform width x0.5", uniform_width(baseline, "0.5"), ""},
-                                           {"uniform width x0.25", uniform_width(baseline, "0.25"), ""},
+  std::vector<Alternative> alternatives = {{"uniform width x0.5", nas::uniform_width_edits(baseline, "0.5", edit_options), ""},
+                                           {"uniform width x0.25", nas::uniform_width_edits(baseline, "0.25", edit_options), ""},
                                            {"one block fewer per stage", one_block_fewer(baseline), ""}};
   for (const std::string& reference : options.references) {
     alternatives.push_back({std::filesystem::path(reference).stem().string(), {}, reference});

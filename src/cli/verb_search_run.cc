@@ -16,6 +16,7 @@
 
 #include "bench/evaluate.h"
 #include "cli/format.h"
+#include "cli/search_coarse.h"
 #include "cli/search_data.h"
 #include "cli/search_report.h"
 #include "cli/verbs.h"
@@ -66,6 +67,10 @@ struct SearchOptions {
   int rounds = 3;
   int64_t table_duration_ms = 250;
   nas::EstimateSettings estimation;
+  // The coarse stage: uniform width factors tried through the full recipe before the tree search.
+  std::vector<std::string> coarse = {"0.5", "0.75"};
+  int64_t coarse_epochs = 0;   // 0: --final-epochs
+  int64_t coarse_subset = -1;  // -1: --final-subset
   // Finalize.
   int64_t finalists = 3;
   nas::FinetuneRecipe recipe;
@@ -163,6 +168,8 @@ void SearchRun::check_options() {
   if (!(options_.quantize_max_drop >= 0)) {
     fail("expected --quantize-max-drop >= 0 points, but found {}", options_.quantize_max_drop);
   }
+  if (options_.coarse.size() == 1 && options_.coarse[0] == "none") options_.coarse.clear();
+  coarse_factors(options_.coarse);  // refuses anything else
   folder_ = options_.output;
   check_writable(folder_ / "search-state.json");
 }
@@ -193,6 +200,9 @@ nlohmann::json SearchRun::settings_json() const {
           {"--feature-images", options_.estimation.feature_images},
           {"--block-steps", options_.estimation.block_steps},
           {"--finetune-steps", options_.estimation.finetune_steps},
+          {"--coarse", coarse_factors(options_.coarse)},
+          {"--coarse-epochs", options_.coarse_epochs},
+          {"--coarse-subset", options_.coarse_subset},
           {"--finalists", options_.finalists},
           {"--final-epochs", options_.recipe.epochs},
           {"--final-subset", options_.recipe.subset},
@@ -247,6 +257,14 @@ void SearchRun::run() {
              percent(baseline_int8_subset), percent(constraint_subset), options_.max_drop);
   std::fflush(stdout);  // before the progress bars on stderr
 
+  // The whole validation split judges what went through the full recipe (the coarse stage, the finalists).
+  nas::CandidateEvaluator full_evaluator(loaded.training, loaded.validation, loaded.preprocess,
+                                         {.calibration_samples = options_.calibration_samples,
+                                          .validation_samples = loaded.validation.size(),
+                                          .seed = options_.seed});
+  auto [baseline_fp32_validation, baseline_int8_validation] = baseline_top1(full_evaluator, "validation");
+  double constraint = baseline_fp32_validation - options_.max_drop / 100;
+
   const Graph& measured_baseline = int8 ? baseline_int8 : baseline;
   nas::LatencySettings latency_settings{.scenario = scenario_,
                                         .batch = options_.batch,
@@ -254,21 +272,65 @@ void SearchRun::run() {
                                         .duration_ms = options_.duration_ms,
                                         .rounds = options_.rounds,
                                         .seed = options_.seed};
-  nas::LatencyMeter meter(measured_baseline, latency_settings);
+  if (options_.estimation.cache_dir.empty()) options_.estimation.cache_dir = folder_ / "cache";
+  options_.estimation.feature_images = std::min(options_.estimation.feature_images, loaded.training.size());
+
+  // The coarse stage: the baseline scaled uniformly, narrowest first, through the full recipe until one meets the
+  // constraint; the tree search starts from that one (its root), else from the baseline.
+  CoarseStage coarse;
+  if (!options_.coarse.empty()) {
+    nas::AccuracyEstimator baseline_estimator(baseline, loaded.training, loaded.preprocess, evaluator,
+                                              options_.estimation, edit_options);
+    nas::LatencyMeter coarse_meter(measured_baseline, latency_settings);
+    nas::FinetuneRecipe coarse_recipe = options_.recipe;
+    if (options_.coarse_epochs > 0) coarse_recipe.epochs = options_.coarse_epochs;
+    if (options_.coarse_subset >= 0) coarse_recipe.subset = options_.coarse_subset;
+    coarse = run_coarse_stage({.baseline = baseline,
+                               .edit_options = edit_options,
+                               .estimator = baseline_estimator,
+                               .evaluator = evaluator,
+                               .full_evaluator = full_evaluator,
+                               .meter = coarse_meter,
+                               .recipe = coarse_recipe,
+                               .constraint = constraint,
+                               .quantize_max_drop = options_.quantize_max_drop / 100,
+                               .int8 = int8,
+                               .folder = folder_ / "coarse"},
+                              coarse_factors(options_.coarse), journal);
+  }
+  const CoarseCandidate* coarse_root = coarse.root ? &coarse.tried[*coarse.root] : nullptr;
+  const Graph& root = coarse_root != nullptr ? coarse_root->fp32 : baseline;
+  double root_ratio = coarse_root != nullptr ? coarse_root->latency_ratio : 1.0;  // to the deployed baseline
+  Graph root_int8 = coarse_root != nullptr ? evaluator.quantized(root) : baseline_int8;
+  double root_top1 = int8 ? baseline_int8_subset : baseline_fp32_subset;
+  if (coarse_root != nullptr) {
+    if (!extra.contains("root_top1_subset")) extra["root_top1_subset"] = evaluator.top1(int8 ? root_int8 : root);
+    root_top1 = extra["root_top1_subset"].get<double>();
+    fmt::print("coarse stage: {} meets the constraint ({} {} on {}) at {:.2f}x the {} baseline's latency; the tree "
+               "search starts from it\n",
+               coarse_root->name, options_.precision, percent(coarse_root->deployed_top1), loaded.validation_spec,
+               root_ratio, options_.precision);
+  } else if (!coarse.tried.empty()) {
+    fmt::print("coarse stage: no uniform width met the constraint ({}); the tree search starts from the baseline\n",
+               percent(constraint));
+  }
+  std::fflush(stdout);
+
+  // The tree search, from the root: its edits, its blocks as the teacher's, its latency as the reference.
+  const Graph& measured_root = int8 ? root_int8 : root;
+  nas::LatencyMeter meter(measured_root, latency_settings);
   nas::LatencySettings table_settings = latency_settings;
   table_settings.duration_ms = options_.table_duration_ms;
   table_settings.rounds = 1;
-  nas::LatencyMeter table_meter(measured_baseline, table_settings);
-  nas::LatencyTable table(baseline, table_meter, int8);
-  if (options_.estimation.cache_dir.empty()) options_.estimation.cache_dir = folder_ / "cache";
-  options_.estimation.feature_images = std::min(options_.estimation.feature_images, loaded.training.size());
-  nas::AccuracyEstimator estimator(baseline, loaded.training, loaded.preprocess, evaluator, options_.estimation,
+  nas::LatencyMeter table_meter(measured_root, table_settings);
+  nas::LatencyTable table(root, table_meter, int8);
+  nas::AccuracyEstimator estimator(root, loaded.training, loaded.preprocess, evaluator, options_.estimation,
                                    edit_options);
-  nas::MeasuredBackend backend(baseline, edit_options, evaluator, estimator, table, meter, int8);
+  nas::MeasuredBackend backend(root, edit_options, evaluator, estimator, table, meter, int8);
 
   nas::SearchSettings settings{.constraint_top1 = constraint_subset,
                                .recovery_points = options_.recovery,
-                               .budget_s = budget_s_,
+                               .budget_s = std::max(1.0, budget_s_ - coarse.seconds),
                                .max_estimates = options_.max_candidates,
                                .beam = options_.beam,
                                .estimates_per_node = options_.estimates_per_node,
@@ -279,15 +341,17 @@ void SearchRun::run() {
   ProgressBar progress("search", options_.max_candidates > 0 ? options_.max_candidates : -1, "cand");
   int64_t shown = 0;
   nas::SearchOutcome outcome = nas::run_search(
-      backend, settings, int8 ? baseline_int8_subset : baseline_fp32_subset, journal,
+      backend, settings, root_top1, journal,
       [&](const nas::SearchProgress& step) {
-        auto ratio = [](std::optional<double> value) { return value ? fmt::format("{:.2f}x", *value) : "-"; };
+        auto ratio = [&](std::optional<double> value) {  // to the baseline's latency
+          return value ? fmt::format("{:.2f}x", root_ratio * *value) : "-";
+        };
         std::string best = ratio(step.best_latency);
         if (step.best_promising_latency != step.best_latency) {
           best += fmt::format(" ({} promising)", ratio(step.best_promising_latency));
         }
         progress.set_postfix(fmt::format("round {}, best {}, {} left | {}", step.round, best,
-                                         format_duration(std::max(0.0, budget_s_ - step.elapsed_s)), step.last));
+                                         format_duration(std::max(0.0, settings.budget_s - step.elapsed_s)), step.last));
         progress.advance(step.estimates - shown);
         shown = step.estimates;
       });
@@ -300,12 +364,6 @@ void SearchRun::run() {
   // Finalize: promising candidates, fastest first, get the full recipe, an accuracy-aware INT8 quantization and the
   // whole validation split, until one meets the constraint there: it is the result (the rest are slower). The last
   // place goes to the fastest feasible by its quick estimate, should the faster ones all fall short.
-  nas::CandidateEvaluator full_evaluator(loaded.training, loaded.validation, loaded.preprocess,
-                                         {.calibration_samples = options_.calibration_samples,
-                                          .validation_samples = loaded.validation.size(),
-                                          .seed = options_.seed});
-  auto [baseline_fp32_validation, baseline_int8_validation] = baseline_top1(full_evaluator, "validation");
-  double constraint = baseline_fp32_validation - options_.max_drop / 100;
   std::vector<size_t> candidates = nas::finalist_order(outcome, options_.finalists);
   nlohmann::json& finals = journal.section("finalists");
   if (finals.is_null()) finals = nlohmann::json::object();
@@ -355,7 +413,7 @@ void SearchRun::run() {
                              {"latency_ms", finalist.latency.ms},
                              {"baseline_ms", finalist.latency.baseline_ms},
                              {"latency_ratio", finalist.latency.ratio}};
-      journal.save(0);
+      journal.save(outcome.elapsed_s - journal.elapsed_before_s());
     }
     final_progress.set_postfix(fmt::format("{}: {} {}", nas::edits_text(record.edits), options_.precision,
                                            percent(finalist.int8_top1)));
@@ -363,16 +421,27 @@ void SearchRun::run() {
     finalists.push_back(std::move(finalist));
   }
   final_progress.finish();
+  // The fastest finalist that meets the constraint; one from a coarse root must also be faster than the root, which
+  // met the constraint after the same recipe and is the result otherwise.
   const Finalist* chosen = nullptr;
   for (const Finalist& finalist : finalists) {
-    if (finalist.int8_top1 >= constraint && (chosen == nullptr || finalist.latency.ratio < chosen->latency.ratio)) {
+    if (finalist.int8_top1 >= constraint && (coarse_root == nullptr || finalist.latency.ratio < 1.0) &&
+        (chosen == nullptr || finalist.latency.ratio < chosen->latency.ratio)) {
       chosen = &finalist;
     }
   }
-  Graph best_fp32 = chosen != nullptr ? chosen->fp32 : baseline;
-  Graph best_int8 = chosen != nullptr ? chosen->int8 : baseline_int8;
-  std::string best_edits = chosen != nullptr ? nas::edits_text(outcome.records[chosen->record].edits) : "baseline";
-  if (chosen == nullptr) {
+  bool found = chosen != nullptr || coarse_root != nullptr;
+  Graph best_fp32 = chosen != nullptr ? chosen->fp32 : coarse_root != nullptr ? coarse_root->fp32 : baseline;
+  Graph best_int8 = chosen != nullptr ? chosen->int8 : coarse_root != nullptr ? coarse_root->deployed : baseline_int8;
+  double best_top1 = chosen != nullptr ? chosen->int8_top1
+                     : coarse_root != nullptr ? coarse_root->deployed_top1 : baseline_int8_validation;
+  // The result's edits: the coarse root's uniform width first, then the tree's edits of it.
+  std::string best_edits = coarse_root != nullptr ? coarse_root->name : "";
+  if (chosen != nullptr) {
+    best_edits += (best_edits.empty() ? "" : ", ") + nas::edits_text(outcome.records[chosen->record].edits);
+  }
+  if (!found) {
+    best_edits = "baseline";
     spdlog::warn("no finalist met the constraint ({} on {} after the full recipe); the result is the baseline",
                  percent(constraint), loaded.validation_spec);
   }
@@ -391,8 +460,7 @@ void SearchRun::run() {
   std::vector<Measured> table_rows = {
       {"FP32 baseline", speeds[0].p90_ms, speeds[0].samples_per_s, baseline_fp32_validation, std::nullopt},
       {"INT8 baseline", speeds[1].p90_ms, speeds[1].samples_per_s, baseline_int8_validation, std::nullopt},
-      {"found, INT8", speeds[2].p90_ms, speeds[2].samples_per_s,
-       chosen != nullptr ? chosen->int8_top1 : baseline_int8_validation, std::nullopt}};
+      {"found, INT8", speeds[2].p90_ms, speeds[2].samples_per_s, best_top1, std::nullopt}};
   if (!int8) table_rows[2].name = "found, FP32";
   if (test) {
     table_rows[0].test_top1 = runtime::result_on_own_thread([&] { return bench::evaluate(baseline, *test, loaded.preprocess, {}).top1; });
@@ -455,7 +523,7 @@ void SearchRun::run() {
       {"settings", settings_json()},
       {"budget_s", budget_s_},
       {"constraint", {{"validation_top1", constraint}, {"subset_top1", constraint_subset}}},
-      {"result", {{"edits", best_edits}, {"found", chosen != nullptr}}},
+      {"result", {{"edits", best_edits}, {"found", found}}},
       {"table", nlohmann::json::array()},
       {"cost",
        {{"wall_s", wall_s},
@@ -475,6 +543,18 @@ void SearchRun::run() {
                                {"validation_top1", row.validation_top1},
                                {"test_top1", row.test_top1 ? nlohmann::json(*row.test_top1) : nlohmann::json()}});
   }
+  result["coarse"] = {{"seconds", coarse.seconds},
+                      {"root", coarse_root != nullptr ? nlohmann::json(coarse_root->name) : nlohmann::json()},
+                      {"root_latency_ratio", root_ratio},
+                      {"tried", nlohmann::json::array()}};
+  for (const CoarseCandidate& candidate : coarse.tried) {
+    result["coarse"]["tried"].push_back({{"name", candidate.name},
+                                         {"fp32_top1", candidate.fp32_top1},
+                                         {"deployed_top1", candidate.deployed_top1},
+                                         {"fp32_layers", candidate.fp32_layers},
+                                         {"latency_ratio", candidate.latency_ratio},
+                                         {"meets_constraint", candidate.meets}});
+  }
   write_json_file(folder_ / "pareto.json", {{"baseline_int8_top1", baseline_int8_subset}, {"front", pareto}});
   write_json_file(folder_ / "result.json", result);
 
@@ -487,12 +567,22 @@ void SearchRun::run() {
   page.add_heading("Result, measured side by side");
   page.add_table(headers, cells);
   page.add_heading("Pareto front");
+  if (coarse_root != nullptr) {
+    page.add_paragraph(fmt::format("The tree search started from the coarse stage's {} ({:.2f}x the baseline's "
+                                   "latency); the plot shows every latency as a ratio to the baseline's.",
+                                   coarse_root->name, root_ratio));
+  }
+  std::vector<PlotPoint> coarse_points;
+  for (const CoarseCandidate& candidate : coarse.tried) {
+    coarse_points.push_back({candidate.latency_ratio, candidate.deployed_top1, candidate.name});
+  }
   std::vector<PlotPoint> finalist_points;
   for (const Finalist& finalist : finalists) {
-    finalist_points.push_back(
-        {finalist.latency.ratio, finalist.int8_top1, nas::edits_text(outcome.records[finalist.record].edits)});
+    finalist_points.push_back({root_ratio * finalist.latency.ratio, finalist.int8_top1,
+                               nas::edits_text(outcome.records[finalist.record].edits)});
   }
-  page.add_svg(pareto_svg(outcome, int8, int8 ? baseline_int8_subset : baseline_fp32_subset, finalist_points));
+  page.add_svg(pareto_svg(outcome, int8, int8 ? baseline_int8_subset : baseline_fp32_subset, root_ratio,
+                          coarse_points, finalist_points));
   page.add_heading("Architecture: the baseline's blocks and the result's");
   page.add_svg(architecture_svg(space, nas::find_blocks(best_fp32)));
   page.add_paragraph("Edits: " + best_edits);
@@ -501,13 +591,25 @@ void SearchRun::run() {
                  {{format_duration(wall_s), std::to_string(outcome.rounds), std::to_string(outcome.predictions),
                    std::to_string(outcome.discarded), std::to_string(outcome.estimates),
                    std::to_string(outcome.estimates), std::to_string(finalists.size()), outcome.stop_reason}});
-  page.add_heading("Finalists");
+  if (!coarse.tried.empty()) {
+    page.add_heading("Coarse stage: the baseline scaled uniformly, through the full recipe");
+    std::vector<std::vector<std::string>> coarse_cells;
+    for (const CoarseCandidate& candidate : coarse.tried) {
+      coarse_cells.push_back({candidate.name, percent(candidate.fp32_top1), percent(candidate.deployed_top1),
+                              std::to_string(candidate.fp32_layers), fmt::format("{:.3f}x", candidate.latency_ratio),
+                              candidate.meets ? "yes" : "no"});
+    }
+    page.add_table({"model", "FP32 val", options_.precision + " val", "layers kept FP32", "latency", "meets"},
+                   coarse_cells);
+  }
+  page.add_heading("Finalists (latency: ratio to the baseline's)");
   std::vector<std::vector<std::string>> finalist_cells;
   for (const Finalist& finalist : finalists) {
     const nas::CandidateRecord& record = outcome.records[finalist.record];
     finalist_cells.push_back({nas::edits_text(record.edits), percent(score(*record.estimate)),
                               percent(finalist.fp32_top1), percent(finalist.int8_top1),
-                              std::to_string(finalist.fp32_layers), fmt::format("{:.3f}x", finalist.latency.ratio),
+                              std::to_string(finalist.fp32_layers),
+                              fmt::format("{:.3f}x", root_ratio * finalist.latency.ratio),
                               finalist.int8_top1 >= constraint ? "yes" : "no"});
   }
   page.add_table({"edits", "quick estimate", "FP32 val", "INT8 val", "layers kept FP32", "latency", "meets"},
@@ -573,6 +675,15 @@ void add_search_run_options(CLI::App& search) {
   search.add_option("--finetune-steps", options->estimation.finetune_steps, "End-to-end steps of the quick estimate")
       ->capture_default_str()->check(at_least(0));
   search.add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks, reusable across runs (default: OUTPUT/cache)");
+  search.add_option("--coarse", options->coarse,
+                    "Uniform width factors (0.25, 0.5, 0.75) tried through the full recipe before the tree search, "
+                    "narrowest first; the first that meets the constraint is the tree's root (none: off)")
+      ->delimiter(',')->capture_default_str();
+  search.add_option("--coarse-epochs", options->coarse_epochs, "The coarse stage's epochs (0: --final-epochs)")
+      ->capture_default_str()->check(at_least(0));
+  search.add_option("--coarse-subset", options->coarse_subset,
+                    "The coarse stage's training images (0: all, -1: --final-subset)")
+      ->capture_default_str()->check(at_least(-1));
   search.add_option("--finalists", options->finalists,
                     "Promising candidates given the full recipe, fastest first, until one meets the constraint")
       ->capture_default_str()->check(at_least(1));

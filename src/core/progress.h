@@ -25,6 +25,8 @@ class ProgressBar {
   void set_total(int64_t total) { total_ = total; }
   // Extra text shown after the rate, e.g. "loss 0.31".
   void set_postfix(std::string text);
+  // Draws now, whenever it last drew (a long step starts: say what it is).
+  void redraw() { draw(true); }
   // Draws the final state and ends the line; called by the destructor if not called before.
   void finish();
 

@@ -202,6 +202,14 @@ std::string graph_hash(const Graph& graph) { return hash_graph(graph, true); }
 
 std::string architecture_hash(const Graph& graph) { return hash_graph(graph, false); }
 
+std::vector<Edit> uniform_width_edits(const Graph& graph, const std::string& factor, const EditOptions& options) {
+  std::vector<Edit> edits;
+  for (const Edit& edit : applicable_edits(graph, find_blocks(graph), options)) {
+    if (edit.kind == "width" && edit.value == factor) edits.push_back(edit);
+  }
+  return edits;
+}
+
 std::string edits_text(std::vector<Edit> edits) {
   if (edits.empty()) return "baseline";
   std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) { return a.text() < b.text(); });

@@ -48,6 +48,10 @@ Graph apply_edits(const Graph& baseline, const std::vector<Edit>& edits, const E
 // stage's downsampling moved one block earlier or later.
 std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space, const EditOptions& options = {});
 
+// The graph scaled uniformly: every block's inner width and every stage's residual stream by `factor` ("0.75",
+// "0.5" or "0.25"); empty when no width edit of that factor applies.
+std::vector<Edit> uniform_width_edits(const Graph& graph, const std::string& factor, const EditOptions& options = {});
+
 // A hash of what a graph computes: its nodes' ops, attributes and connections (by position, not by name), the
 // shapes, and the bytes of its constants. Two edit orders that make the same graph hash alike. 16 hex digits.
 std::string graph_hash(const Graph& graph);

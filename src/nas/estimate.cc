@@ -299,6 +299,7 @@ Graph AccuracyEstimator::finetune_graph(Graph candidate, const FinetuneRecipe& r
 
 Graph AccuracyEstimator::finetune_here(Graph candidate, const FinetuneRecipe& recipe) const {
   train::TrainOptions options = finetune_options(recipe.batch, recipe.learning_rate);
+  options.show_progress = true;  // minutes per epoch: the epoch's bar with its rate and ETA
   options.epochs = recipe.epochs;
   options.subset = recipe.subset;
   options.distillation_weight = recipe.distillation_weight;

@@ -17,6 +17,7 @@
 
 #include "cli/command.h"
 #include "core/files.h"
+#include "ir/analysis.h"
 #include "ir/executor.h"
 #include "ir/npy.h"
 #include "onnx/onnx.h"
@@ -459,6 +460,44 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
     EXPECT_NE(dom.find(samples), std::string::npos) << samples << " is not in the rendered table";
     EXPECT_NE(dom.find("<td>" + row["model"].get<std::string>() + "</td>"), std::string::npos);
   }
+}
+
+// The coarse stage: with a constraint any model meets (--max-accuracy-drop 100), the baseline at width x0.5 goes
+// through the full recipe, meets it and becomes the tree search's root; the result is that root plus the tree's
+// edits, a resume replays the stage from its files without training again, and the report shows the stage.
+TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
+  std::string command = "search --baseline " + baseline +
+                        " --data fashion-mnist --budget 5m --max-candidates 2 --val-samples 200 --calib-samples 64 "
+                        "--feature-images 128 --block-steps 10 --finetune-steps 10 --final-epochs 1 --final-subset 256 "
+                        "--duration-ms 50 --rounds 1 --table-duration-ms 20 --final-duration-ms 100 --final-rounds 1 "
+                        "--edits remove --finalists 1 --threads 2 --max-accuracy-drop 100 --coarse 0.75,0.5 -o " +
+                        path("coarse");
+  CommandResult first = nacc(command);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("coarse stage: uniform:width=0.5 meets the constraint"), std::string::npos)
+      << "narrowest first: " << first.output;
+  EXPECT_NE(first.output.find("uniform:width=0.5: distilling its blocks"), std::string::npos) << "progress shown";
+  nlohmann::json result = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
+  ASSERT_EQ(result["coarse"]["tried"].size(), 1u) << "the first that meets ends the stage: " << result.dump();
+  EXPECT_EQ(result["coarse"]["root"], "uniform:width=0.5");
+  EXPECT_TRUE(result["result"]["found"].get<bool>());
+  EXPECT_EQ(result["result"]["edits"].get<std::string>().rfind("uniform:width=0.5", 0), 0u) << result.dump();
+  Graph best = import_onnx_file(folder_ / "coarse" / "best.onnx");
+  // x0.5 keeps 16-channel layers at 16 (the channel multiple): about half the MACs, whether the tree's edit or the
+  // root won (which one depends on measured latency).
+  EXPECT_LT(analyze_graph(best).macs, analyze_graph(import_onnx_file(baseline)).macs * 3 / 5);
+  std::string html = read_file(folder_ / "coarse" / "report.html");
+  EXPECT_NE(html.find("Coarse stage"), std::string::npos);
+  EXPECT_NE(html.find("coarse stage (full recipe)"), std::string::npos) << "the stage's points in the plot";
+  CommandResult resumed = nacc(command + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  nlohmann::json again = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
+  EXPECT_EQ(again["coarse"]["tried"], result["coarse"]["tried"]) << "replayed";
+  EXPECT_EQ(resumed.output.find("distilling its blocks"), std::string::npos) << "not trained again: " << resumed.output;
+  EXPECT_EQ(again["result"]["edits"], result["result"]["edits"]);
+  expect_user_error("search --baseline " + baseline + " --budget 1m --coarse 0.6 -o " + path("s3"),
+                    "expected --coarse as uniform width factors from 0.25, 0.5 and 0.75 (or none), but found '0.6'");
 }
 
 TEST_F(Cli, SearchBadInput) {

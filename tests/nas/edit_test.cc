@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "ir/analysis.h"
 #include "ir/executor.h"
 #include "ir/zoo/builder.h"
 #include "ir/zoo/zoo.h"
@@ -158,6 +159,34 @@ TEST(Edit, StageWidthNarrowsTheWholeStreamAlike) {
   EXPECT_EQ(kept.size(), 16u);
   for (const char* bn : {"layer2.0.downsample.1", "layer2.1.bn2", "layer2.2.bn2"}) EXPECT_EQ(kept_channels(graph, narrow, bn), kept) << bn;
   EXPECT_THROW(apply_edit(graph, space, Edit::parse("layer2:remove")), Error) << "a stage takes only width";
+}
+
+// The coarse stage's uniform scaling: every stage's stream and every block's inner width at the factor, which
+// together cut the MACs of the narrowed layers about four times for x0.5.
+TEST(Edit, UniformWidthNarrowsEveryStageAndBlock) {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 14});
+  SearchSpace space = find_blocks(graph);
+  EditOptions options{.channel_multiple = 4};  // 16 channels halve (a multiple of 16 would keep them)
+  std::vector<Edit> edits = uniform_width_edits(graph, "0.5", options);
+  ASSERT_FALSE(edits.empty());
+  for (const Edit& edit : edits) {
+    EXPECT_EQ(edit.kind, "width");
+    EXPECT_EQ(edit.value, "0.5");
+  }
+  for (const char* target : {"layer1", "layer2", "layer3", "layer1.0", "layer3.2"}) {
+    EXPECT_TRUE(std::any_of(edits.begin(), edits.end(), [&](const Edit& edit) { return edit.target == target; }))
+        << target;
+  }
+  Graph narrow = apply_edits(graph, edits, options);
+  SearchSpace after = find_blocks(narrow);
+  for (const char* name : {"layer1.1", "layer2.1", "layer3.1"}) {
+    EXPECT_EQ(after.block(name).out_channels * 2, space.block(name).out_channels) << name;
+    EXPECT_EQ(after.block(name).mid_channels * 2, space.block(name).mid_channels) << name;
+  }
+  double ratio = static_cast<double>(analyze_graph(narrow).macs) / static_cast<double>(analyze_graph(graph).macs);
+  EXPECT_GT(ratio, 0.2);
+  EXPECT_LT(ratio, 0.35);
+  EXPECT_TRUE(uniform_width_edits(graph, "0.6", options).empty()) << "no edit has that factor";
 }
 
 // A new block starts as its shortcut (its branch's last BatchNorm at zero scale): replacing a block of identity

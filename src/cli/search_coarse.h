@@ -1,0 +1,64 @@
+// The search's coarse stage (nacc search --coarse): before the tree search, the baseline scaled uniformly (every
+// block's and stage's width by a factor) goes through the finalists' full recipe, narrowest first, until one meets
+// the constraint on the whole validation split; that one becomes the tree search's root. The quick estimate (a few
+// hundred fine-tune steps) judges such broad cuts several points too harshly (uniform x0.5 of the Fashion-MNIST
+// baseline: about 91% quick, 94.2% after two epochs), so single edits from the baseline never reach them.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "nas/edit.h"
+#include "nas/estimate.h"
+#include "nas/evaluate.h"
+#include "nas/search.h"
+
+namespace nacc::cli {
+
+// One uniform scaling after the full recipe.
+struct CoarseCandidate {
+  std::string name;               // "uniform:width=0.5"
+  std::vector<nas::Edit> edits;   // of the baseline
+  Graph fp32;                     // trained
+  Graph deployed;                 // as deployed: accuracy-aware INT8 (or the FP32 graph for --precision fp32)
+  double fp32_top1 = 0;           // whole validation split
+  double deployed_top1 = 0;       // the deployed graph's, whole validation split
+  int64_t fp32_layers = 0;        // layers the accuracy-aware quantization returned to FP32
+  double latency_ratio = 0;       // deployed, against the deployed baseline, measured
+  bool meets = false;             // deployed_top1 >= the constraint
+};
+
+struct CoarseStage {
+  std::vector<CoarseCandidate> tried;  // narrowest first; stops after the first that meets the constraint
+  std::optional<size_t> root;          // the one the tree search starts from (the last tried), if any
+  double seconds = 0;                  // training, scoring and measuring them (all sessions)
+};
+
+// What the coarse stage needs from the search run.
+struct CoarseContext {
+  const Graph& baseline;
+  nas::EditOptions edit_options;
+  nas::AccuracyEstimator& estimator;          // the baseline's: its blocks and its distillation
+  const nas::CandidateEvaluator& evaluator;   // calibration and the accuracy-aware quantization's subset
+  const nas::CandidateEvaluator& full_evaluator;  // the whole validation split
+  nas::LatencyMeter& meter;                   // against the deployed baseline
+  nas::FinetuneRecipe recipe;
+  double constraint = 0;            // a fraction, on the whole validation split
+  double quantize_max_drop = 0;     // a fraction
+  bool int8 = true;
+  std::filesystem::path folder;     // the trained graphs (COARSE/<name>.onnx), so that a resume loads them
+};
+
+// The factors "0.5,0.75" in the order tried (narrowest first); throws nacc::Error for anything but 0.25, 0.5 and
+// 0.75, naming what was found.
+std::vector<std::string> coarse_factors(const std::vector<std::string>& factors);
+
+// Runs (or, from `journal`'s "coarse" section and the files in context.folder, replays) the coarse stage. The journal
+// is saved after every candidate.
+CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& factors,
+                             nas::SearchJournal& journal);
+
+}  // namespace nacc::cli
