@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -38,15 +39,18 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
     CoarseCandidate candidate;
     candidate.name = "uniform:width=" + factor;
     candidate.edits = nas::uniform_width_edits(context.baseline, factor, context.edit_options);
-    if (candidate.edits.empty()) continue;  // nothing of the baseline has that width to give
+    if (candidate.edits.empty()) {
+      spdlog::info("coarse stage: {} changes no layer of the baseline (widths round to --channel-multiple {}); skipped",
+                   candidate.name, context.edit_options.channel_multiple);
+      continue;
+    }
     std::filesystem::path fp32_file = context.folder / ("width-" + factor + ".onnx");
     std::filesystem::path deployed_file = context.folder / ("width-" + factor + "-deployed.onnx");
     std::error_code error;
-    if (section.contains(candidate.name) && std::filesystem::exists(fp32_file, error) &&
-        std::filesystem::exists(deployed_file, error)) {
+    bool replayed = section.contains(candidate.name) && std::filesystem::exists(fp32_file, error) &&
+                    std::filesystem::exists(deployed_file, error);
+    if (replayed) {
       const nlohmann::json& entry = section[candidate.name];
-      candidate.fp32 = import_onnx_file(fp32_file);
-      candidate.deployed = import_onnx_file(deployed_file);
       candidate.fp32_top1 = entry.at("fp32_top1").get<double>();
       candidate.deployed_top1 = entry.at("deployed_top1").get<double>();
       candidate.fp32_layers = entry.at("fp32_layers").get<int64_t>();
@@ -73,8 +77,14 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
       journal.save(0);
     }
-    stage.seconds += section[candidate.name].value("seconds", 0.0);
-    candidate.meets = candidate.deployed_top1 >= context.constraint;
+    // The graphs as the files hold them, this session as in a resumed one: the tree grows from the same root.
+    candidate.fp32 = import_onnx_file(fp32_file);
+    candidate.deployed = import_onnx_file(deployed_file);
+    double seconds = section[candidate.name].value("seconds", 0.0);
+    stage.seconds += seconds;
+    if (replayed) stage.replayed_seconds += seconds;
+    // A root must be faster than the baseline as deployed, not only accurate enough.
+    candidate.meets = candidate.deployed_top1 >= context.constraint && candidate.latency_ratio < 1.0;
     progress.set_postfix(fmt::format("{}: {:.2f}% at {:.2f}x{}", candidate.name, 100 * candidate.deployed_top1,
                                      candidate.latency_ratio, candidate.meets ? ", meets the constraint" : ""));
     progress.advance();

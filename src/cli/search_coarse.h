@@ -1,6 +1,7 @@
 // The search's coarse stage (nacc search --coarse): before the tree search, the baseline scaled uniformly (every
 // block's and stage's width by a factor) goes through the finalists' full recipe, narrowest first, until one meets
-// the constraint on the whole validation split; that one becomes the tree search's root. The quick estimate (a few
+// the constraint on the whole validation split and runs faster than the baseline; that one becomes the tree search's
+// root. The quick estimate (a few
 // hundred fine-tune steps) judges such broad cuts several points too harshly (uniform x0.5 of the Fashion-MNIST
 // baseline: about 91% quick, 94.2% after two epochs), so single edits from the baseline never reach them.
 #pragma once
@@ -28,13 +29,14 @@ struct CoarseCandidate {
   double deployed_top1 = 0;       // the deployed graph's, whole validation split
   int64_t fp32_layers = 0;        // layers the accuracy-aware quantization returned to FP32
   double latency_ratio = 0;       // deployed, against the deployed baseline, measured
-  bool meets = false;             // deployed_top1 >= the constraint
+  bool meets = false;             // deployed_top1 >= the constraint, and faster than the baseline
 };
 
 struct CoarseStage {
   std::vector<CoarseCandidate> tried;  // narrowest first; stops after the first that meets the constraint
   std::optional<size_t> root;          // the one the tree search starts from (the last tried), if any
   double seconds = 0;                  // training, scoring and measuring them (all sessions)
+  double replayed_seconds = 0;         // the part spent in earlier sessions (replayed from the journal)
 };
 
 // What the coarse stage needs from the search run.
@@ -49,7 +51,8 @@ struct CoarseContext {
   double constraint = 0;            // a fraction, on the whole validation split
   double quantize_max_drop = 0;     // a fraction
   bool int8 = true;
-  std::filesystem::path folder;     // the trained graphs (COARSE/<name>.onnx), so that a resume loads them
+  // The trained graphs (width-F.onnx and width-F-deployed.onnx), so that a resume loads them.
+  std::filesystem::path folder;
 };
 
 // The factors "0.5,0.75" in the order tried (narrowest first); throws nacc::Error for anything but 0.25, 0.5 and

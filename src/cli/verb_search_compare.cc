@@ -107,12 +107,12 @@ void run_compare(CompareOptions options) {
   estimation.feature_images = std::min<int64_t>(estimation.feature_images, loaded.training.size());
   nas::EditOptions edit_options{.channel_multiple = setting("--channel-multiple").get<int64_t>()};
   nas::AccuracyEstimator estimator(baseline, loaded.training, loaded.preprocess, evaluator, estimation, edit_options);
-  // The recipe the search's result had: its coarse stage's when it had one (the root it grew from went through it),
-  // else the finalists'.
+  // The recipe the search's result had: its coarse stage's when the tree grew from a coarse root (the root went
+  // through it), else the finalists'.
   nas::FinetuneRecipe recipe;
   recipe.epochs = setting("--final-epochs").get<int64_t>();
   recipe.subset = setting("--final-subset").get<int64_t>();
-  if (settings.contains("--coarse") && !settings["--coarse"].empty()) {
+  if (result.contains("coarse") && !result["coarse"].value("root", nlohmann::json()).is_null()) {
     if (setting("--coarse-epochs").get<int64_t>() > 0) recipe.epochs = setting("--coarse-epochs").get<int64_t>();
     if (setting("--coarse-subset").get<int64_t>() >= 0) recipe.subset = setting("--coarse-subset").get<int64_t>();
   }

@@ -317,7 +317,9 @@ void SearchRun::run() {
   std::fflush(stdout);
 
   // The tree search, from the root: its edits, its blocks as the teacher's, its latency as the reference.
-  const Graph& measured_root = int8 ? root_int8 : root;
+  // The root as it would ship (accuracy-aware INT8, the graph whose ratio to the baseline root_ratio is): every
+  // ratio the tree measures converts to the baseline's by root_ratio, and a finalist beats the root below 1.
+  const Graph& measured_root = !int8 ? root : coarse_root != nullptr ? coarse_root->deployed : baseline_int8;
   nas::LatencyMeter meter(measured_root, latency_settings);
   nas::LatencySettings table_settings = latency_settings;
   table_settings.duration_ms = options_.table_duration_ms;
@@ -365,6 +367,9 @@ void SearchRun::run() {
   // whole validation split, until one meets the constraint there: it is the result (the rest are slower). The last
   // place goes to the fastest feasible by its quick estimate, should the faster ones all fall short.
   std::vector<size_t> candidates = nas::finalist_order(outcome, options_.finalists);
+  if (coarse_root != nullptr) {  // one measured no faster than the root could never be chosen: not trained
+    std::erase_if(candidates, [&](size_t r) { return outcome.records[r].latency->ratio >= 1.0; });
+  }
   nlohmann::json& finals = journal.section("finalists");
   if (finals.is_null()) finals = nlohmann::json::object();
   std::filesystem::path finalist_folder = folder_ / "finalists";
@@ -440,6 +445,10 @@ void SearchRun::run() {
   if (chosen != nullptr) {
     best_edits += (best_edits.empty() ? "" : ", ") + nas::edits_text(outcome.records[chosen->record].edits);
   }
+  if (chosen == nullptr && coarse_root != nullptr) {
+    fmt::print("no finalist grown from {} met the constraint faster than it: the result is {} itself\n",
+               coarse_root->name, coarse_root->name);
+  }
   if (!found) {
     best_edits = "baseline";
     spdlog::warn("no finalist met the constraint ({} on {} after the full recipe); the result is the baseline",
@@ -485,7 +494,7 @@ void SearchRun::run() {
                            row.p90_ms, row.samples_per_s, percent(row.validation_top1), test_text, versus_fp32,
                            versus_int8, p90_ratio);
   }
-  double wall_s = journal.elapsed_before_s() +
+  double wall_s = journal.elapsed_before_s() + coarse.replayed_seconds +
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 
   // Outputs.
@@ -606,7 +615,8 @@ void SearchRun::run() {
   std::vector<std::vector<std::string>> finalist_cells;
   for (const Finalist& finalist : finalists) {
     const nas::CandidateRecord& record = outcome.records[finalist.record];
-    finalist_cells.push_back({nas::edits_text(record.edits), percent(score(*record.estimate)),
+    finalist_cells.push_back({(coarse_root != nullptr ? coarse_root->name + ", " : "") + nas::edits_text(record.edits),
+                              percent(score(*record.estimate)),
                               percent(finalist.fp32_top1), percent(finalist.int8_top1),
                               std::to_string(finalist.fp32_layers),
                               fmt::format("{:.3f}x", root_ratio * finalist.latency.ratio),

@@ -490,8 +490,11 @@ TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
   std::string html = read_file(folder_ / "coarse" / "report.html");
   EXPECT_NE(html.find("Coarse stage"), std::string::npos);
   EXPECT_NE(html.find("coarse stage (full recipe)"), std::string::npos) << "the stage's points in the plot";
+  nlohmann::json state = nlohmann::json::parse(read_file(folder_ / "coarse" / "search-state.json"));
   CommandResult resumed = nacc(command + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(nlohmann::json::parse(read_file(folder_ / "coarse" / "search-state.json"))["estimates"], state["estimates"])
+      << "the tree replays from the same root: nothing estimated again";
   nlohmann::json again = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
   EXPECT_EQ(again["coarse"]["tried"], result["coarse"]["tried"]) << "replayed";
   EXPECT_EQ(resumed.output.find("distilling its blocks"), std::string::npos) << "not trained again: " << resumed.output;
