@@ -229,7 +229,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
                     .best_promising_latency = best,
                     .elapsed_s = elapsed_s(),
                     .last = fmt::format("latency table: {} of {} edits of {}", index + 1, single.size(),
-                                        edits_text(nodes[node_index].edits))});
+                                        nodes[node_index].edits.empty() ? std::string("the root")
+                                                                        : edits_text(nodes[node_index].edits))});
         }
         // A parent the table put at its floor (it cannot say more than "much faster") filters nothing.
         bool table_at_floor = node.predicted_latency <= 0.011;
