@@ -29,6 +29,49 @@ std::vector<std::string> coarse_factors(const std::vector<std::string>& factors)
   return ordered;
 }
 
+Deployed deploy_once(nlohmann::json& section, const std::string& key, const std::filesystem::path& fp32_file,
+                     const std::filesystem::path& deployed_file, const DeployContext& context,
+                     const std::function<Graph()>& train, bool* replayed) {
+  Deployed result;
+  std::error_code error;
+  *replayed = section.contains(key) && std::filesystem::exists(fp32_file, error) &&
+              std::filesystem::exists(deployed_file, error);
+  if (*replayed) {
+    const nlohmann::json& entry = section[key];
+    try {
+      result.fp32_top1 = entry.at("fp32_top1").get<double>();
+      result.deployed_top1 = entry.at("int8_top1").get<double>();
+      result.fp32_layers = entry.at("fp32_layers").get<int64_t>();
+      result.latency = {entry.at("latency_ms").get<double>(), entry.at("baseline_ms").get<double>(),
+                        entry.at("latency_ratio").get<double>()};
+    } catch (const nlohmann::json::exception& failure) {
+      fail("expected the journal's entry for {} to hold its full recipe's figures, but it does not ({}); a journal "
+           "of another nacc version: start the search anew in another folder",
+           key, failure.what());
+    }
+  } else {
+    Graph trained = train();
+    result.fp32_top1 = context.full_evaluator.top1(trained);
+    Graph deployed = context.int8 ? context.evaluator.quantized_within_drop(trained, context.quantize_max_drop,
+                                                                             &result.fp32_layers)
+                                  : trained;
+    result.deployed_top1 = context.int8 ? context.full_evaluator.top1(deployed) : result.fp32_top1;
+    result.latency = context.meter.measure(deployed);
+    std::filesystem::create_directories(fp32_file.parent_path());
+    write_file_atomic(fp32_file, export_onnx_bytes(trained));
+    write_file_atomic(deployed_file, export_onnx_bytes(deployed));
+    section[key] = {{"fp32_top1", result.fp32_top1},
+                    {"int8_top1", result.deployed_top1},
+                    {"fp32_layers", result.fp32_layers},
+                    {"latency_ms", result.latency.ms},
+                    {"baseline_ms", result.latency.baseline_ms},
+                    {"latency_ratio", result.latency.ratio}};
+  }
+  result.fp32 = import_onnx_file(fp32_file);
+  result.deployed = import_onnx_file(deployed_file);
+  return result;
+}
+
 CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& factors,
                              nas::SearchJournal& journal) {
   CoarseStage stage;
@@ -44,49 +87,33 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
                    candidate.name, context.edit_options.channel_multiple);
       continue;
     }
-    std::filesystem::path fp32_file = context.folder / ("width-" + factor + ".onnx");
-    std::filesystem::path deployed_file = context.folder / ("width-" + factor + "-deployed.onnx");
-    std::error_code error;
-    bool replayed = section.contains(candidate.name) && std::filesystem::exists(fp32_file, error) &&
-                    std::filesystem::exists(deployed_file, error);
-    if (replayed) {
-      const nlohmann::json& entry = section[candidate.name];
-      candidate.fp32_top1 = entry.at("fp32_top1").get<double>();
-      candidate.deployed_top1 = entry.at("deployed_top1").get<double>();
-      candidate.fp32_layers = entry.at("fp32_layers").get<int64_t>();
-      candidate.latency_ratio = entry.at("latency_ratio").get<double>();
-    } else {
-      progress.set_postfix(fmt::format("{}: distilling its blocks, then {} epoch(s) of the full recipe",
-                                       candidate.name, context.recipe.epochs));
-      progress.redraw();
-      auto start = std::chrono::steady_clock::now();
-      context.estimator.finetuned(candidate.edits, context.recipe, &candidate.fp32);
-      candidate.fp32_top1 = context.full_evaluator.top1(candidate.fp32);
-      candidate.deployed = context.int8 ? context.evaluator.quantized_within_drop(
-                                              candidate.fp32, context.quantize_max_drop, &candidate.fp32_layers)
-                                        : candidate.fp32;
-      candidate.deployed_top1 = context.int8 ? context.full_evaluator.top1(candidate.deployed) : candidate.fp32_top1;
-      candidate.latency_ratio = context.meter.measure(candidate.deployed).ratio;
-      std::filesystem::create_directories(context.folder);
-      write_file_atomic(fp32_file, export_onnx_bytes(candidate.fp32));
-      write_file_atomic(deployed_file, export_onnx_bytes(candidate.deployed));
-      section[candidate.name] = {
-          {"edits", nas::edits_text(candidate.edits)},     {"fp32_top1", candidate.fp32_top1},
-          {"deployed_top1", candidate.deployed_top1},      {"fp32_layers", candidate.fp32_layers},
-          {"latency_ratio", candidate.latency_ratio},
-          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+    bool replayed = false;
+    auto start = std::chrono::steady_clock::now();
+    static_cast<Deployed&>(candidate) = deploy_once(
+        section, candidate.name, context.folder / ("width-" + factor + ".onnx"),
+        context.folder / ("width-" + factor + "-deployed.onnx"), context.deploy,
+        [&] {
+          progress.set_postfix(fmt::format("{}: distilling its blocks, then {} epoch(s) of the full recipe",
+                                           candidate.name, context.recipe.epochs));
+          progress.redraw();
+          Graph trained;
+          context.estimator.finetuned(candidate.edits, context.recipe, &trained);
+          return trained;
+        },
+        &replayed);
+    if (!replayed) {
+      section[candidate.name]["edits"] = nas::edits_text(candidate.edits);
+      section[candidate.name]["seconds"] =  // training, scoring and measuring
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       journal.save(0);
     }
-    // The graphs as the files hold them, this session as in a resumed one: the tree grows from the same root.
-    candidate.fp32 = import_onnx_file(fp32_file);
-    candidate.deployed = import_onnx_file(deployed_file);
     double seconds = section[candidate.name].value("seconds", 0.0);
     stage.seconds += seconds;
     if (replayed) stage.replayed_seconds += seconds;
     // A root must be faster than the baseline as deployed, not only accurate enough.
-    candidate.meets = candidate.deployed_top1 >= context.constraint && candidate.latency_ratio < 1.0;
+    candidate.meets = candidate.deployed_top1 >= context.constraint && candidate.latency.ratio < 1.0;
     progress.set_postfix(fmt::format("{}: {:.2f}% at {:.2f}x{}", candidate.name, 100 * candidate.deployed_top1,
-                                     candidate.latency_ratio, candidate.meets ? ", meets the constraint" : ""));
+                                     candidate.latency.ratio, candidate.meets ? ", meets the constraint" : ""));
     progress.advance();
     stage.tried.push_back(std::move(candidate));
     if (stage.tried.back().meets) {

@@ -7,9 +7,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ir/graph.h"
 #include "nas/edit.h"
@@ -19,17 +22,37 @@
 
 namespace nacc::cli {
 
-// One uniform scaling after the full recipe.
-struct CoarseCandidate {
-  std::string name;               // "uniform:width=0.5"
-  std::vector<nas::Edit> edits;   // of the baseline
-  Graph fp32;                     // trained
-  Graph deployed;                 // as deployed: accuracy-aware INT8 (or the FP32 graph for --precision fp32)
-  double fp32_top1 = 0;           // whole validation split
-  double deployed_top1 = 0;       // the deployed graph's, whole validation split
-  int64_t fp32_layers = 0;        // layers the accuracy-aware quantization returned to FP32
-  double latency_ratio = 0;       // deployed, against the deployed baseline, measured
-  bool meets = false;             // deployed_top1 >= the constraint, and faster than the baseline
+// A graph after the full recipe, as deployed: what the coarse stage and the finalists both record.
+struct Deployed {
+  Graph fp32;                // trained
+  Graph deployed;            // accuracy-aware INT8 (or the FP32 graph for --precision fp32)
+  double fp32_top1 = 0;      // whole validation split
+  double deployed_top1 = 0;  // the deployed graph's, whole validation split
+  int64_t fp32_layers = 0;   // layers the accuracy-aware quantization returned to FP32
+  nas::Latency latency{};    // deployed, against the meter's reference
+};
+
+struct DeployContext {
+  const nas::CandidateEvaluator& evaluator;       // calibration and the accuracy-aware quantization's subset
+  const nas::CandidateEvaluator& full_evaluator;  // the whole validation split
+  nas::LatencyMeter& meter;
+  double quantize_max_drop = 0;  // a fraction
+  bool int8 = true;
+};
+
+// `section[key]` and the two files when a journal holds them (a resume: `*replayed` set); otherwise `train()`'s graph
+// scored, quantized within the drop, scored again and measured, its files and `section[key]` written (the caller
+// saves the journal). Either way the graphs are read back from the files, so a resumed session works on the same
+// bytes as the first.
+Deployed deploy_once(nlohmann::json& section, const std::string& key, const std::filesystem::path& fp32_file,
+                     const std::filesystem::path& deployed_file, const DeployContext& context,
+                     const std::function<Graph()>& train, bool* replayed);
+
+// One uniform scaling after the full recipe (its latency against the deployed baseline).
+struct CoarseCandidate : Deployed {
+  std::string name;              // "uniform:width=0.5"
+  std::vector<nas::Edit> edits;  // of the baseline
+  bool meets = false;            // deployed_top1 >= the constraint, and faster than the baseline
 };
 
 struct CoarseStage {
@@ -43,14 +66,10 @@ struct CoarseStage {
 struct CoarseContext {
   const Graph& baseline;
   nas::EditOptions edit_options;
-  nas::AccuracyEstimator& estimator;          // the baseline's: its blocks and its distillation
-  const nas::CandidateEvaluator& evaluator;   // calibration and the accuracy-aware quantization's subset
-  const nas::CandidateEvaluator& full_evaluator;  // the whole validation split
-  nas::LatencyMeter& meter;                   // against the deployed baseline
+  nas::AccuracyEstimator& estimator;  // the baseline's: its blocks and its distillation
+  DeployContext deploy;               // its meter against the deployed baseline
   nas::FinetuneRecipe recipe;
-  double constraint = 0;            // a fraction, on the whole validation split
-  double quantize_max_drop = 0;     // a fraction
-  bool int8 = true;
+  double constraint = 0;              // a fraction, on the whole validation split
   // The trained graphs (width-F.onnx and width-F-deployed.onnx), so that a resume loads them.
   std::filesystem::path folder;
 };

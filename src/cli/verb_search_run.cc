@@ -222,23 +222,25 @@ void SearchRun::run() {
     coarse = run_coarse_stage({.baseline = baseline,
                                .edit_options = edit_options,
                                .estimator = baseline_estimator,
-                               .evaluator = evaluator,
-                               .full_evaluator = full_evaluator,
-                               .meter = coarse_meter,
+                               .deploy = {.evaluator = evaluator,
+                                          .full_evaluator = full_evaluator,
+                                          .meter = coarse_meter,
+                                          .quantize_max_drop = options_.quantize_max_drop / 100,
+                                          .int8 = int8},
                                .recipe = coarse_recipe,
                                .constraint = constraint,
-                               .quantize_max_drop = options_.quantize_max_drop / 100,
-                               .int8 = int8,
                                .folder = folder_ / "coarse"},
                               coarse_factors(options_.coarse), journal);
   }
   const CoarseCandidate* coarse_root = coarse.root ? &coarse.tried[*coarse.root] : nullptr;
   const Graph& root = coarse_root != nullptr ? coarse_root->fp32 : baseline;
-  double root_ratio = coarse_root != nullptr ? coarse_root->latency_ratio : 1.0;  // to the deployed baseline
-  Graph root_int8 = coarse_root != nullptr ? evaluator.quantized(root) : baseline_int8;
+  double root_ratio = coarse_root != nullptr ? coarse_root->latency.ratio : 1.0;  // to the deployed baseline
   double root_top1 = int8 ? baseline_int8_subset : baseline_fp32_subset;
   if (coarse_root != nullptr) {
-    if (!extra.contains("root_top1_subset")) extra["root_top1_subset"] = evaluator.top1(int8 ? root_int8 : root);
+    // Scored as the tree's candidates are (plain INT8 on the subset), once: the journal keeps it.
+    if (!extra.contains("root_top1_subset")) {
+      extra["root_top1_subset"] = evaluator.top1(int8 ? evaluator.quantized(root) : root);
+    }
     root_top1 = extra["root_top1_subset"].get<double>();
     fmt::print("coarse stage: {} meets the constraint ({} {} on {}) at {:.2f}x the {} baseline's latency; the tree "
                "search starts from it\n",
@@ -306,56 +308,37 @@ void SearchRun::run() {
   }
   nlohmann::json& finals = journal.section("finalists");
   if (finals.is_null()) finals = nlohmann::json::object();
-  std::filesystem::path finalist_folder = folder_ / "finalists";
   ProgressBar final_progress("finalize", static_cast<int64_t>(candidates.size()), "cand");
-  struct Finalist {
-    size_t record;
-    Graph fp32{};
-    Graph int8{};
-    double fp32_top1 = 0;
-    double int8_top1 = 0;
-    int64_t fp32_layers = 0;
-    nas::Latency latency{};
+  struct Finalist : Deployed {
+    size_t record = 0;
   };
   std::vector<Finalist> finalists;
+  DeployContext deploy{.evaluator = evaluator,
+                       .full_evaluator = full_evaluator,
+                       .meter = meter,
+                       .quantize_max_drop = options_.quantize_max_drop / 100,
+                       .int8 = int8};
   for (size_t r : candidates) {
-    if (!finalists.empty() && finalists.back().int8_top1 >= constraint) break;  // the rest are slower
+    if (!finalists.empty() && finalists.back().deployed_top1 >= constraint) break;  // the rest are slower
     const nas::CandidateRecord& record = outcome.records[r];
-    std::filesystem::path fp32_file = finalist_folder / (record.hash + ".onnx");
-    std::filesystem::path int8_file = finalist_folder / (record.hash + "-int8.onnx");
-    Finalist finalist{.record = r};
-    std::error_code error;
-    if (finals.contains(record.hash) && std::filesystem::exists(fp32_file, error) &&
-        std::filesystem::exists(int8_file, error)) {
-      finalist.fp32 = import_onnx_file(fp32_file);
-      finalist.int8 = import_onnx_file(int8_file);
-      const nlohmann::json& entry = finals[record.hash];
-      finalist.fp32_top1 = entry.at("fp32_top1").get<double>();
-      finalist.int8_top1 = entry.at("int8_top1").get<double>();
-      finalist.fp32_layers = entry.at("fp32_layers").get<int64_t>();
-      finalist.latency = {entry.at("latency_ms").get<double>(), entry.at("baseline_ms").get<double>(),
-                          entry.at("latency_ratio").get<double>()};
-    } else {
-      estimator.finetuned(record.edits, options_.recipe, &finalist.fp32);
-      finalist.fp32_top1 = full_evaluator.top1(finalist.fp32);
-      finalist.int8 = int8 ? evaluator.quantized_within_drop(finalist.fp32, options_.quantize_max_drop / 100,
-                                                             &finalist.fp32_layers)
-                           : finalist.fp32;
-      finalist.int8_top1 = int8 ? full_evaluator.top1(finalist.int8) : finalist.fp32_top1;
-      finalist.latency = meter.measure(finalist.int8);
-      write_file_atomic(fp32_file, export_onnx_bytes(finalist.fp32));
-      write_file_atomic(int8_file, export_onnx_bytes(finalist.int8));
-      finals[record.hash] = {{"edits", nas::edits_text(record.edits)},
-                             {"fp32_top1", finalist.fp32_top1},
-                             {"int8_top1", finalist.int8_top1},
-                             {"fp32_layers", finalist.fp32_layers},
-                             {"latency_ms", finalist.latency.ms},
-                             {"baseline_ms", finalist.latency.baseline_ms},
-                             {"latency_ratio", finalist.latency.ratio}};
+    Finalist finalist;
+    finalist.record = r;
+    bool replayed = false;
+    static_cast<Deployed&>(finalist) = deploy_once(
+        finals, record.hash, folder_ / "finalists" / (record.hash + ".onnx"),
+        folder_ / "finalists" / (record.hash + "-int8.onnx"), deploy,
+        [&] {
+          Graph trained;
+          estimator.finetuned(record.edits, options_.recipe, &trained);
+          return trained;
+        },
+        &replayed);
+    if (!replayed) {
+      finals[record.hash]["edits"] = nas::edits_text(record.edits);
       journal.save(outcome.elapsed_s - journal.elapsed_before_s());
     }
     final_progress.set_postfix(fmt::format("{}: {} {}", nas::edits_text(record.edits), options_.precision,
-                                           percent(finalist.int8_top1)));
+                                           percent(finalist.deployed_top1)));
     final_progress.advance();
     finalists.push_back(std::move(finalist));
   }
@@ -364,15 +347,15 @@ void SearchRun::run() {
   // met the constraint after the same recipe and is the result otherwise.
   const Finalist* chosen = nullptr;
   for (const Finalist& finalist : finalists) {
-    if (finalist.int8_top1 >= constraint && (coarse_root == nullptr || finalist.latency.ratio < 1.0) &&
+    if (finalist.deployed_top1 >= constraint && (coarse_root == nullptr || finalist.latency.ratio < 1.0) &&
         (chosen == nullptr || finalist.latency.ratio < chosen->latency.ratio)) {
       chosen = &finalist;
     }
   }
   bool found = chosen != nullptr || coarse_root != nullptr;
   Graph best_fp32 = chosen != nullptr ? chosen->fp32 : coarse_root != nullptr ? coarse_root->fp32 : baseline;
-  Graph best_int8 = chosen != nullptr ? chosen->int8 : coarse_root != nullptr ? coarse_root->deployed : baseline_int8;
-  double best_top1 = chosen != nullptr ? chosen->int8_top1
+  Graph best_int8 = chosen != nullptr ? chosen->deployed : coarse_root != nullptr ? coarse_root->deployed : baseline_int8;
+  double best_top1 = chosen != nullptr ? chosen->deployed_top1
                      : coarse_root != nullptr ? coarse_root->deployed_top1 : baseline_int8_validation;
   // The result's edits: the coarse root's uniform width first, then the tree's edits of it.
   std::string best_edits = coarse_root != nullptr ? coarse_root->name : "";
@@ -440,10 +423,10 @@ void SearchRun::run() {
     nlohmann::json json = nas::record_json(record);
     if (auto found = finalist_of.find(record.hash); found != finalist_of.end()) {
       json["final"] = {{"fp32_top1", found->second->fp32_top1},
-                       {"int8_top1", found->second->int8_top1},
+                       {"int8_top1", found->second->deployed_top1},
                        {"fp32_layers", found->second->fp32_layers},
                        {"latency_ratio", found->second->latency.ratio},
-                       {"meets_constraint", found->second->int8_top1 >= constraint}};
+                       {"meets_constraint", found->second->deployed_top1 >= constraint}};
     }
     return json;
   };
@@ -495,7 +478,7 @@ void SearchRun::run() {
                                          {"fp32_top1", candidate.fp32_top1},
                                          {"deployed_top1", candidate.deployed_top1},
                                          {"fp32_layers", candidate.fp32_layers},
-                                         {"latency_ratio", candidate.latency_ratio},
+                                         {"latency_ratio", candidate.latency.ratio},
                                          {"meets_constraint", candidate.meets}});
   }
   write_json_file(folder_ / "pareto.json", {{"baseline_int8_top1", baseline_int8_subset}, {"front", pareto}});
@@ -517,11 +500,11 @@ void SearchRun::run() {
   }
   std::vector<PlotPoint> coarse_points;
   for (const CoarseCandidate& candidate : coarse.tried) {
-    coarse_points.push_back({candidate.latency_ratio, candidate.deployed_top1, candidate.name});
+    coarse_points.push_back({candidate.latency.ratio, candidate.deployed_top1, candidate.name});
   }
   std::vector<PlotPoint> finalist_points;
   for (const Finalist& finalist : finalists) {
-    finalist_points.push_back({root_ratio * finalist.latency.ratio, finalist.int8_top1,
+    finalist_points.push_back({root_ratio * finalist.latency.ratio, finalist.deployed_top1,
                                nas::edits_text(outcome.records[finalist.record].edits)});
   }
   page.add_svg(pareto_svg(outcome, int8, int8 ? baseline_int8_subset : baseline_fp32_subset, root_ratio,
@@ -539,7 +522,7 @@ void SearchRun::run() {
     std::vector<std::vector<std::string>> coarse_cells;
     for (const CoarseCandidate& candidate : coarse.tried) {
       coarse_cells.push_back({candidate.name, percent(candidate.fp32_top1), percent(candidate.deployed_top1),
-                              std::to_string(candidate.fp32_layers), fmt::format("{:.3f}x", candidate.latency_ratio),
+                              std::to_string(candidate.fp32_layers), fmt::format("{:.3f}x", candidate.latency.ratio),
                               candidate.meets ? "yes" : "no"});
     }
     page.add_table({"model", "FP32 val", options_.precision + " val", "layers kept FP32", "latency", "meets"},
@@ -551,10 +534,10 @@ void SearchRun::run() {
     const nas::CandidateRecord& record = outcome.records[finalist.record];
     finalist_cells.push_back({(coarse_root != nullptr ? coarse_root->name + ", " : "") + nas::edits_text(record.edits),
                               percent(score(*record.estimate)),
-                              percent(finalist.fp32_top1), percent(finalist.int8_top1),
+                              percent(finalist.fp32_top1), percent(finalist.deployed_top1),
                               std::to_string(finalist.fp32_layers),
                               fmt::format("{:.3f}x", root_ratio * finalist.latency.ratio),
-                              finalist.int8_top1 >= constraint ? "yes" : "no"});
+                              finalist.deployed_top1 >= constraint ? "yes" : "no"});
   }
   page.add_table({"edits", "quick estimate", "FP32 val", "INT8 val", "layers kept FP32", "latency", "meets"},
                  finalist_cells);
