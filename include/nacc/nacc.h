@@ -43,6 +43,9 @@ struct CompileOptions {
   // 2x faster on those layers, with results that differ from direct convolution by ~1e-5 of the output's scale.
   // false: direct convolution everywhere.
   bool winograd = true;
+  // Each convolution runs on the oneDNN implementation that measured fastest on this CPU for its shapes (measured at
+  // the first compile, then read from $XDG_CACHE_HOME/nacc/tuning.json). false: oneDNN's first implementation.
+  bool tune = true;
 };
 
 class InferRequest;

@@ -72,7 +72,8 @@ CompiledModel compile(const std::string& onnx_path, const CompileOptions& option
                                              .first_core = -1,
                                              .sub_batch = options.sub_batch,
                                              .streams = options.streams,
-                                             .winograd = options.winograd},
+                                             .winograd = options.winograd,
+                                             .tune = options.tune},
                                  .dump_ir = {}},
         &report);
     compiler::Precision precision = report.precision;

@@ -61,6 +61,7 @@ struct SutOptions {
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
   int64_t sub_batch = 0;  // compiled runtime: runtime::RuntimeOptions::sub_batch
   bool winograd = true;   // compiled runtime: runtime::RuntimeOptions::winograd
+  bool tune = true;       // compiled runtime: runtime::RuntimeOptions::tune
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
   std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32 or int8
@@ -133,7 +134,8 @@ class ModelSut : public loadgen::SystemUnderTest {
   const runtime::CompiledModel& partial_model(int64_t size);
   runtime::RuntimeOptions runtime_options() const {
     return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams,
-            .winograd = options_.winograd};
+            .winograd = options_.winograd,
+            .tune = options_.tune};
   }
   // Copies the samples into `input` (the graph input's batch), which is reused when its shape matches.
   void gather_batch(const std::vector<loadgen::QuerySample>& samples, Tensor& input) const;
@@ -185,6 +187,7 @@ struct BenchConfig {
   int64_t threads = 0;  // per inference; 0: cores / streams
   int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
   bool winograd = true;   // runtime::RuntimeOptions::winograd
+  bool tune = true;       // runtime::RuntimeOptions::tune
   std::string precision = "auto";
   Executor executor = Executor::compiled;
   int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences

@@ -30,15 +30,18 @@ void nacc::cli::add_sub_batch_option(CLI::App& verb, int64_t& sub_batch) {
       ->check(at_least(0));
 }
 
-void nacc::cli::add_winograd_option(CLI::App& verb, bool& winograd) {
+void nacc::cli::add_lowering_options(CLI::App& verb, bool& winograd, bool& tune) {
   verb.add_flag_callback("--no-winograd", [&winograd] { winograd = false; },
                          "Run FP32 3x3 convolutions as direct convolution instead of Winograd F(4x4, 3x3)");
+  verb.add_flag_callback("--no-tune", [&tune] { tune = false; },
+                         "Take oneDNN's first implementation of each layer instead of the one measured fastest on this "
+                         "CPU (measured once, cached in $XDG_CACHE_HOME/nacc/tuning.json)");
 }
 
 void nacc::cli::add_runtime_options(CLI::App& verb, runtime::RuntimeOptions& runtime) {
   verb.add_option("--threads", runtime.threads, "Threads per inference (0: one per core)")->check(at_least(0));
   add_sub_batch_option(verb, runtime.sub_batch);
-  add_winograd_option(verb, runtime.winograd);
+  add_lowering_options(verb, runtime.winograd, runtime.tune);
 }
 
 int main(int argc, char** argv) {

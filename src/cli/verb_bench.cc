@@ -29,6 +29,7 @@ struct BenchOptions {
   int64_t threads = 0;
   int64_t sub_batch = 0;
   bool winograd = true;
+  bool tune = true;
   bool reference = false;
   bool profile = false;
   std::string precision = "auto";
@@ -64,6 +65,7 @@ void run(const BenchOptions& options) {
   config.threads = options.threads;
   config.sub_batch = options.sub_batch;
   config.winograd = options.winograd;
+  config.tune = options.tune;
   config.executor = options.reference ? bench::Executor::reference : bench::Executor::compiled;
   config.profile_runs = options.profile ? 20 : 0;
   config.precision = options.precision;
@@ -103,7 +105,7 @@ void add_bench_verb(CLI::App& app) {
       ->capture_default_str();
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
   add_sub_batch_option(*verb, options->sub_batch);
-  add_winograd_option(*verb, options->winograd);
+  add_lowering_options(*verb, options->winograd, options->tune);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();

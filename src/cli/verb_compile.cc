@@ -1,5 +1,6 @@
-// `nacc compile model.onnx [--precision fp32] [--batch N] [--dump-ir DIR]`: runs the compiler's pipeline and the
-// oneDNN lowering, and prints the compiled plan (fused layers, implementations, layouts, memory).
+// `nacc compile model.onnx [--precision fp32] [--batch N] [--dump-ir DIR] [--explain]`: runs the compiler's pipeline
+// and the oneDNN lowering, and prints the compiled plan (fused layers, implementations, layouts, memory; with
+// --explain, the implementations measured for each tuned layer).
 #include <fmt/format.h>
 
 #include "cli/verbs.h"
@@ -18,6 +19,7 @@ struct CompileOptions {
   int64_t batch = 0;
   runtime::RuntimeOptions runtime;
   std::string dump_ir;
+  bool explain = false;
 };
 
 void run(const CompileOptions& options) {
@@ -31,7 +33,7 @@ void run(const CompileOptions& options) {
       &report);
   fmt::print("passes ({} nodes -> {}):\n", report.nodes_before, model.graph().nodes.size());
   for (const compiler::PassRecord& record : report.passes) fmt::print("  {:<24} {} rewrites\n", record.name, record.rewrites);
-  fmt::print("\n{}", runtime::format_plan(model.plan()));
+  fmt::print("\n{}", runtime::format_plan(model.plan(), options.explain));
 }
 
 }  // namespace
@@ -44,6 +46,8 @@ void add_compile_verb(CLI::App& app) {
   verb->add_option("--batch", options->batch, "Batch size (default: as declared, a symbolic batch 1)")->check(at_least(1));
   add_runtime_options(*verb, options->runtime);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");
+  verb->add_flag("--explain", options->explain,
+                 "Also show, for each layer whose implementation was measured, every implementation's time");
   verb->callback([options] { run(*options); });
 }
 

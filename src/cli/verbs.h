@@ -16,9 +16,9 @@ namespace nacc::cli {
 CLI::Validator at_least(int64_t minimum);
 // --sub-batch N of compile, run, bench and eval (runtime::RuntimeOptions::sub_batch).
 void add_sub_batch_option(CLI::App& verb, int64_t& sub_batch);
-// --no-winograd of compile, run, bench and eval (runtime::RuntimeOptions::winograd).
-void add_winograd_option(CLI::App& verb, bool& winograd);
-// --threads, --sub-batch and --no-winograd of compile, run and eval, straight into the runtime's options.
+// --no-winograd and --no-tune of compile, run, bench and eval (runtime::RuntimeOptions::winograd and ::tune).
+void add_lowering_options(CLI::App& verb, bool& winograd, bool& tune);
+// --threads, --sub-batch, --no-winograd and --no-tune of compile, run and eval, straight into the runtime's options.
 void add_runtime_options(CLI::App& verb, runtime::RuntimeOptions& runtime);
 
 void add_zoo_verb(CLI::App& app);

@@ -464,7 +464,7 @@ int64_t winograd_layers(const CompiledPlan& plan) {
                        [](const LayerPlan& layer) { return layer.implementation.rfind("winograd", 0) == 0; });
 }
 
-std::string format_plan(const CompiledPlan& plan) {
+std::string format_plan(const CompiledPlan& plan, bool explain) {
   // Columns as wide as their longest entry, so that the table lines up for any model.
   size_t name = 5, op = 2, implementation = 14, output = 6;
   for (const LayerPlan& layer : plan.layers) {
@@ -494,6 +494,17 @@ std::string format_plan(const CompiledPlan& plan) {
     text += fmt::format("batch {}: {}\n", plan.batch, plan.sub_batch_note);
   }
   for (const std::string& note : plan.notes) text += note + "\n";
+  int64_t tuned = std::count_if(plan.layers.begin(), plan.layers.end(),
+                                [](const LayerPlan& layer) { return !layer.tuning.empty(); });
+  if (tuned > 0) {
+    text += fmt::format("{} layers run on the implementation that measured fastest on this CPU{}\n", tuned,
+                        explain ? ":" : " (nacc compile --explain: their timings; --no-tune: oneDNN's first)");
+  }
+  if (explain) {
+    for (const LayerPlan& layer : plan.layers) {
+      if (!layer.tuning.empty()) text += fmt::format("  {}: {}\n", layer.name, layer.tuning);
+    }
+  }
   const CpuInfo& cpu = cpu_info();
   text += fmt::format("CPU: {}, instruction set {} (oneDNN {}), {} usable cores\n", cpu.model, cpu.isa,
                       cpu.onednn_version, cpu.usable_cores);

@@ -173,7 +173,9 @@ void finish_convolution(Lowerer& lowerer, dnnl::convolution_forward::primitive_d
                         const Tensor& weights, const memory::dims& weight_dims, const Tensor* bias, int output_slot,
                         std::vector<Binding> extra, const NativeStep& native, const std::optional<Subsample>& subsample) {
   const Node& node = lowerer.node();
-  std::string implementation = lowerer.prefer_optimized(descriptor);
+  // A kernel of nacc's own was made for `descriptor`'s implementation: that one stays.
+  std::string implementation = native.kernel ? lowerer.prefer_optimized(descriptor)
+                                             : lowerer.settle_implementation(descriptor, fused, extra);
   Placement source = subsample ? add_subsample(lowerer, *subsample) : lowerer.place_as(node.inputs[0], descriptor.src_desc());
   int64_t channels = weights.shape()[0];
   memory::desc weights_desc = native.kernel ? native.weights_desc : descriptor.weights_desc();
@@ -200,7 +202,7 @@ void finish_inner_product(Lowerer& lowerer, dnnl::inner_product_forward::primiti
                           const std::string& fused, const Tensor& weights, const memory::dims& weight_dims,
                           const Tensor* bias) {
   const Node& node = lowerer.node();
-  std::string implementation = lowerer.prefer_optimized(descriptor);
+  std::string implementation = lowerer.settle_implementation(descriptor, fused);
   Placement source = lowerer.place_as(node.inputs[0], descriptor.src_desc());
   int64_t outputs = weights.shape()[0];
   std::vector<Binding> bindings{{DNNL_ARG_SRC, source.slot, source.desc, std::nullopt},

@@ -8,6 +8,7 @@
 
 #include <climits>
 #include <cstring>
+#include <utility>
 
 #include "core/error.h"
 #include "ir/analysis.h"
@@ -59,11 +60,43 @@ void Lowerer::run() {
   }
   node_index_ = static_cast<int>(graph.nodes.size());
   place_graph_outputs();
+  if (tuned_) tuning_cache(plan_.options.tuning_file).save();
+}
+
+TuningRequest Lowerer::tuning_request(const dnnl::primitive_desc_base& descriptor, const std::string& fused,
+                                      const std::vector<Binding>& extra) const {
+  // What decides an implementation's speed: the shapes, types and layouts, a convolution's geometry, what is fused
+  // and with which operands, and the threads (the values of scales do not).
+  memory::desc weights = descriptor.weights_desc();
+  std::string key = fmt::format("{} src {} weights {}:{} bias {} dst {}", dnnl_prim_kind2str(dnnl::convert_to_c(descriptor.get_kind())),
+                                layout_key(descriptor.src_desc()), static_cast<int>(weights.data_type()),
+                                fmt::join(weights.dims(), "x"), static_cast<int>(descriptor.weights_desc(1).data_type()),
+                                layout_key(descriptor.dst_desc()));
+  const dnnl_convolution_desc_t* convolution = nullptr;
+  if (descriptor.get_kind() == dnnl::primitive::kind::convolution &&
+      dnnl_primitive_desc_query(descriptor.get(), dnnl_query_convolution_d, 0, &convolution) == dnnl_success &&
+      convolution != nullptr) {
+    int spatial = convolution->src_desc.ndims - 2;
+    auto list = [&](const dnnl_dims_t values) { return fmt::format("{}", fmt::join(values, values + spatial, "x")); };
+    key += fmt::format(" stride {} dilation {} pad {}/{}", list(convolution->strides), list(convolution->dilates),
+                       list(convolution->padding[0]), list(convolution->padding[1]));
+  }
+  key += fmt::format(" fused '{}'", fused);
+  std::vector<ExtraArgument> arguments;
+  for (const Binding& binding : extra) {
+    key += fmt::format(" arg {} {}", binding.argument, layout_key(binding.desc));
+    arguments.push_back({binding.argument, binding.desc});
+  }
+  key += fmt::format(" threads {}", plan_.options.threads);
+  auto type = descriptor.src_desc().data_type();
+  return {key, arguments, static_cast<int>(plan_.options.threads),
+          type == memory::data_type::u8 || type == memory::data_type::s8};
 }
 
 void Lowerer::lower_node() {
   const Node& node = *node_;
   bool lowered = false;
+  pending_tuning_.clear();
   try {
     switch (node.op) {
       case OpKind::Conv:
@@ -226,6 +259,7 @@ void Lowerer::finish_node(Step step, const std::string& implementation, const st
   step.name = node_->name.empty() ? node_->outputs[0] : node_->name;
   step.op = std::string(op_name(node_->op));
   add_step(std::move(step), implementation, fused, output_desc, macs);
+  plan_.summary.layers.back().tuning = std::exchange(pending_tuning_, {});
   set_placement(node_->outputs[0], {output_slot, output_desc});
 }
 

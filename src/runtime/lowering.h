@@ -7,6 +7,7 @@
 
 #include "runtime/dnnl_util.h"
 #include "runtime/plan.h"
+#include "runtime/tuning.h"
 
 namespace nacc::runtime {
 
@@ -62,10 +63,30 @@ class Lowerer {
     return descriptor.impl_info_str();
   }
   static dnnl::primitive_attr default_attributes();
+  // Settles a convolution's or inner product's implementation: the fastest measured on this CPU when
+  // RuntimeOptions::tune (src/runtime/tuning.h), else oneDNN's first optimized one; the node's layer in the plan
+  // shows what was measured. Its source and destination layouts stay what `descriptor` had. `extra`: post-op
+  // operands. Returns the implementation's name.
+  template <typename PrimitiveDesc>
+  std::string settle_implementation(PrimitiveDesc& descriptor, const std::string& fused,
+                                    const std::vector<Binding>& extra = {}) {
+    std::string name = prefer_optimized(descriptor);
+    if (!plan_.options.tune) return name;
+    TuningRequest request = tuning_request(descriptor, fused, extra);
+    TunedLayer tuned;
+    dnnl::primitive_desc_base chosen =
+        tune_implementation(descriptor, request, tuning_cache(plan_.options.tuning_file), &tuned);
+    descriptor = PrimitiveDesc(chosen.get());
+    if (!tuned.timings_ms.empty()) pending_tuning_ = describe_tuning(tuned);
+    tuned_ = true;
+    return descriptor.impl_info_str();
+  }
 
  private:
   void lower_node();
   void lower_reference(const std::string& reason);
+  TuningRequest tuning_request(const dnnl::primitive_desc_base& descriptor, const std::string& fused,
+                               const std::vector<Binding>& extra) const;
   void place_graph_outputs();
 
   Plan& plan_;
@@ -75,6 +96,8 @@ class Lowerer {
   std::map<std::pair<std::string, std::string>, Placement> reordered_;  // (value, layout key) -> placement
   std::unordered_map<std::string, int> last_reader_;                    // value -> last node index reading it
   std::unordered_map<int, std::vector<std::string>> slot_values_;       // slot -> values placed in it
+  std::string pending_tuning_;  // settle_implementation's measurements, for the node's layer in the plan
+  bool tuned_ = false;          // the tuning cache has news to save
 };
 
 // A copy of `value` in layout `desc` (data type included) by a reorder step:

@@ -34,6 +34,11 @@ struct RuntimeOptions {
   bool winograd = true;
   // The last-level cache the sub-batch is chosen for, in bytes; 0: this machine's.
   int64_t cache_bytes = 0;
+  // Convolutions and inner products run on the implementation oneDNN offers that measured fastest on this CPU for
+  // their shapes and threads (src/runtime/tuning.h), measured once and cached in tuning_file; false: the first one
+  // oneDNN offers, as before.
+  bool tune = true;
+  std::filesystem::path tuning_file{};  // empty: $XDG_CACHE_HOME/nacc/tuning.json (runtime::default_tuning_file)
 };
 
 // One layer of the compiled plan, as `nacc compile` prints it.
@@ -45,6 +50,7 @@ struct LayerPlan {
   std::string fused;           // e.g. "sum + Relu"
   int64_t macs = 0;
   bool in_place = false;       // writes over a buffer that held a value before it (a residual sum's shortcut)
+  std::string tuning{};        // the implementations measured for it, fastest first (empty when not tuned)
 };
 
 struct CompiledPlan {
@@ -131,8 +137,9 @@ struct CompileReport {
 // Throws nacc::Error for a bad precision, an int8 request on a float graph, or what CompiledModel refuses.
 CompiledModel compile_graph(Graph graph, const CompileSettings& settings, CompileReport* report = nullptr);
 
-// The plan as text: one line per layer with its implementation, layout and fusions, then memory figures.
-std::string format_plan(const CompiledPlan& plan);
+// The plan as text: one line per layer with its implementation, layout and fusions, then memory figures; with
+// `explain`, also each tuned layer's measured implementations (nacc compile --explain).
+std::string format_plan(const CompiledPlan& plan, bool explain = false);
 // How many of the plan's layers run as Winograd F(4x4, 3x3) (implementation "winograd_4x3:nacc").
 int64_t winograd_layers(const CompiledPlan& plan);
 

@@ -1,0 +1,177 @@
+// Choosing implementations by measuring (RuntimeOptions::tune, src/runtime/tuning.h): a tuned plan computes what the
+// rules' plan and the reference kernels compute; the cache round-trips, keeps other machines' entries without using
+// them, and survives a corrupt file. Nothing here assumes which implementation wins on this CPU.
+#include "runtime/tuning.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "compiler/compiler.h"
+#include "compiler/passes/passes.h"
+#include "compiler/quantization/quantization.h"
+#include "core/files.h"
+#include "core/rng.h"
+#include "ir/executor.h"
+#include "ir/zoo/zoo.h"
+#include "runtime/runtime.h"
+
+namespace nacc::runtime {
+namespace {
+
+std::filesystem::path fresh_file(const std::string& name) {
+  std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("nacc-tuning-test-" + std::to_string(getpid()));
+  std::filesystem::create_directories(folder);
+  std::filesystem::path file = folder / (name + ".json");
+  std::filesystem::remove(file);
+  return file;
+}
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Tensor tensor(DataType::f32, shape);
+  Rng rng(seed);
+  for (float& value : tensor.values<float>()) value = static_cast<float>(rng.normal());
+  return tensor;
+}
+
+double relative_error(const Tensor& actual, const Tensor& expected) {
+  double scale = 1e-12, worst = 0;
+  for (int64_t i = 0; i < expected.elements(); ++i) scale = std::max(scale, std::fabs(expected.value_as_double(i)));
+  for (int64_t i = 0; i < expected.elements(); ++i) {
+    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
+  }
+  return worst / scale;
+}
+
+int64_t tuned_layers(const CompiledPlan& plan, bool cached) {
+  int64_t count = 0;
+  for (const LayerPlan& layer : plan.layers) {
+    if (layer.tuning.empty()) continue;
+    bool from_cache = layer.tuning.ends_with("[cached]");
+    count += from_cache == cached;
+  }
+  return count;
+}
+
+Graph fp32_model() {
+  Graph graph = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 5});
+  compiler::optimize(graph);
+  return graph;
+}
+
+TEST(Tuning, TunedFp32PlanMatchesTheReferenceAndTheCacheAnswersTheSecondCompile) {
+  std::filesystem::path file = fresh_file("fp32");
+  Graph original = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 5});
+  Graph graph = fp32_model();
+  CompiledModel tuned(graph, {.winograd = false, .tune = true, .tuning_file = file});
+  // Every CPU oneDNN runs on offers FP32 convolutions as jit and as gemm at least: there is something to measure.
+  EXPECT_GT(tuned_layers(tuned.plan(), false), 0) << format_plan(tuned.plan(), true);
+  ASSERT_TRUE(std::filesystem::exists(file));
+  nlohmann::json json = nlohmann::json::parse(read_file(file));
+  EXPECT_EQ(json["format"], 1);
+  EXPECT_TRUE(json["machines"].contains(tuning_machine()));
+
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(original.value("input").shape, 3)}};
+  Tensor expected = ReferenceExecutor(original).run(inputs).begin()->second;
+  EXPECT_LE(relative_error(tuned.run(inputs).begin()->second, expected), 1e-4) << format_plan(tuned.plan(), true);
+
+  // A second compile measures nothing, in this process and in a new one (a fresh cache read from the file).
+  CompiledModel again(graph, {.winograd = false, .tune = true, .tuning_file = file});
+  EXPECT_EQ(tuned_layers(again.plan(), false), 0);
+  EXPECT_EQ(tuned_layers(again.plan(), true), tuned_layers(tuned.plan(), false) + tuned_layers(tuned.plan(), true));
+  EXPECT_EQ(TuningCache(file).size(), json["machines"][tuning_machine()].size());
+  for (size_t i = 0; i < tuned.plan().layers.size(); ++i) {
+    EXPECT_EQ(again.plan().layers[i].implementation, tuned.plan().layers[i].implementation);
+  }
+  std::string explained = format_plan(again.plan(), true);
+  EXPECT_NE(explained.find("measured fastest on this CPU:"), std::string::npos) << explained;
+  EXPECT_NE(explained.find(" ms"), std::string::npos) << explained;
+}
+
+TEST(Tuning, TunedInt8PlanComputesWhatTheRulesPlanComputes) {
+  std::filesystem::path file = fresh_file("int8");
+  Graph model = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 12});
+  std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_tensor(model.value("input").shape, 1)}}};
+  Graph graph = compiler::quantize(model, batches, {});
+  compiler::optimize(graph, {.precision = compiler::Precision::int8, .dump_ir = {}});
+  CompiledModel rules(graph, {.tune = false});
+  CompiledModel tuned(graph, {.tune = true, .tuning_file = file});
+  EXPECT_EQ(tuned_layers(rules.plan(), false) + tuned_layers(rules.plan(), true), 0) << "--no-tune measures nothing";
+  for (const LayerPlan& layer : tuned.plan().layers) {
+    SCOPED_TRACE(layer.name + ": " + layer.implementation);
+    EXPECT_NE(layer.implementation.rfind("ref", 0), 0u);
+    // Only kernels that multiply in 32 bits where the CPU can (src/runtime/tuning.cc).
+    if (!cpu_info().int8_saturates && (layer.op == "nacc.QConv" || layer.op == "nacc.QGemm")) {
+      EXPECT_TRUE(layer.implementation.find("vnni") != std::string::npos ||
+                  layer.implementation.find("amx") != std::string::npos);
+    }
+  }
+  // The tuner keeps an implementation only when it computes what the rules' one does (integers within a step).
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(model.value("input").shape, 3)}};
+  Tensor expected = rules.run(inputs).begin()->second;
+  EXPECT_LE(relative_error(tuned.run(inputs).begin()->second, expected), 1e-2) << format_plan(tuned.plan(), true);
+}
+
+TEST(Tuning, EntriesOfAnotherMachineAreKeptButNeverUsed) {
+  std::filesystem::path file = fresh_file("other-machine");
+  nlohmann::json other = {{"format", 1},
+                          {"machines",
+                           {{"Some Other CPU | avx2 | oneDNN 2.6.3",
+                             {{"any layer", {{"implementation", "jit:avx2"}, {"timings_ms", {{"jit:avx2", 0.1}}}}}}}}}};
+  write_file(file, other.dump());
+  TuningCache cache(file);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_FALSE(cache.find("any layer"));
+  cache.store("this layer", {"jit:x", {{"jit:x", 0.5}}, false});
+  cache.save();
+  nlohmann::json saved = nlohmann::json::parse(read_file(file));
+  EXPECT_TRUE(saved["machines"].contains("Some Other CPU | avx2 | oneDNN 2.6.3"));
+  EXPECT_EQ(saved["machines"][tuning_machine()]["this layer"]["implementation"], "jit:x");
+  TuningCache reread(file);
+  ASSERT_TRUE(reread.find("this layer"));
+  EXPECT_TRUE(reread.find("this layer")->cached);
+}
+
+TEST(Tuning, CorruptCacheIsIgnoredAndReplaced) {
+  for (const std::string& contents : {std::string("{\"format\": 1, \"machines\": [tru"), std::string("[1, 2]"),
+                                      std::string("{\"format\": 99, \"machines\": {}}")}) {
+    SCOPED_TRACE(contents);
+    std::filesystem::path file = fresh_file("corrupt");
+    write_file(file, contents);
+    TuningCache cache(file);  // a warning, no throw
+    EXPECT_EQ(cache.size(), 0u);
+    cache.store("a layer", {"jit:x", {{"jit:x", 0.5}}, false});
+    cache.save();
+    nlohmann::json saved = nlohmann::json::parse(read_file(file));
+    EXPECT_EQ(saved["format"], 1);
+    EXPECT_EQ(saved["machines"][tuning_machine()].size(), 1u);
+  }
+  // A compile on a corrupt cache works and leaves a valid one.
+  std::filesystem::path file = fresh_file("corrupt-compile");
+  write_file(file, "not json");
+  CompiledModel model(fp32_model(), {.winograd = false, .tune = true, .tuning_file = file});
+  EXPECT_GT(tuned_layers(model.plan(), false), 0);
+  EXPECT_NO_THROW(nlohmann::json::parse(read_file(file)));
+}
+
+TEST(Tuning, AnUnwritableCacheOnlyWarns) {
+  std::filesystem::path file = "/proc/nacc-cannot-write-here/tuning.json";
+  CompiledModel model(fp32_model(), {.winograd = false, .tune = true, .tuning_file = file});
+  EXPECT_GT(tuned_layers(model.plan(), false), 0);
+}
+
+TEST(Tuning, DescriptionNamesTheFastestFirstAndTheRulesChoice) {
+  std::string text = describe_tuning({"b", {{"a", 0.3}, {"b", 0.1}, {"c", -1.0}}, false});
+  EXPECT_EQ(text, "b 0.1000 ms (chosen), a 0.3000 ms (the rules' choice), c differs, refused");
+  // Within the 3% the rules' choice keeps, the faster one is shown first but not chosen.
+  EXPECT_EQ(describe_tuning({"a", {{"a", 0.3}, {"b", 0.295}}, true}),
+            "b 0.2950 ms, a 0.3000 ms (chosen, the rules' choice) [cached]");
+}
+
+}  // namespace
+}  // namespace nacc::runtime
