@@ -2,8 +2,9 @@
 # The runtime's tuner (each convolution on the oneDNN implementation that measured fastest on this CPU,
 # src/runtime/tuning.h) against oneDNN's first choice (--no-tune), in the same run, alternating rounds, medians and
 # ratios: Offline batch 64 (THREADS streams of one thread) and SingleStream p90 (one inference of THREADS threads), on
-# the Fashion-MNIST models in FP32 and INT8 and on any extra INT8 model given (a search's best-int8.onnx). Then what
-# tuning costs: the first compile of ResNet-50 at batch 64 (FP32 direct and INT8) with an empty cache, and the second.
+# the Fashion-MNIST models in FP32, INT8 and (on a CPU with AVX-512 BF16 or AMX) BF16, and on any extra INT8 model
+# given (a search's best-int8.onnx). Then what tuning costs: the first compile of ResNet-50 at batch 64 (FP32 direct
+# and INT8) with an empty cache, and the second.
 # Usage: bench/tuning.sh [ROUNDS] [EXTRA.onnx ...] (environment: DURATION_MS, SAMPLES, THREADS). Not a test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,14 @@ export XDG_CACHE_HOME="$WORK/cache"
 rm -rf "$XDG_CACHE_HOME"
 
 declare -A files=([resnet50-fmnist-fp32]=models/resnet50-fmnist.onnx [resnet20-fmnist-fp32]=models/resnet20-fmnist.onnx)
+declare -A flags=()
+# BF16 where the CPU has it (nacc refuses it elsewhere).
+if "$NACC" --log-level off compile models/resnet20-fmnist.onnx --precision bf16 >/dev/null 2>&1; then
+  for model in resnet50-fmnist resnet20-fmnist; do
+    files[$model-bf16]=models/$model.onnx
+    flags[$model-bf16]="--precision bf16"
+  done
+fi
 for model in resnet50-fmnist resnet20-fmnist; do
   "$NACC" --log-level warn quantize "models/$model.onnx" --calib fashion-mnist:train --calib-samples 300 \
     -o "$WORK/$model-int8.onnx" >/dev/null
@@ -51,10 +60,10 @@ declare -A results
 record() { results[$1]="${results[$1]:-} $2"; }
 for round in $(seq 1 "$ROUNDS"); do
   for name in $names; do
-    record "$name offline tuned" "$(offline "${files[$name]}")"
-    record "$name offline rules" "$(offline "${files[$name]}" --no-tune)"
-    record "$name p90 tuned" "$(single "${files[$name]}")"
-    record "$name p90 rules" "$(single "${files[$name]}" --no-tune)"
+    record "$name offline tuned" "$(offline "${files[$name]}" "${flags[$name]:-}")"
+    record "$name offline rules" "$(offline "${files[$name]}" "${flags[$name]:-} --no-tune")"
+    record "$name p90 tuned" "$(single "${files[$name]}" "${flags[$name]:-}")"
+    record "$name p90 rules" "$(single "${files[$name]}" "${flags[$name]:-} --no-tune")"
   done
   echo "round $round/$ROUNDS done" >&2
 done
@@ -70,9 +79,12 @@ for name in $names; do
     "$name" "$ot" "$orl" "$pt" "$pr"
 done
 for pair in resnet50-fmnist resnet20-fmnist; do
-  python3 -c "import sys; a,b,c,d=map(float,sys.argv[1:]); print(f'$pair INT8 / FP32, tuned: Offline {a/b:.2f}x, p90 {c/d:.2f}x')" \
-    "$(median "${results[$pair-int8 offline tuned]}")" "$(median "${results[$pair-fp32 offline tuned]}")" \
-    "$(median "${results[$pair-int8 p90 tuned]}")" "$(median "${results[$pair-fp32 p90 tuned]}")"
+  for low in int8 bf16; do
+    [[ -n "${results[$pair-$low offline tuned]:-}" ]] || continue
+    python3 -c "import sys; a,b,c,d=map(float,sys.argv[1:]); print(f'$pair ${low^^} / FP32, tuned: Offline {a/b:.2f}x, p90 {c/d:.2f}x')" \
+      "$(median "${results[$pair-$low offline tuned]}")" "$(median "${results[$pair-fp32 offline tuned]}")" \
+      "$(median "${results[$pair-$low p90 tuned]}")" "$(median "${results[$pair-fp32 p90 tuned]}")"
+  done
 done
 
 # What tuning costs: ResNet-50 (224x224, random weights) at batch 64, first compile with an empty cache, then again.

@@ -31,7 +31,7 @@ struct TensorInfo {
 struct CompileOptions {
   int64_t batch = 0;               // 0: as the model declares (a symbolic batch becomes 1)
   int64_t threads = 0;             // threads per inference; 0: one per CPU the process was started on
-  std::string precision = "auto";  // "auto" (INT8 for a QDQ model), "fp32" or "int8"
+  std::string precision = "auto";  // "auto" (INT8 for a QDQ model), "fp32", "int8" or "bf16" (AVX-512 BF16 / AMX)
   // Images per run of the layers: a larger batch runs in pieces of at most this many, so that each layer's
   // activations stay in the CPU's cache. 0: chosen from the model and the cache size (graphs that mix the images
   // of a batch always run whole).
@@ -60,7 +60,7 @@ class CompiledModel {
 
   std::vector<TensorInfo> inputs() const;
   std::vector<TensorInfo> outputs() const;
-  // "int8" or "fp32".
+  // "int8", "fp32" or "bf16".
   std::string precision() const;
   // The compiled plan as `nacc compile` prints it: layers, oneDNN implementations, layouts, memory.
   std::string plan() const;

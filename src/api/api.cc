@@ -94,7 +94,7 @@ std::vector<TensorInfo> CompiledModel::outputs() const {
   return result;
 }
 
-std::string CompiledModel::precision() const { return state_->precision == compiler::Precision::int8 ? "int8" : "fp32"; }
+std::string CompiledModel::precision() const { return std::string(compiler::precision_name(state_->precision)); }
 
 std::string CompiledModel::plan() const { return runtime::format_plan(state_->model.plan()); }
 

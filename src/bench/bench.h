@@ -64,7 +64,7 @@ struct SutOptions {
   bool tune = true;       // compiled runtime: runtime::RuntimeOptions::tune
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
-  std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32 or int8
+  std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32, int8 or bf16
 };
 
 // Runs the model on the compiled runtime (the graph is optimized and lowered to oneDNN once) or on the reference

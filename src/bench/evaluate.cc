@@ -37,7 +37,7 @@ Evaluation evaluate(const Graph& graph, const data::ImageDataset& dataset, const
   };
   Evaluation result;
   result.executor = options.reference ? "reference executor"
-                                      : std::string("compiled ") + (precision == compiler::Precision::int8 ? "int8" : "fp32");
+                                      : std::string("compiled ") + std::string(compiler::precision_name(precision));
   std::vector<int64_t> class_correct(static_cast<size_t>(dataset.classes), 0), class_count(static_cast<size_t>(dataset.classes), 0);
   auto full = make_runner(batch);
   ProgressBar progress("evaluate", dataset.size(), "img", stderr, 2.0);

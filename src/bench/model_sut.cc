@@ -87,7 +87,7 @@ std::string ModelSut::name() const {
                          : plan.sub_batch < plan.batch ? fmt::format(" in pieces of {}", plan.sub_batch)
                                                        : "";
     return fmt::format("nacc compiled {} on oneDNN (batch {}{}, {} stream{} x {} thread{})",
-                       precision_ == compiler::Precision::int8 ? "int8" : "fp32", options_.batch, pieces,
+                       compiler::precision_name(precision_), options_.batch, pieces,
                        options_.streams, options_.streams == 1 ? "" : "s", options_.threads,
                        options_.threads == 1 ? "" : "s");
   }

@@ -108,7 +108,7 @@ void add_bench_verb(CLI::App& app) {
   add_lowering_options(*verb, options->winograd, options->tune);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
-  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32, int8 or bf16 (on CPUs with AVX-512 BF16 or AMX)")->capture_default_str();
   verb->add_option("--data", options->data, "Data set, e.g. fashion-mnist:test (default: generated inputs)");
   verb->add_flag("--accuracy", options->accuracy, "Also run accuracy mode: every sample once, top-1");
   verb->add_flag("--accuracy-only", options->accuracy_only, "Run only accuracy mode");

@@ -42,7 +42,7 @@ void add_compile_verb(CLI::App& app) {
   auto options = std::make_shared<CompileOptions>();
   CLI::App* verb = app.add_subcommand("compile", "Optimize and lower a model to oneDNN; print the compiled plan");
   verb->add_option("model", options->model, "ONNX model file")->required();
-  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32, int8 or bf16 (on CPUs with AVX-512 BF16 or AMX)")->capture_default_str();
   verb->add_option("--batch", options->batch, "Batch size (default: as declared, a symbolic batch 1)")->check(at_least(1));
   add_runtime_options(*verb, options->runtime);
   verb->add_option("--dump-ir", options->dump_ir, "Write the graph after each pass into this folder");

@@ -186,7 +186,7 @@ void add_run_verb(CLI::App& app) {
       ->check(at_least(1));
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   add_runtime_options(*verb, options->runtime);
-  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
+  verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32, int8 or bf16 (on CPUs with AVX-512 BF16 or AMX)")->capture_default_str();
   verb->callback([options] { run(*options); });
 }
 

@@ -183,7 +183,7 @@ void add_train_verbs(CLI::App& app) {
   CLI::App* eval_verb = app.add_subcommand("eval", "Top-1 accuracy of a model on a labelled data set");
   eval_verb->add_option("model", eval->model, "ONNX model file")->required();
   eval_verb->add_option("--data", eval->data, "Data set")->capture_default_str();
-  eval_verb->add_option("--precision", eval->precision, "auto (int8 for a QDQ model), fp32 or int8")->capture_default_str();
+  eval_verb->add_option("--precision", eval->precision, "auto (int8 for a QDQ model), fp32, int8 or bf16 (on CPUs with AVX-512 BF16 or AMX)")->capture_default_str();
   eval_verb->add_option("--batch", eval->batch, "Samples per inference")->capture_default_str()->check(at_least(1));
   eval_verb->add_flag("--reference", eval->reference, "Use the plain reference executor");
   add_runtime_options(*eval_verb, eval->runtime);

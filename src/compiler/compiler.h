@@ -4,13 +4,16 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/graph.h"
 
 namespace nacc::compiler {
 
-enum class Precision { fp32, int8 };
+// bf16: the FP32 pipeline, then lowered with bf16 convolutions and inner products (runtime::RuntimeOptions::bf16).
+enum class Precision { fp32, int8, bf16 };
+std::string_view precision_name(Precision precision);  // "fp32", "int8", "bf16"
 
 struct PassRecord {
   std::string name;
@@ -32,8 +35,9 @@ std::vector<PassRecord> optimize(Graph& graph, const CompileOptions& options = {
 // Whether a graph is in QDQ form (has QuantizeLinear nodes on activations), i.e. wants the INT8 pipeline.
 bool is_quantized(const Graph& graph);
 
-// --precision as users give it: "auto" (INT8 for a QDQ model, FP32 otherwise), "fp32" or "int8". Throws nacc::Error
-// for another name, or for "int8" on a model without QDQ nodes (saying to run `nacc quantize` first).
+// --precision as users give it: "auto" (INT8 for a QDQ model, FP32 otherwise), "fp32", "int8" or "bf16". Throws
+// nacc::Error for another name, for "int8" on a model without QDQ nodes (saying to run `nacc quantize` first), or for
+// "bf16" on one with them.
 Precision choose_precision(const std::string& flag, const Graph& graph);
 
 // The names of the passes of a precision's pipeline, in order.

@@ -58,6 +58,13 @@ Precision choose_precision(const std::string& flag, const Graph& graph) {
   bool quantized = is_quantized(graph);
   if (flag == "auto") return quantized ? Precision::int8 : Precision::fp32;
   if (flag == "fp32") return Precision::fp32;
+  if (flag == "bf16") {
+    if (quantized) {
+      fail("expected an FP32 model for --precision bf16, but this one is quantized (QDQ); give the FP32 model, or "
+           "--precision int8 for this one");
+    }
+    return Precision::bf16;
+  }
   if (flag == "int8") {
     if (!quantized) {
       fail("expected a QDQ model for --precision int8, but this one has no QuantizeLinear nodes; make one with "
@@ -65,7 +72,15 @@ Precision choose_precision(const std::string& flag, const Graph& graph) {
     }
     return Precision::int8;
   }
-  fail("expected --precision auto, fp32 or int8, but found '{}'", flag);
+  fail("expected --precision auto, fp32, int8 or bf16, but found '{}'", flag);
+}
+
+std::string_view precision_name(Precision precision) {
+  switch (precision) {
+    case Precision::int8: return "int8";
+    case Precision::bf16: return "bf16";
+    default: return "fp32";
+  }
 }
 
 std::vector<std::string> pipeline_pass_names(Precision precision) {

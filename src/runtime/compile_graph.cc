@@ -13,8 +13,10 @@ CompiledModel compile_graph(Graph graph, const CompileSettings& settings, Compil
   size_t nodes_before = graph.nodes.size();
   std::vector<compiler::PassRecord> passes = compiler::optimize(graph, {.precision = precision, .dump_ir = settings.dump_ir});
   if (report != nullptr) *report = CompileReport{precision, nodes_before, std::move(passes)};
+  RuntimeOptions runtime = settings.runtime;
+  runtime.bf16 = precision == compiler::Precision::bf16;
   std::optional<CompiledModel> model;
-  run_on_own_thread([&] { model.emplace(std::move(graph), settings.runtime); });
+  run_on_own_thread([&] { model.emplace(std::move(graph), runtime); });
   return std::move(*model);
 }
 

@@ -255,6 +255,11 @@ CompiledModel::CompiledModel(Graph graph, const RuntimeOptions& options) : progr
   if (options.sub_batch < 0) fail("expected a sub-batch >= 0 (0: chosen for the cache), but found {}", options.sub_batch);
   if (options.streams < 1) fail("expected streams >= 1, but found {}", options.streams);
   if (options.cache_bytes < 0) fail("expected a cache size >= 0 bytes (0: this machine's), but found {}", options.cache_bytes);
+  if (options.bf16 && !cpu_info().bf16) {
+    fail("expected a CPU with bf16 multiply-adds (AVX-512 BF16 or AMX) for --precision bf16, but this one ({}) runs "
+         "oneDNN's {} instructions; use --precision fp32 (or int8 with a quantized model)",
+         cpu_info().model, cpu_info().isa);
+  }
   Program& program = *program_;
   program.options = options;
   std::vector<std::string> notes;

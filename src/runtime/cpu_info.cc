@@ -62,6 +62,7 @@ const CpuInfo& cpu_info() {
     result.int8_isa = int8_isa_name(isa);
     result.int8_saturates = result.int8_isa.find("vnni") == std::string::npos &&
                             result.int8_isa.find("amx") == std::string::npos;
+    result.bf16 = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
     result.usable_cores = static_cast<int64_t>(usable_cpus().size());
     const dnnl_version_t* version = dnnl::version();
     result.onednn_version = std::to_string(version->major) + "." + std::to_string(version->minor) + "." +

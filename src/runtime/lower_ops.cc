@@ -60,7 +60,9 @@ bool lower_conv(Lowerer& lowerer) {
   ConvParameters parameters = conv_parameters(node, x, w);
   bool sum = node.op == OpKind::FusedConv && node.has_input(3);
   std::optional<Subsample> subsample = sum ? std::nullopt : plan_subsample(lowerer, parameters);
-  memory::desc source_desc = subsample ? subsample->dense : any_desc(DataType::f32, x.shape);
+  // bf16 (RuntimeOptions::bf16): source, weights and destination; the bias and the sums stay f32.
+  memory::data_type type = lowerer.float_compute_type();
+  memory::desc source_desc = subsample ? subsample->dense : memory::desc(to_dims(x.shape), type, memory::format_tag::any);
 
   std::string fused = bias != nullptr ? "bias" : "";
   dnnl::post_ops post_ops;
@@ -76,14 +78,14 @@ bool lower_conv(Lowerer& lowerer) {
   auto make = [&](const memory::desc& destination) {
     dnnl::convolution_forward::desc descriptor(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, source_desc,
-        memory::desc(parameters.weights, memory::data_type::f32, memory::format_tag::any), bias_desc, destination,
+        memory::desc(parameters.weights, type, memory::format_tag::any), bias_desc, destination,
         parameters.strides, parameters.dilations, parameters.padding_left, parameters.padding_right);
     // The implementation is settled here, before a sum's destination is placed in its layout.
     dnnl::convolution_forward::primitive_desc result(descriptor, attributes, lowerer.engine());
     lowerer.prefer_optimized(result);
     return result;
   };
-  dnnl::convolution_forward::primitive_desc descriptor = make(any_desc(DataType::f32, y.shape));
+  dnnl::convolution_forward::primitive_desc descriptor = make(memory::desc(to_dims(y.shape), type, memory::format_tag::any));
   int output_slot = -1;
   if (sum) {
     // The sum post-op accumulates into the destination: write in place into (a copy of) the shortcut.
@@ -151,7 +153,8 @@ std::optional<Subsample> plan_subsample(Lowerer& lowerer, ConvParameters& parame
   if (!applies) return std::nullopt;
   int64_t channels = x.shape[1], height = x.shape[2], width = x.shape[3];
   memory::dims dims = {x.shape[0], channels, y.shape[2], y.shape[3]};
-  memory::data_type type = to_dnnl(x.dtype);
+  // An FP32 layer in bf16 (RuntimeOptions::bf16) copies its bf16 input as it is.
+  memory::data_type type = x.dtype == DataType::f32 ? lowerer.float_compute_type() : to_dnnl(x.dtype);
   Subsample subsample{memory::desc(dims, type, memory::format_tag::nhwc),
                       memory::desc(dims, type, memory::dims{channels * height * width, 1, parameters.strides[0] * width * channels,
                                                             parameters.strides[1] * channels}),
@@ -162,7 +165,8 @@ std::optional<Subsample> plan_subsample(Lowerer& lowerer, ConvParameters& parame
 
 Placement add_subsample(Lowerer& lowerer, const Subsample& subsample) {
   const ValueInfo& x = lowerer.info(subsample.value);
-  Placement source = lowerer.place_as(subsample.value, memory::desc(to_dims(x.shape), to_dnnl(x.dtype), memory::format_tag::nhwc));
+  Placement source = lowerer.place_as(subsample.value,
+                                      memory::desc(to_dims(x.shape), subsample.dense.data_type(), memory::format_tag::nhwc));
   dnnl::reorder::primitive_desc descriptor(lowerer.engine(), subsample.view, lowerer.engine(), subsample.dense,
                                            Lowerer::default_attributes());
   return lowerer.add_unary_step("subsample " + subsample.value, "Reorder", dnnl::reorder(descriptor), descriptor,
@@ -249,10 +253,12 @@ bool lower_inner_product(Lowerer& lowerer) {
   if (node.op == OpKind::FusedGemm) append_activation(node, post_ops, fused);
   dnnl::primitive_attr attributes = Lowerer::default_attributes();
   attributes.set_post_ops(post_ops);
+  // bf16 (RuntimeOptions::bf16): source and weights; the output (usually the network's) stays f32.
+  memory::data_type type = lowerer.float_compute_type();
   dnnl::inner_product_forward::desc descriptor(
-      dnnl::prop_kind::forward_inference, any_desc(DataType::f32, a.shape),
-      memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
-      plain_desc(DataType::f32, {n}), any_desc(DataType::f32, y.shape));
+      dnnl::prop_kind::forward_inference, memory::desc(to_dims(a.shape), type, memory::format_tag::any),
+      memory::desc(weight_dims, type, memory::format_tag::any), plain_desc(DataType::f32, {n}),
+      any_desc(DataType::f32, y.shape));
   dnnl::inner_product_forward::primitive_desc primitive_descriptor(descriptor, attributes, lowerer.engine());
   finish_inner_product(lowerer, primitive_descriptor, fused, weights, weight_dims, &bias);
   return true;
@@ -297,9 +303,12 @@ bool lower_pool(Lowerer& lowerer) {
     }
   }
   const Placement& source = lowerer.placement(node.inputs[0]);
-  dnnl::pooling_v2_forward::desc descriptor(dnnl::prop_kind::forward_inference, algorithm, source.desc,
-                                            any_desc(y.dtype, y.shape), strides, kernel, dilations, padding_left,
-                                            padding_right);
+  // A bf16 input (RuntimeOptions::bf16) pools into bf16.
+  memory::desc destination = source.desc.data_type() == memory::data_type::bf16
+                                 ? memory::desc(to_dims(y.shape), memory::data_type::bf16, memory::format_tag::any)
+                                 : any_desc(y.dtype, y.shape);
+  dnnl::pooling_v2_forward::desc descriptor(dnnl::prop_kind::forward_inference, algorithm, source.desc, destination,
+                                            strides, kernel, dilations, padding_left, padding_right);
   dnnl::pooling_v2_forward::primitive_desc primitive_descriptor(descriptor, Lowerer::default_attributes(),
                                                                 lowerer.engine());
   std::string implementation = lowerer.prefer_optimized(primitive_descriptor);

@@ -63,6 +63,10 @@ class Lowerer {
     return descriptor.impl_info_str();
   }
   static dnnl::primitive_attr default_attributes();
+  // The type FP32 convolutions and inner products compute in: bf16 with RuntimeOptions::bf16, else f32.
+  dnnl::memory::data_type float_compute_type() const {
+    return plan_.options.bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  }
   // Settles a convolution's or inner product's implementation: the fastest measured on this CPU when
   // RuntimeOptions::tune (src/runtime/tuning.h), else oneDNN's first optimized one; the node's layer in the plan
   // shows what was measured. Its source and destination layouts stay what `descriptor` had. `extra`: post-op

@@ -39,6 +39,10 @@ struct RuntimeOptions {
   // oneDNN offers, as before.
   bool tune = true;
   std::filesystem::path tuning_file{};  // empty: $XDG_CACHE_HOME/nacc/tuning.json (runtime::default_tuning_file)
+  // FP32 convolutions and inner products compute in bf16 (weights and activations rounded to bf16, sums in f32; the
+  // network's output stays f32), as OpenVINO does by default on such CPUs: --precision bf16. Only on a CPU with
+  // bf16 multiply-adds (CpuInfo::bf16); CompiledModel throws nacc::Error elsewhere. Winograd does not apply.
+  bool bf16 = false;
 };
 
 // One layer of the compiled plan, as `nacc compile` prints it.
@@ -168,6 +172,8 @@ struct CpuInfo {
   // Without VNNI or AMX, oneDNN adds u8 x s8 products in pairs in 16 bits, which saturates; the runtime then
   // halves the weights of INT8 layers with a u8 input (compiler::halve_int8_weights).
   bool int8_saturates = false;
+  // bf16 multiply-adds in hardware (AVX-512 BF16 or AMX-BF16): RuntimeOptions::bf16 needs them.
+  bool bf16 = false;
   int64_t usable_cores = 0;  // usable_cpus().size()
   std::string onednn_version;  // e.g. "2.6.3"
 };

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -161,21 +162,26 @@ bool skip_implementation(const std::string& name, const TuningRequest& request) 
   return !isa.starts_with(cpu.int8_isa);
 }
 
-// The same dimensions and type, row-major.
-memory::desc row_major(const memory::desc& desc) {
+// The same dimensions, row-major, of the type given (the desc's own by default).
+memory::desc row_major(const memory::desc& desc, std::optional<memory::data_type> type = std::nullopt) {
   memory::dims dims = desc.dims();
   memory::dims strides(dims.size(), 1);
   for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
-  return memory::desc(dims, desc.data_type(), strides);
+  return memory::desc(dims, type.value_or(desc.data_type()), strides);
 }
 
-// Fills `target` with values of its type from `random` (u8 [0, 64), s8 [-16, 16], s32 [-100, 100], f32 [-1, 1]),
-// through a plain copy and a reorder, so that blocked layouts keep their padding at zero.
+bool is_float(memory::data_type type) {
+  return type == memory::data_type::f32 || type == memory::data_type::bf16 || type == memory::data_type::f16;
+}
+
+// Fills `target` with values of its type from `random` (u8 [0, 64), s8 [-16, 16], s32 [-100, 100], floating point
+// [-1, 1]), through a plain copy (f32 for any floating-point type) and a reorder, so that blocked layouts keep their
+// padding at zero.
 void fill(const dnnl::engine& engine, dnnl::stream& stream, memory& target, std::mt19937& random) {
   memory::desc desc = target.get_desc();
-  memory::desc plain = row_major(desc);
+  memory::desc plain = is_float(desc.data_type()) ? row_major(desc, memory::data_type::f32) : row_major(desc);
   memory source(plain, engine);
-  size_t count = plain.get_size() / memory::data_type_size(desc.data_type());
+  size_t count = plain.get_size() / memory::data_type_size(plain.data_type());
   // xorshift64: the activations of a large layer hold tens of millions of values.
   uint64_t state = (uint64_t{random()} << 32) | random() | 1;
   auto next = [&state] {
@@ -184,7 +190,7 @@ void fill(const dnnl::engine& engine, dnnl::stream& stream, memory& target, std:
     state ^= state << 17;
     return static_cast<uint32_t>(state >> 32);
   };
-  switch (desc.data_type()) {
+  switch (plain.data_type()) {
     case memory::data_type::u8: {
       auto* data = static_cast<uint8_t*>(source.get_data_handle());
       for (size_t i = 0; i < count; ++i) data[i] = static_cast<uint8_t>(next() % 64);
@@ -210,9 +216,30 @@ void fill(const dnnl::engine& engine, dnnl::stream& stream, memory& target, std:
   stream.wait();
 }
 
-// Whether two destinations agree: integers within one step, f32 within 1e-4 of the reference's largest magnitude.
-bool same_output(const memory& reference, const memory& candidate) {
+// A row-major f32 copy of a floating-point memory.
+memory as_f32(const dnnl::engine& engine, dnnl::stream& stream, const memory& source) {
+  memory result(row_major(source.get_desc(), memory::data_type::f32), engine);
+  dnnl::reorder(source, result).execute(stream, const_cast<memory&>(source), result);
+  stream.wait();
+  return result;
+}
+
+// Whether two destinations agree: integers within one step, f32 within 1e-4 of the reference's largest magnitude,
+// bf16 and f16 (rounded to 8 or 11 bits) within 2e-2 of it.
+bool same_output(const dnnl::engine& engine, dnnl::stream& stream, const memory& reference, const memory& candidate) {
   memory::desc desc = reference.get_desc();
+  if (desc.data_type() == memory::data_type::bf16 || desc.data_type() == memory::data_type::f16) {
+    memory x = as_f32(engine, stream, reference), y = as_f32(engine, stream, candidate);
+    const auto* a = static_cast<const float*>(x.get_data_handle());
+    const auto* b = static_cast<const float*>(y.get_data_handle());
+    size_t count = x.get_desc().get_size() / sizeof(float);
+    float largest = 0;
+    for (size_t i = 0; i < count; ++i) largest = std::max(largest, std::abs(a[i]));
+    for (size_t i = 0; i < count; ++i) {
+      if (!(std::abs(a[i] - b[i]) <= 2e-2f * std::max(largest, 1.0f))) return false;
+    }
+    return true;
+  }
   size_t bytes = desc.get_size();
   const void* a = reference.get_data_handle();
   const void* b = candidate.get_data_handle();
@@ -379,7 +406,7 @@ size_t measure_candidates(const std::vector<dnnl::primitive_desc_base>& candidat
         reference_output = memory(destination, space.engine);
         std::memcpy(reference_output.get_data_handle(), arguments[DNNL_ARG_DST].get_data_handle(),
                     destination.get_size());
-      } else if (!same_output(reference_output, arguments[DNNL_ARG_DST])) {
+      } else if (!same_output(space.engine, space.stream, reference_output, arguments[DNNL_ARG_DST])) {
         spdlog::debug("tuning {}: {} computes another result than {}; not used", request.key, name,
                       tuned->implementation);
         tuned->timings_ms.emplace_back(name, -1.0);

@@ -242,7 +242,7 @@ Tensor transformed_weights(const Tensor& weights) {
 bool lower_winograd_conv(Lowerer& lowerer) {
   const Node& node = lowerer.node();
   const Graph& graph = lowerer.graph();
-  if (!lowerer.options().winograd) return false;
+  if (!lowerer.options().winograd || lowerer.options().bf16) return false;
   const Tensor* weights = graph.initializer(node.inputs[1]);
   const Tensor* bias = node.has_input(2) ? graph.initializer(node.inputs[2]) : nullptr;
   const ValueInfo& x = lowerer.info(node.inputs[0]);

@@ -21,6 +21,7 @@
 #include "ir/executor.h"
 #include "ir/npy.h"
 #include "onnx/onnx.h"
+#include "runtime/runtime.h"
 
 namespace nacc {
 namespace {
@@ -159,6 +160,46 @@ TEST_F(Cli, WinogradIsTheDefaultAndCanBeTurnedOff) {
   expect_runs_agree("--batch 8 --threads 2", "--batch 8 --threads 2 --no-winograd");
 }
 
+TEST_F(Cli, CompileExplainsWhatTheTunerMeasuredAndNoTuneMeasuresNothing) {
+  CommandResult tuned = nacc("compile " + model() + " --batch 4 --no-winograd --explain");
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  EXPECT_NE(tuned.output.find("run on the implementation that measured fastest on this CPU:"), std::string::npos)
+      << tuned.output;
+  EXPECT_NE(tuned.output.find("(chosen"), std::string::npos) << tuned.output;
+  CommandResult rules = nacc("compile " + model() + " --batch 4 --no-winograd --no-tune --explain");
+  ASSERT_EQ(rules.exit_code, 0) << rules.output;
+  EXPECT_EQ(rules.output.find("measured fastest"), std::string::npos) << rules.output;
+  expect_runs_agree("--batch 4 --no-winograd", "--batch 4 --no-winograd --no-tune");
+}
+
+// --precision bf16 on a CPU with bf16 multiply-adds: the trained baseline's test top-1 within 0.1 points of FP32
+// (issue 22); elsewhere, and under DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI (which hides them) on any CPU, a clear refusal.
+TEST_F(Cli, Bf16KeepsTheBaselinesAccuracyWhereTheCpuHasIt) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet50-fmnist.onnx";
+  CommandResult hidden = nacc("eval " + baseline + " --data fashion-mnist:test --precision bf16",
+                              "DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI");
+  EXPECT_EQ(hidden.exit_code, 1) << hidden.output;
+  EXPECT_EQ(hidden.output.rfind("nacc: error: expected a CPU with bf16 multiply-adds", 0), 0u) << hidden.output;
+  if (!runtime::cpu_info().bf16) {
+    expect_user_error("eval " + baseline + " --data fashion-mnist:test --precision bf16",
+                      "expected a CPU with bf16 multiply-adds");
+    return;
+  }
+  auto top1 = [&](const std::string& precision) {
+    CommandResult eval = nacc("eval " + baseline + " --data fashion-mnist:test --precision " + precision);
+    EXPECT_EQ(eval.exit_code, 0) << eval.output;
+    size_t at = eval.output.find("top-1 ");
+    EXPECT_NE(at, std::string::npos) << eval.output;
+    return at == std::string::npos ? 0.0 : std::stod(eval.output.substr(at + 6));
+  };
+  double fp32 = top1("fp32"), bf16 = top1("bf16");
+  EXPECT_GT(fp32, 90.0);
+  EXPECT_NEAR(bf16, fp32, 0.1);
+  CommandResult plan = nacc("compile " + baseline + " --precision bf16");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("bf16 [1, 16, 28, 28]"), std::string::npos) << plan.output;
+}
+
 TEST_F(Cli, BadInputGivesOneLineAndNonZeroExit) {
   expect_user_error("inspect /nonexistent/model.onnx", "'/nonexistent/model.onnx' does not exist");
   write_file(path("garbage.onnx"), "this is not a model");
@@ -223,7 +264,7 @@ TEST_F(Cli, BenchBadInput) {
   expect_user_error(bench + " --quick --data fashion-mnist:test", "expected data of the model's input shape");
   expect_user_error(bench + " --quick --accuracy", "expected labelled data");
   expect_user_error(bench + " --quick --precision int8", "expected a QDQ model for --precision int8");
-  expect_user_error(bench + " --quick --precision fp16", "expected --precision auto, fp32 or int8");
+  expect_user_error(bench + " --quick --precision fp16", "expected --precision auto, fp32, int8 or bf16");
   expect_user_error(bench + " --quick --streams 100000", "expected --streams between 1 and 256");
   expect_user_error("bench " + model() + " --quick -o /proc/nacc/bench", "cannot");
   write_file(path("user.conf"), "*.*.no_such_key = 3\n");
@@ -463,8 +504,11 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
 }
 
 // The coarse stage: with a constraint any model meets (--max-accuracy-drop 100), the baseline at width x0.5 goes
-// through the full recipe, meets it and becomes the tree search's root; the result is that root plus the tree's
-// edits, a resume replays the stage from its files without training again, and the report shows the stage.
+// through the full recipe first and, measured faster than the baseline (half its MACs; a root must also be faster),
+// becomes the tree search's root; the result is that root plus the tree's edits, a resume replays the stage from its
+// files without training again, and the report shows the stage. Measured latency decides "faster": under a load
+// that slows x0.5's 50 ms measurement (ctest runs two tests at once), x0.75 is tried next and the same must hold
+// for whichever width meets first.
 TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
   std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
   std::string command = "search --baseline " + baseline +
@@ -475,18 +519,25 @@ TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
                         path("coarse");
   CommandResult first = nacc(command);
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("coarse stage: uniform:width=0.5 meets the constraint"), std::string::npos)
-      << "narrowest first: " << first.output;
   EXPECT_NE(first.output.find("uniform:width=0.5: distilling its blocks"), std::string::npos) << "progress shown";
   nlohmann::json result = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
-  ASSERT_EQ(result["coarse"]["tried"].size(), 1u) << "the first that meets ends the stage: " << result.dump();
-  EXPECT_EQ(result["coarse"]["root"], "uniform:width=0.5");
+  const nlohmann::json& tried = result["coarse"]["tried"];
+  ASSERT_GE(tried.size(), 1u) << result.dump();
+  EXPECT_EQ(tried[0]["name"], "uniform:width=0.5") << "narrowest first: " << result.dump();
+  // The first that meets the constraint (faster than the baseline) ends the stage and is the root.
+  std::string root = tried.back()["name"];
+  ASSERT_TRUE(tried.back()["meets_constraint"].get<bool>()) << result.dump();
+  for (size_t i = 0; i + 1 < tried.size(); ++i) EXPECT_FALSE(tried[i]["meets_constraint"].get<bool>());
+  EXPECT_NE(first.output.find("coarse stage: " + root + " meets the constraint"), std::string::npos) << first.output;
+  EXPECT_EQ(result["coarse"]["root"], root);
   EXPECT_TRUE(result["result"]["found"].get<bool>());
-  EXPECT_EQ(result["result"]["edits"].get<std::string>().rfind("uniform:width=0.5", 0), 0u) << result.dump();
-  Graph best = import_onnx_file(folder_ / "coarse" / "best.onnx");
-  // x0.5 keeps 16-channel layers at 16 (the channel multiple): about half the MACs, whether the tree's edit or the
-  // root won (which one depends on measured latency).
-  EXPECT_LT(analyze_graph(best).macs, analyze_graph(import_onnx_file(baseline)).macs * 3 / 5);
+  EXPECT_EQ(result["result"]["edits"].get<std::string>().rfind(root, 0), 0u) << result.dump();
+  if (root == "uniform:width=0.5") {
+    // x0.5 keeps 16-channel layers at 16 (the channel multiple): about half the MACs, whether the tree's edit or
+    // the root won (which one depends on measured latency).
+    Graph best = import_onnx_file(folder_ / "coarse" / "best.onnx");
+    EXPECT_LT(analyze_graph(best).macs, analyze_graph(import_onnx_file(baseline)).macs * 3 / 5);
+  }
   std::string html = read_file(folder_ / "coarse" / "report.html");
   EXPECT_NE(html.find("Coarse stage"), std::string::npos);
   EXPECT_NE(html.find("coarse stage (full recipe)"), std::string::npos) << "the stage's points in the plot";
