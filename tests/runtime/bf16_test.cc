@@ -12,16 +12,13 @@
 #include "ir/executor.h"
 #include "ir/zoo/zoo.h"
 #include "runtime/runtime.h"
+#include "runtime/tensors.h"
 
 namespace nacc::runtime {
 namespace {
 
-Tensor random_input(const Shape& shape, uint64_t seed) {
-  Tensor tensor(DataType::f32, shape);
-  Rng rng(seed);
-  for (float& value : tensor.values<float>()) value = static_cast<float>(rng.normal());
-  return tensor;
-}
+using testing::random_tensor;
+using testing::relative_error;
 
 // bf16 keeps 8 bits of mantissa (a relative rounding of 2^-9 per value); through ResNet-20's 20 layers the logits
 // stay within 5% of their scale of the FP32 reference.
@@ -46,29 +43,22 @@ TEST(Bf16, ConvolutionsRunInBf16AndMatchTheReferenceWithinItsRounding) {
     EXPECT_EQ(layer.implementation.find("winograd"), std::string::npos) << layer.name;
   }
   EXPECT_GT(bf16_layers, 10) << format_plan(model.plan());
-  std::map<std::string, Tensor> inputs = {{"input", random_input(original.value("input").shape, 3)}};
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(original.value("input").shape, 3)}};
   Tensor expected = ReferenceExecutor(original).run(inputs).begin()->second;
   Tensor actual = model.run(inputs).begin()->second;
   ASSERT_EQ(actual.dtype(), DataType::f32);
-  double scale = 1e-12, worst = 0, fp32_worst = 0;
-  for (int64_t i = 0; i < expected.elements(); ++i) scale = std::max(scale, std::fabs(expected.value_as_double(i)));
-  for (int64_t i = 0; i < expected.elements(); ++i) {
-    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
-  }
-  EXPECT_LE(worst / scale, 5e-2) << format_plan(model.plan());
+  double error = relative_error(actual, expected);
+  EXPECT_LE(error, 5e-2) << format_plan(model.plan());
   // And it is bf16, not f32 under another name: the FP32 plan is far closer.
   Tensor fp32 = CompiledModel(graph, {}).run(inputs).begin()->second;
-  for (int64_t i = 0; i < expected.elements(); ++i) {
-    fp32_worst = std::max(fp32_worst, std::fabs(fp32.value_as_double(i) - expected.value_as_double(i)));
-  }
-  EXPECT_LT(fp32_worst, worst);
+  EXPECT_LT(relative_error(fp32, expected), error);
 }
 
 TEST(Bf16, PrecisionFlagTakesBf16ForFloatModelsOnly) {
   Graph model = zoo::build_zoo_model("resnet20", {.batch = 1, .seed = 5});
   EXPECT_EQ(compiler::choose_precision("bf16", model), compiler::Precision::bf16);
   EXPECT_EQ(compiler::precision_name(compiler::Precision::bf16), "bf16");
-  std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_input(model.value("input").shape, 1)}}};
+  std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_tensor(model.value("input").shape, 1)}}};
   Graph quantized = compiler::quantize(model, batches, {});
   try {
     compiler::choose_precision("bf16", quantized);

@@ -22,26 +22,13 @@
 #include "ir/zoo/builder.h"
 #include "ir/zoo/zoo.h"
 #include "runtime/plan.h"
+#include "runtime/tensors.h"
 
 namespace nacc::runtime {
 namespace {
 
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Tensor tensor(DataType::f32, shape);
-  Rng rng(seed);
-  for (float& value : tensor.values<float>()) value = static_cast<float>(rng.normal());
-  return tensor;
-}
-
-// max |a - e| / max |e|
-double relative_error(const Tensor& actual, const Tensor& expected) {
-  double scale = 1e-12, worst = 0;
-  for (int64_t i = 0; i < expected.elements(); ++i) scale = std::max(scale, std::fabs(expected.value_as_double(i)));
-  for (int64_t i = 0; i < expected.elements(); ++i) {
-    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
-  }
-  return worst / scale;
-}
+using testing::random_tensor;
+using testing::relative_error;
 
 // `y` followed by `activation` (Identity: none; Clip: to [0, clip_high]).
 std::string with_activation(zoo::GraphBuilder& builder, const std::string& y, OpKind activation, float clip_high) {

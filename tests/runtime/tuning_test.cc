@@ -19,6 +19,7 @@
 #include "ir/executor.h"
 #include "ir/zoo/zoo.h"
 #include "runtime/runtime.h"
+#include "runtime/tensors.h"
 
 namespace nacc::runtime {
 namespace {
@@ -32,21 +33,8 @@ std::filesystem::path fresh_file(const std::string& name) {
   return file;
 }
 
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Tensor tensor(DataType::f32, shape);
-  Rng rng(seed);
-  for (float& value : tensor.values<float>()) value = static_cast<float>(rng.normal());
-  return tensor;
-}
-
-double relative_error(const Tensor& actual, const Tensor& expected) {
-  double scale = 1e-12, worst = 0;
-  for (int64_t i = 0; i < expected.elements(); ++i) scale = std::max(scale, std::fabs(expected.value_as_double(i)));
-  for (int64_t i = 0; i < expected.elements(); ++i) {
-    worst = std::max(worst, std::fabs(actual.value_as_double(i) - expected.value_as_double(i)));
-  }
-  return worst / scale;
-}
+using testing::random_tensor;
+using testing::relative_error;
 
 int64_t tuned_layers(const CompiledPlan& plan, bool cached) {
   int64_t count = 0;
