@@ -17,8 +17,7 @@
 namespace nacc::runtime {
 namespace {
 
-using testing::random_tensor;
-using testing::relative_error;
+using namespace testing;  // tests/runtime/tensors.h
 
 // bf16 keeps 8 bits of mantissa (a relative rounding of 2^-9 per value); through ResNet-20's 20 layers the logits
 // stay within 5% of their scale of the FP32 reference.

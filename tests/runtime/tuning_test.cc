@@ -33,8 +33,7 @@ std::filesystem::path fresh_file(const std::string& name) {
   return file;
 }
 
-using testing::random_tensor;
-using testing::relative_error;
+using namespace testing;  // tests/runtime/tensors.h
 
 int64_t tuned_layers(const CompiledPlan& plan, bool cached) {
   int64_t count = 0;
