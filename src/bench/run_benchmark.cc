@@ -135,6 +135,9 @@ static loadgen::TestResult measure_here(const Graph& model, const BenchConfig& c
     result.extra["fallbacks"] = plan->fallbacks;
     // None with --no-winograd, in INT8, or without eligible convolutions.
     result.extra["winograd_layers"] = runtime::winograd_layers(*plan);
+    // Layers whose implementation the runtime chose by measuring (none with --no-tune).
+    result.extra["tuned_layers"] = std::count_if(plan->layers.begin(), plan->layers.end(),
+                                                 [](const runtime::LayerPlan& layer) { return !layer.tuning.empty(); });
   }
   if (config.profile_runs > 0) {
     qsl->load_samples(first);

@@ -216,6 +216,10 @@ TEST_F(Cli, BenchWritesSummaryDetailJsonAndHtml) {
   EXPECT_EQ(json["context"]["model"], model());
   EXPECT_EQ(json["context"]["sub_batch"], 1);        // batch 1 runs whole
   EXPECT_EQ(json["context"]["winograd_layers"], 0);  // and has too few 4x4 tiles per layer for Winograd
+  // FP32 convolutions have several implementations on every CPU oneDNN runs on (jit, gemm): each was measured.
+  EXPECT_GT(json["context"]["tuned_layers"].get<int64_t>(), 0);
+  ASSERT_EQ(nacc("bench " + model() + " --quick --duration-ms 100 --min-queries 5 --no-tune -o " + path("bench")).exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(read_file(folder_ / "bench" / "results.json"))["context"]["tuned_layers"], 0);
 }
 
 TEST_F(Cli, BenchBadInput) {
