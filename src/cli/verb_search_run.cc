@@ -288,8 +288,10 @@ void SearchRun::run() {
         if (step.best_promising_latency != step.best_latency) {
           best += fmt::format(" ({} promising)", ratio(step.best_promising_latency));
         }
+        // Every ratio shown is to the baseline's latency, the last candidate's too.
+        std::string last = step.last + (step.last_latency ? ", " + ratio(step.last_latency) : "");
         progress.set_postfix(fmt::format("round {}, best {}, {} left | {}", step.round, best,
-                                         format_duration(std::max(0.0, settings.budget_s - step.elapsed_s)), step.last));
+                                         format_duration(std::max(0.0, settings.budget_s - step.elapsed_s)), last));
         progress.advance(step.estimates - shown);
         shown = step.estimates;
       });

@@ -285,8 +285,8 @@ SearchOutcome run_search(SearchBackend& backend, const SearchSettings& settings,
                 .best_latency = best_feasible,
                 .best_promising_latency = best,
                 .elapsed_s = elapsed_s(),
-                .last = fmt::format("{}: {:.2f}%, {:.2f}x", edits_text(child.edits), 100 * score(evaluation.estimate),
-                                    evaluation.latency.ratio)});
+                .last = fmt::format("{}: {:.2f}%", edits_text(child.edits), 100 * score(evaluation.estimate)),
+                .last_latency = evaluation.latency.ratio});
     }
     return true;
   };

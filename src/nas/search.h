@@ -124,7 +124,8 @@ struct SearchProgress {
   std::optional<double> best_latency;  // ratio of the fastest feasible so far
   std::optional<double> best_promising_latency;  // ratio of the fastest promising so far
   double elapsed_s = 0;
-  std::string last;  // the last estimated candidate, one line
+  std::string last;  // the last estimated candidate (its edits and estimate), or what the search is doing, one line
+  std::optional<double> last_latency{};  // the last estimated candidate's measured latency ratio (to the root)
 };
 
 // The journal: every measured result by candidate hash, the settings it was made with, and the time spent.
