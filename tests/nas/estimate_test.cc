@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <thread>
 #include <omp.h>
 #include <unistd.h>
@@ -177,9 +178,22 @@ TEST_F(Estimator, AMeasurementAfterATrainingRunsAsOneWithout) {
   }
 }
 
+// The process's thread count once it has settled: the pool threads of a team whose thread has ended (a measurement's,
+// the runtime's tuner's) exit on their own time, and one exiting during the probe below would hide a new one.
+size_t settled_threads() {
+  size_t count = threads_alive();
+  for (int stable = 0, tries = 0; stable < 5 && tries < 300; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    size_t now = threads_alive();
+    stable = now == count ? stable + 1 : 0;
+    count = now;
+  }
+  return count;
+}
+
 // Whether the calling thread has an OpenMP pool: a parallel region of two threads starts one only when it has none.
 bool has_pool() {
-  size_t before = threads_alive();
+  size_t before = settled_threads();
 #pragma omp parallel num_threads(2)
   { (void)omp_get_thread_num(); }
   return threads_alive() == before;
