@@ -75,7 +75,7 @@ struct TuningRequest {
 // destination layouts; the current one (the rules' choice) first, and the one kept unless another measures faster
 // by more than 3%. Reference implementations and those known to be wrong (skip_implementation) are not considered.
 // Returns the chosen implementation's primitive descriptor (a clone) and fills `*tuned`. Called on the thread that
-// compiles.
+// compiles; the measurements run on a thread of their own, which leaves no OpenMP pool on it.
 dnnl::primitive_desc_base tune_implementation(const dnnl::primitive_desc_base& descriptor, const TuningRequest& request,
                                               TuningCache& cache, TunedLayer* tuned);
 
