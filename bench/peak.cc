@@ -144,24 +144,22 @@ __attribute__((target("amx-tile"))) void configure_tiles() {
   _tile_zero(3);
 }
 
-__attribute__((target("amx-tile,amx-int8"))) void amx_int8_loop(long iterations) {
+// Compiled for both AMX kinds; a run executes only the one asked for, which the CPU has (cpu_features).
+template <bool Bf16>
+__attribute__((target("amx-tile,amx-int8,amx-bf16"))) void amx_loop(long iterations) {
   configure_tiles();
   for (long n = 0; n < iterations; ++n) {
-    _tile_dpbusd(0, 4, 6);
-    _tile_dpbusd(1, 4, 7);
-    _tile_dpbusd(2, 5, 6);
-    _tile_dpbusd(3, 5, 7);
-  }
-  _tile_release();
-}
-
-__attribute__((target("amx-tile,amx-bf16"))) void amx_bf16_loop(long iterations) {
-  configure_tiles();
-  for (long n = 0; n < iterations; ++n) {
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+    if constexpr (Bf16) {
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    } else {
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 4, 7);
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
   }
   _tile_release();
 }
@@ -210,8 +208,8 @@ int main(int argc, char** argv) {
     fp32_flops = std::max(fp32_flops, rate_per_second(seconds, 32L * kChains, fma_loop));
     if (__builtin_cpu_supports("avx512vnni")) int8_macs = std::max(int8_macs, rate_per_second(seconds, 64L * kChains, vnni_loop));
     if (features.avx512_bf16) bf16_macs = std::max(bf16_macs, rate_per_second(seconds, 32L * kChains, bf16_loop));
-    if (features.amx_int8) amx_int8_macs = std::max(amx_int8_macs, rate_per_second(seconds, 4L * 16384, amx_int8_loop));
-    if (features.amx_bf16) amx_bf16_macs = std::max(amx_bf16_macs, rate_per_second(seconds, 4L * 8192, amx_bf16_loop));
+    if (features.amx_int8) amx_int8_macs = std::max(amx_int8_macs, rate_per_second(seconds, 4L * 16384, amx_loop<false>));
+    if (features.amx_bf16) amx_bf16_macs = std::max(amx_bf16_macs, rate_per_second(seconds, 4L * 8192, amx_loop<true>));
   }
   std::printf("{\"threads\": %d, \"fp32_gflops\": %.1f, \"fp32_gmacs\": %.1f, \"int8_vnni_gmacs\": %s, "
               "\"bf16_avx512_gmacs\": %s, \"int8_amx_gmacs\": %s, \"bf16_amx_gmacs\": %s}\n",

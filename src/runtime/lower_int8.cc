@@ -69,8 +69,8 @@ QuantizedLayer layer_scales(const Node& node, const ValueInfo& output) {
 // projections at 6x6 in batches of 2); into a buffer of its own it overwrites whatever lies behind it (a RegNetX
 // block's neighbouring tensor). No layer runs on it: oneDNN picks it for a binary-add residual on AMX, which then
 // runs on the next implementation, jit:avx512_core_amx_int8 (exact; brgconv_1x1's sum post-op on AMX is wrong for an
-// s8 destination, 29 steps off on a 16 -> 64 layer at 6x3). See tests/runtime/runtime_test.cc.
-constexpr const char* kOverrunningKernel = "jit_1x1:avx512_core_amx_int8";
+// s8 destination, 29 steps off on a 16 -> 64 layer at 6x3). The kernel's name is kOverrunningKernel
+// (src/runtime/tuning.h, which the tuner skips too). See tests/runtime/int8_test.cc.
 
 // Moves `descriptor` past that kernel; throws dnnl::error (the layer then takes another way, or the reference
 // kernel) when only reference implementations remain.

@@ -60,7 +60,7 @@ void Lowerer::run() {
   }
   node_index_ = static_cast<int>(graph.nodes.size());
   place_graph_outputs();
-  if (tuned_) tuning_cache(plan_.options.tuning_file).save();
+  if (plan_.options.tune) tuning_cache(plan_.options.tuning_file).save();  // nothing when nothing is new
 }
 
 TuningRequest Lowerer::tuning_request(const dnnl::primitive_desc_base& descriptor, const std::string& fused,

@@ -82,7 +82,6 @@ class Lowerer {
         tune_implementation(descriptor, request, tuning_cache(plan_.options.tuning_file), &tuned);
     descriptor = PrimitiveDesc(chosen.get());
     if (!tuned.timings_ms.empty()) pending_tuning_ = describe_tuning(tuned);
-    tuned_ = true;
     return descriptor.impl_info_str();
   }
 
@@ -101,7 +100,6 @@ class Lowerer {
   std::unordered_map<std::string, int> last_reader_;                    // value -> last node index reading it
   std::unordered_map<int, std::vector<std::string>> slot_values_;       // slot -> values placed in it
   std::string pending_tuning_;  // settle_implementation's measurements, for the node's layer in the plan
-  bool tuned_ = false;          // the tuning cache has news to save
 };
 
 // A copy of `value` in layout `desc` (data type included) by a reorder step:

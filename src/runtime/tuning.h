@@ -1,6 +1,6 @@
 // Internal: choosing a layer's oneDNN implementation by measuring (RuntimeOptions::tune). oneDNN offers several
 // implementations of most convolutions and inner products and takes the first that applies; on small layers that is
-// often not the fastest (a 16-channel INT8 3x3 convolution at 28x28 runs 1.4x faster on jit_int8 than on the brgconv
+// often not the fastest (a 16-channel INT8 3x3 convolution at 28x28 runs 1.5x faster on jit_int8 than on the brgconv
 // oneDNN 2.6 puts first, on a VNNI host: docs/BENCHMARKS.md). The tuner times each implementation on this CPU, at the
 // layer's shapes, layouts, fused operations and threads, checks that it computes what the first one computes, and
 // keeps the fastest. Choices are cached per machine in a JSON file (default: $XDG_CACHE_HOME/nacc/tuning.json), so
@@ -18,6 +18,10 @@
 #include <vector>
 
 namespace nacc::runtime {
+
+// oneDNN 2.6's jit_1x1:avx512_core_amx_int8 reads and writes past the end of each image for some image sizes
+// (src/runtime/lower_int8.cc): no layer runs on it, tuned or not.
+constexpr const char* kOverrunningKernel = "jit_1x1:avx512_core_amx_int8";
 
 // One layer's measured choice.
 struct TunedLayer {
@@ -39,7 +43,6 @@ class TuningCache {
   // Writes the entries stored since the last save, merged with the file's current contents (another process may
   // have added some), atomically. A file that cannot be written is reported once, as a warning.
   void save();
-  const std::filesystem::path& file() const { return file_; }
   size_t size() const;  // entries for this machine
 
  private:
