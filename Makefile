@@ -42,15 +42,15 @@ demo: build
 	$(NACC) search $(SEARCH_DEMO) -o $(DEMO_DIR)/search
 	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html, $(DEMO_DIR)/bench-int8/report.html and the search's $(DEMO_DIR)/search/report.html"
 
-# The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (about 10-13 minutes
-# on 2 cores) and the full one behind the headline figures (make search-full: at most 60 minutes of exploration, the
-# coarse stage's two epochs of x0.5 included, then up to three finalists fine-tuned for two epochs; 26 minutes on the
-# AMD host, where it stopped at its patience).
+# The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (about 13 minutes on
+# 2 cores: the coarse stage's x0.5 and x0.5 with half the blocks, two epochs each, then a short tree search) and the
+# full one behind the headline figures (make search-full: at most 60 minutes of exploration, the coarse stage's
+# bisection of 11 uniform scalings, four epochs each, included, then up to three finalists fine-tuned for two epochs).
 SEARCH_COMMON := --baseline models/resnet50-fmnist.onnx --data fashion-mnist --threads 2 --cache-dir $(BUILD_DIR)/search-cache
-SEARCH_DEMO := $(SEARCH_COMMON) --budget 8m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
-  --coarse-epochs 2 --coarse-subset 0 --final-epochs 1 --final-subset 10000 --finalists 2 --duration-ms 300 \
-  --final-duration-ms 1000
-SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --final-epochs 2
+SEARCH_DEMO := $(SEARCH_COMMON) --budget 9m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
+  --coarse 0.5 --coarse-depth 0.5 --coarse-epochs 2 --coarse-subset 0 --final-epochs 1 --final-subset 10000 \
+  --finalists 2 --duration-ms 300 --final-duration-ms 1000
+SEARCH_FULL := $(SEARCH_COMMON) --budget 60m --coarse-epochs 4 --final-epochs 2
 
 # The search's result against the baseline scaled uniformly and the hand-designed ResNet-20, through the same recipe
 # (after make search-full; about 20 minutes).

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -15,11 +17,12 @@
 
 namespace nacc::cli {
 
-std::vector<std::string> coarse_factors(const std::vector<std::string>& factors) {
-  const std::vector<std::string> known = {"0.25", "0.5", "0.75"};  // narrowest first
+std::vector<std::string> coarse_factors(const std::vector<std::string>& factors, const std::string& option) {
+  const std::vector<std::string> known = {"0.25", "0.5", "0.75"};  // smallest first
   for (const std::string& factor : factors) {
     if (std::find(known.begin(), known.end(), factor) == known.end()) {
-      fail("expected --coarse as uniform width factors from 0.25, 0.5 and 0.75 (or none), but found '{}'", factor);
+      fail("expected {} as uniform {} factors from 0.25, 0.5 and 0.75 (or none), but found '{}'", option,
+           option == "--coarse" ? "width" : "depth", factor);
     }
   }
   std::vector<std::string> ordered;
@@ -72,29 +75,128 @@ Deployed deploy_once(nlohmann::json& section, const std::string& key, const std:
   return result;
 }
 
-CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& factors,
-                             nas::SearchJournal& journal) {
+namespace {
+
+// Every uniform scaling of the baseline the factors make (x1 included, the baseline itself not): its name, its
+// edits (the widths first, no width edit of a block that goes) and the file stem of its trained graphs.
+struct Scaling {
+  std::string name;
+  std::string stem;
+  std::vector<nas::Edit> edits;
+};
+
+std::vector<Scaling> scalings(const CoarseContext& context, const std::vector<std::string>& widths,
+                              const std::vector<std::string>& depths) {
+  // Each factor's edits of the baseline; x1 makes none.
+  std::vector<std::pair<std::string, std::vector<nas::Edit>>> narrower = {{"1", {}}};
+  for (const std::string& width : widths) {
+    std::vector<nas::Edit> edits = nas::uniform_width_edits(context.baseline, width, context.edit_options);
+    if (edits.empty()) {
+      spdlog::info("coarse stage: width x{} changes no layer of the baseline (widths round to --channel-multiple {}); "
+                   "skipped",
+                   width, context.edit_options.channel_multiple);
+    } else {
+      narrower.emplace_back(width, std::move(edits));
+    }
+  }
+  std::vector<std::pair<std::string, std::vector<nas::Edit>>> shallower = {{"1", {}}};
+  for (const std::string& depth : depths) {
+    std::vector<nas::Edit> edits = nas::uniform_depth_edits(context.baseline, std::stod(depth));
+    if (edits.empty()) {
+      spdlog::info("coarse stage: depth x{} removes no block of the baseline; skipped", depth);
+    } else {
+      shallower.emplace_back(depth, std::move(edits));
+    }
+  }
+  std::vector<Scaling> found;
+  for (const auto& [width, width_edits] : narrower) {
+    for (const auto& [depth, removals] : shallower) {
+      if (width == "1" && depth == "1") continue;  // the baseline
+      std::vector<nas::Edit> edits;  // the widths first, none of a block that goes
+      for (const nas::Edit& edit : width_edits) {
+        bool goes = std::any_of(removals.begin(), removals.end(),
+                                [&](const nas::Edit& removal) { return removal.target == edit.target; });
+        if (!goes) edits.push_back(edit);
+      }
+      edits.insert(edits.end(), removals.begin(), removals.end());
+      bool both = width != "1" && depth != "1";
+      std::string name = "uniform:" + (width != "1" ? "width=" + width : "") + (both ? "," : "") +
+                         (depth != "1" ? "depth=" + depth : "");
+      std::string stem = (width != "1" ? "width-" + width : "") + (both ? "-" : "") +
+                         (depth != "1" ? "depth-" + depth : "");
+      found.push_back({std::move(name), std::move(stem), std::move(edits)});
+    }
+  }
+  return found;
+}
+
+// Each scaling's latency as deployed, untrained (weights inherited; INT8 calibrated), against the deployed baseline;
+// from the journal's "untrained_ratio" section when it holds them (each figure and the time it took are saved as it
+// is measured). Returns those faster than the baseline, fastest first.
+std::vector<CoarseScaling> order_by_latency(const CoarseContext& context, const std::vector<Scaling>& all,
+                                            nlohmann::json& section, nas::SearchJournal& journal) {
+  nlohmann::json& measured = section["untrained_ratio"];
+  if (measured.is_null()) measured = nlohmann::json::object();
+  ProgressBar progress("coarse: latency", static_cast<int64_t>(all.size()), "model");
+  std::vector<CoarseScaling> order;
+  for (const Scaling& scaling : all) {
+    if (!measured.contains(scaling.name)) {
+      progress.set_postfix(scaling.name + ": measuring as deployed, untrained");
+      progress.redraw();
+      auto start = std::chrono::steady_clock::now();
+      Graph graph = nas::apply_edits(context.baseline, scaling.edits, context.edit_options);
+      Graph deployed = context.deploy.int8 ? context.deploy.evaluator.quantized(graph) : graph;
+      measured[scaling.name] = context.deploy.meter.measure(deployed).ratio;
+      section["order_seconds"] = section.value("order_seconds", 0.0) +
+                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      journal.save(0);
+    }
+    double ratio = measured[scaling.name].get<double>();
+    if (ratio < 1.0) order.push_back({scaling.name, scaling.edits, ratio});
+    progress.advance();
+  }
+  progress.finish();
+  std::stable_sort(order.begin(), order.end(), [](const CoarseScaling& a, const CoarseScaling& b) {
+    return a.untrained_ratio < b.untrained_ratio;
+  });
+  return order;
+}
+
+}  // namespace
+
+CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& widths,
+                             const std::vector<std::string>& depths, nas::SearchJournal& journal) {
   CoarseStage stage;
   nlohmann::json& section = journal.section("coarse");
   if (section.is_null()) section = nlohmann::json::object();
-  ProgressBar progress("coarse", static_cast<int64_t>(factors.size()), "model");
-  for (const std::string& factor : factors) {
+  std::vector<Scaling> all = scalings(context, widths, depths);
+  stage.replayed_seconds += section.value("order_seconds", 0.0);
+  stage.order = order_by_latency(context, all, section, journal);
+  stage.seconds += section.value("order_seconds", 0.0);
+
+  // Bisection of the order: accuracy falls as the scalings get faster, so one that meets the constraint sends the
+  // search to the faster ones, one that misses to the slower ones.
+  auto steps = static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(stage.order.size()) + 1)));
+  ProgressBar progress("coarse", steps, "model");
+  size_t low = 0;
+  size_t high = stage.order.size();  // [low, high) is left to try
+  while (low < high) {
+    size_t index = low + (high - low) / 2;
+    const CoarseScaling& scaling = stage.order[index];
+    auto found = std::find_if(all.begin(), all.end(), [&](const Scaling& s) { return s.name == scaling.name; });
     CoarseCandidate candidate;
-    candidate.name = "uniform:width=" + factor;
-    candidate.edits = nas::uniform_width_edits(context.baseline, factor, context.edit_options);
-    if (candidate.edits.empty()) {
-      spdlog::info("coarse stage: {} changes no layer of the baseline (widths round to --channel-multiple {}); skipped",
-                   candidate.name, context.edit_options.channel_multiple);
-      continue;
-    }
+    candidate.name = scaling.name;
+    candidate.edits = scaling.edits;
+    candidate.untrained_ratio = scaling.untrained_ratio;
     bool replayed = false;
-    auto start = std::chrono::steady_clock::now();
+    auto trained_start = std::chrono::steady_clock::now();
     static_cast<Deployed&>(candidate) = deploy_once(
-        section, candidate.name, context.folder / ("width-" + factor + ".onnx"),
-        context.folder / ("width-" + factor + "-deployed.onnx"), context.deploy,
+        section, candidate.name, context.folder / (found->stem + ".onnx"),
+        context.folder / (found->stem + "-deployed.onnx"), context.deploy,
         [&] {
-          progress.set_postfix(fmt::format("{}: distilling its blocks, then {} epoch(s) of the full recipe",
-                                           candidate.name, context.recipe.epochs));
+          progress.set_postfix(fmt::format("{} ({:.2f}x untrained): distilling its blocks, then {} epoch(s) of the "
+                                           "full recipe",
+                                           candidate.name, candidate.untrained_ratio, context.recipe.epochs));
           progress.redraw();
           Graph trained;
           context.estimator.finetuned(candidate.edits, context.recipe, &trained);
@@ -104,7 +206,7 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
     if (!replayed) {
       section[candidate.name]["edits"] = nas::edits_text(candidate.edits);
       section[candidate.name]["seconds"] =  // training, scoring and measuring
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - trained_start).count();
       journal.save(0);
     }
     double seconds = section[candidate.name].value("seconds", 0.0);
@@ -117,11 +219,13 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
     progress.advance();
     stage.tried.push_back(std::move(candidate));
     if (stage.tried.back().meets) {
-      stage.root = stage.tried.size() - 1;
-      break;  // the wider ones are slower
+      stage.root = stage.tried.size() - 1;  // faster than every one that met before it
+      high = index;
+    } else {
+      low = index + 1;
     }
   }
-  progress.set_total(static_cast<int64_t>(stage.tried.size()));  // the wider ones were not needed
+  progress.set_total(static_cast<int64_t>(stage.tried.size()));
   progress.finish();
   return stage;
 }

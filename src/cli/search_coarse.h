@@ -1,9 +1,11 @@
-// The search's coarse stage (nacc search --coarse): before the tree search, the baseline scaled uniformly (every
-// block's and stage's width by a factor) goes through the finalists' full recipe, narrowest first, until one meets
-// the constraint on the whole validation split and runs faster than the baseline; that one becomes the tree search's
-// root. The quick estimate (a few
-// hundred fine-tune steps) judges such broad cuts several points too harshly (uniform x0.5 of the Fashion-MNIST
-// baseline: about 91% quick, 94.2% after two epochs), so single edits from the baseline never reach them.
+// The search's coarse stage (nacc search --coarse, --coarse-depth): before the tree search, the baseline scaled
+// uniformly (every block's and stage's width by a factor, every stage's depth by a factor, or both) is measured as
+// deployed, untrained, and the scalings faster than the baseline are ordered by that latency. A bisection of that
+// order gives the full recipe to one scaling at a time: one that meets the constraint on the whole validation split
+// (and, trained, still runs faster than the baseline) sends the search to the faster half, one that misses to the
+// slower half; the fastest that met becomes the tree search's root. The quick estimate (a few hundred fine-tune
+// steps) judges such broad cuts several points too harshly (uniform x0.5 of the Fashion-MNIST baseline: about 91%
+// quick, 94.2% after two epochs), so single edits from the baseline never reach them.
 #pragma once
 
 #include <filesystem>
@@ -50,15 +52,24 @@ Deployed deploy_once(nlohmann::json& section, const std::string& key, const std:
 
 // One uniform scaling after the full recipe (its latency against the deployed baseline).
 struct CoarseCandidate : Deployed {
-  std::string name;              // "uniform:width=0.5"
+  std::string name;              // "uniform:width=0.5", "uniform:depth=0.5", "uniform:width=0.5,depth=0.5"
   std::vector<nas::Edit> edits;  // of the baseline
+  double untrained_ratio = 0;    // its latency as deployed before training, which ordered it
   bool meets = false;            // deployed_top1 >= the constraint, and faster than the baseline
 };
 
+// A uniform scaling and its latency before training.
+struct CoarseScaling {
+  std::string name;
+  std::vector<nas::Edit> edits;
+  double untrained_ratio = 0;  // to the deployed baseline
+};
+
 struct CoarseStage {
-  std::vector<CoarseCandidate> tried;  // narrowest first; stops after the first that meets the constraint
-  std::optional<size_t> root;          // the one the tree search starts from (the last tried), if any
-  double seconds = 0;                  // training, scoring and measuring them (all sessions)
+  std::vector<CoarseScaling> order;    // every scaling faster than the baseline untrained, fastest first
+  std::vector<CoarseCandidate> tried;  // in the order the bisection trained them
+  std::optional<size_t> root;          // the one the tree search starts from (the fastest that met), if any
+  double seconds = 0;                  // measuring, training and scoring them (all sessions)
   double replayed_seconds = 0;         // the part spent in earlier sessions (replayed from the journal)
 };
 
@@ -74,13 +85,14 @@ struct CoarseContext {
   std::filesystem::path folder;
 };
 
-// The factors "0.5,0.75" in the order tried (narrowest first); throws nacc::Error for anything but 0.25, 0.5 and
-// 0.75, naming what was found.
-std::vector<std::string> coarse_factors(const std::vector<std::string>& factors);
+// The factors "0.5,0.75" sorted (smallest first); throws nacc::Error for anything but 0.25, 0.5 and 0.75, naming
+// what was found and `option` (--coarse, --coarse-depth).
+std::vector<std::string> coarse_factors(const std::vector<std::string>& factors, const std::string& option = "--coarse");
 
-// Runs (or, from `journal`'s "coarse" section and the files in context.folder, replays) the coarse stage. The journal
-// is saved after every candidate.
-CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& factors,
-                             nas::SearchJournal& journal);
+// Runs (or, from `journal`'s "coarse" section and the files in context.folder, replays) the coarse stage over every
+// width factor (and x1) with every depth factor (and x1), the baseline itself left out. The journal is saved after
+// the untrained latencies and after every trained scaling.
+CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& widths,
+                             const std::vector<std::string>& depths, nas::SearchJournal& journal);
 
 }  // namespace nacc::cli

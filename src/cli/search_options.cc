@@ -87,8 +87,13 @@ void add_search_run_options(CLI::App& search) {
       ->capture_default_str()->check(at_least(0));
   search.add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks, reusable across runs (default: OUTPUT/cache)");
   search.add_option("--coarse", options->coarse,
-                    "Uniform width factors (0.25, 0.5, 0.75) tried through the full recipe before the tree search, "
-                    "narrowest first; the first that meets the constraint is the tree's root (none: off)")
+                    "Uniform width factors (0.25, 0.5, 0.75) of the coarse stage: each with each --coarse-depth is "
+                    "measured untrained, and a bisection of that order trains them; the fastest that meets the "
+                    "constraint is the tree's root (none: off)")
+      ->delimiter(',')->capture_default_str();
+  search.add_option("--coarse-depth", options->coarse_depth,
+                    "Uniform depth factors (0.25, 0.5, 0.75: the blocks each stage keeps) of the coarse stage "
+                    "(none: widths only)")
       ->delimiter(',')->capture_default_str();
   search.add_option("--coarse-epochs", options->coarse_epochs, "The coarse stage's epochs (0: --final-epochs)")
       ->capture_default_str()->check(at_least(0));

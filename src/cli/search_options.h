@@ -38,8 +38,10 @@ struct SearchOptions {
   int rounds = 3;
   int64_t table_duration_ms = 250;
   nas::EstimateSettings estimation;
-  // The coarse stage: uniform width factors tried through the full recipe before the tree search.
-  std::vector<std::string> coarse = {"0.5", "0.75"};
+  // The coarse stage: uniform width and depth factors, their scalings tried through the full recipe before the tree
+  // search.
+  std::vector<std::string> coarse = {"0.25", "0.5", "0.75"};
+  std::vector<std::string> coarse_depth = {"0.25", "0.5"};
   int64_t coarse_epochs = 0;   // 0: --final-epochs
   int64_t coarse_subset = -1;  // -1: --final-subset
   // Finalize.

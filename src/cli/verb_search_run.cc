@@ -103,7 +103,9 @@ void SearchRun::check_options() {
     fail("expected --quantize-max-drop >= 0 points, but found {}", options_.quantize_max_drop);
   }
   if (options_.coarse.size() == 1 && options_.coarse[0] == "none") options_.coarse.clear();
+  if (options_.coarse_depth.size() == 1 && options_.coarse_depth[0] == "none") options_.coarse_depth.clear();
   coarse_factors(options_.coarse);  // refuses anything else
+  coarse_factors(options_.coarse_depth, "--coarse-depth");
   folder_ = options_.output;
   check_writable(folder_ / "search-state.json");
 }
@@ -135,6 +137,7 @@ nlohmann::json SearchRun::settings_json() const {
           {"--block-steps", options_.estimation.block_steps},
           {"--finetune-steps", options_.estimation.finetune_steps},
           {"--coarse", coarse_factors(options_.coarse)},
+          {"--coarse-depth", coarse_factors(options_.coarse_depth, "--coarse-depth")},
           {"--coarse-epochs", options_.coarse_epochs},
           {"--coarse-subset", options_.coarse_subset},
           {"--finalists", options_.finalists},
@@ -212,7 +215,7 @@ void SearchRun::run() {
   // The coarse stage: the baseline scaled uniformly, narrowest first, through the full recipe until one meets the
   // constraint; the tree search starts from that one (its root), else from the baseline.
   CoarseStage coarse;
-  if (!options_.coarse.empty()) {
+  if (!options_.coarse.empty() || !options_.coarse_depth.empty()) {
     nas::AccuracyEstimator baseline_estimator(baseline, loaded.training, loaded.preprocess, evaluator,
                                               options_.estimation, edit_options);
     nas::LatencyMeter coarse_meter(measured_baseline, latency_settings);
@@ -230,7 +233,8 @@ void SearchRun::run() {
                                .recipe = coarse_recipe,
                                .constraint = constraint,
                                .folder = folder_ / "coarse"},
-                              coarse_factors(options_.coarse), journal);
+                              coarse_factors(options_.coarse),
+                              coarse_factors(options_.coarse_depth, "--coarse-depth"), journal);
   }
   const CoarseCandidate* coarse_root = coarse.root ? &coarse.tried[*coarse.root] : nullptr;
   const Graph& root = coarse_root != nullptr ? coarse_root->fp32 : baseline;
@@ -247,7 +251,7 @@ void SearchRun::run() {
                coarse_root->name, options_.precision, percent(coarse_root->deployed_top1), loaded.validation_spec,
                root_ratio, options_.precision);
   } else if (!coarse.tried.empty()) {
-    fmt::print("coarse stage: no uniform width met the constraint ({}); the tree search starts from the baseline\n",
+    fmt::print("coarse stage: no uniform scaling met the constraint ({}); the tree search starts from the baseline\n",
                percent(constraint));
   }
   std::fflush(stdout);
@@ -475,8 +479,13 @@ void SearchRun::run() {
                       {"root", coarse_root != nullptr ? nlohmann::json(coarse_root->name) : nlohmann::json()},
                       {"root_latency_ratio", root_ratio},
                       {"tried", nlohmann::json::array()}};
+  result["coarse"]["order"] = nlohmann::json::array();
+  for (const CoarseScaling& scaling : coarse.order) {
+    result["coarse"]["order"].push_back({{"name", scaling.name}, {"untrained_latency_ratio", scaling.untrained_ratio}});
+  }
   for (const CoarseCandidate& candidate : coarse.tried) {
     result["coarse"]["tried"].push_back({{"name", candidate.name},
+                                         {"untrained_latency_ratio", candidate.untrained_ratio},
                                          {"fp32_top1", candidate.fp32_top1},
                                          {"deployed_top1", candidate.deployed_top1},
                                          {"fp32_layers", candidate.fp32_layers},
@@ -521,13 +530,19 @@ void SearchRun::run() {
                    std::to_string(outcome.estimates), std::to_string(finalists.size()), outcome.stop_reason}});
   if (!coarse.tried.empty()) {
     page.add_heading("Coarse stage: the baseline scaled uniformly, through the full recipe");
+    page.add_paragraph(fmt::format(
+        "{} uniform scalings ran faster than the baseline untrained; a bisection of them, fastest first, trained "
+        "these, in this order:",
+        coarse.order.size()));
     std::vector<std::vector<std::string>> coarse_cells;
     for (const CoarseCandidate& candidate : coarse.tried) {
-      coarse_cells.push_back({candidate.name, percent(candidate.fp32_top1), percent(candidate.deployed_top1),
+      coarse_cells.push_back({candidate.name, fmt::format("{:.3f}x", candidate.untrained_ratio),
+                              percent(candidate.fp32_top1), percent(candidate.deployed_top1),
                               std::to_string(candidate.fp32_layers), fmt::format("{:.3f}x", candidate.latency.ratio),
                               candidate.meets ? "yes" : "no"});
     }
-    page.add_table({"model", "FP32 val", options_.precision + " val", "layers kept FP32", "latency", "meets"},
+    page.add_table({"model", "latency untrained", "FP32 val", options_.precision + " val", "layers kept FP32",
+                    "latency trained", "meets"},
                    coarse_cells);
   }
   page.add_heading("Finalists (latency: ratio to the baseline's)");

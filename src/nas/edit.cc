@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
+#include <map>
 #include <unordered_map>
 
 #include "core/error.h"
@@ -206,6 +208,24 @@ std::vector<Edit> uniform_width_edits(const Graph& graph, const std::string& fac
   std::vector<Edit> edits;
   for (const Edit& edit : applicable_edits(graph, find_blocks(graph), options)) {
     if (edit.kind == "width" && edit.value == factor) edits.push_back(edit);
+  }
+  return edits;
+}
+
+std::vector<Edit> uniform_depth_edits(const Graph& graph, double factor) {
+  NACC_CHECK(factor > 0 && factor <= 1, "depth factor {} outside (0, 1]", factor);
+  std::map<int64_t, std::vector<const Block*>> stages;  // residual blocks by stage, in order
+  SearchSpace space = find_blocks(graph);
+  for (const Block& block : space.blocks) {
+    if (block.residual) stages[block.stage].push_back(&block);
+  }
+  std::vector<Edit> edits;
+  for (const auto& [stage, blocks] : stages) {
+    auto keep = std::max<size_t>(1, static_cast<size_t>(std::ceil(factor * static_cast<double>(blocks.size()) - 1e-9)));
+    // The last blocks go, from the end, while they have identity shortcuts.
+    for (size_t i = blocks.size(); i > keep && blocks[i - 1]->identity_shortcut; --i) {
+      edits.push_back({blocks[i - 1]->name, "remove", ""});
+    }
   }
   return edits;
 }

@@ -52,6 +52,11 @@ std::vector<Edit> applicable_edits(const Graph& graph, const SearchSpace& space,
 // "0.5" or "0.25"); empty when no width edit of that factor applies.
 std::vector<Edit> uniform_width_edits(const Graph& graph, const std::string& factor, const EditOptions& options = {});
 
+// The graph made shallower uniformly: each stage of n residual blocks keeps its first max(1, ceil(factor x n)) and
+// loses the last ones, as far as they have identity shortcuts (a block that changes the shape stays). `factor` in
+// (0, 1]; empty when no block would go.
+std::vector<Edit> uniform_depth_edits(const Graph& graph, double factor);
+
 // A hash of what a graph computes: its nodes' ops, attributes and connections (by position, not by name), the
 // shapes, and the bytes of its constants. Two edit orders that make the same graph hash alike. 16 hex digits.
 std::string graph_hash(const Graph& graph);

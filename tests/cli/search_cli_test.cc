@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_fixture.h"
@@ -158,41 +160,63 @@ TEST_F(Cli, SearchFindsAFasterModelResumesAfterAKillAndWritesEveryOutput) {
   }
 }
 
-// The coarse stage: with a constraint any model meets (--max-accuracy-drop 100), the baseline at width x0.5 goes
-// through the full recipe first and, measured faster than the baseline (half its MACs; a root must also be faster),
-// becomes the tree search's root; the result is that root plus the tree's edits, a resume replays the stage from its
-// files without training again, and the report shows the stage. Measured latency decides "faster": under a load
-// that slows x0.5's 50 ms measurement (ctest runs two tests at once), x0.75 is tried next and the same must hold
-// for whichever width meets first.
-TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
+// The coarse stage: with a constraint any model meets (--max-accuracy-drop 100), the uniform scalings of width x0.5
+// and depth x0.5 (x0.5 wide, half the blocks, both) are measured untrained and ordered fastest first; a bisection
+// trains the middle one, which meets the constraint, then the faster half: the fastest that met is the tree search's
+// root. The result is that root plus the tree's edits, a resume replays the stage from its files without training
+// again, and the report shows the stage. Measured latency decides the order and "faster than the baseline" (ctest
+// runs two tests at once, so the order may change), so the checks follow what was measured.
+TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyScaledRoot) {
   std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
   std::string command = "search --baseline " + baseline +
                         " --data fashion-mnist --budget 5m --max-candidates 2 --val-samples 200 --calib-samples 64 "
                         "--feature-images 128 --block-steps 10 --finetune-steps 10 --final-epochs 1 --final-subset 256 "
                         "--duration-ms 50 --rounds 1 --table-duration-ms 20 --final-duration-ms 100 --final-rounds 1 "
-                        "--edits remove --finalists 1 --threads 2 --max-accuracy-drop 100 --coarse 0.75,0.5 -o " +
+                        "--edits remove --finalists 1 --threads 2 --max-accuracy-drop 100 --coarse 0.5 "
+                        "--coarse-depth 0.5 -o " +
                         path("coarse");
   CommandResult first = nacc(command);
   ASSERT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("uniform:width=0.5: distilling its blocks"), std::string::npos) << "progress shown";
+  EXPECT_NE(first.output.find("distilling its blocks"), std::string::npos) << "progress shown";
   nlohmann::json result = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
+  const nlohmann::json& order = result["coarse"]["order"];
+  ASSERT_GE(order.size(), 1u) << result.dump();
+  ASSERT_LE(order.size(), 3u) << result.dump();
+  std::vector<std::string> names;
+  for (size_t i = 0; i < order.size(); ++i) {
+    names.push_back(order[i]["name"]);
+    EXPECT_LT(order[i]["untrained_latency_ratio"].get<double>(), 1.0) << "only scalings faster than the baseline";
+    if (i > 0) {
+      EXPECT_GE(order[i]["untrained_latency_ratio"], order[i - 1]["untrained_latency_ratio"]) << "fastest first";
+    }
+  }
+  for (const std::string& name : names) {
+    EXPECT_TRUE(name == "uniform:width=0.5" || name == "uniform:depth=0.5" || name == "uniform:width=0.5,depth=0.5")
+        << name;
+  }
   const nlohmann::json& tried = result["coarse"]["tried"];
   ASSERT_GE(tried.size(), 1u) << result.dump();
-  EXPECT_EQ(tried[0]["name"], "uniform:width=0.5") << "narrowest first: " << result.dump();
-  // The first that meets the constraint (faster than the baseline) ends the stage and is the root.
-  std::string root = tried.back()["name"];
-  ASSERT_TRUE(tried.back()["meets_constraint"].get<bool>()) << result.dump();
-  for (size_t i = 0; i + 1 < tried.size(); ++i) EXPECT_FALSE(tried[i]["meets_constraint"].get<bool>());
-  EXPECT_NE(first.output.find("coarse stage: " + root + " meets the constraint"), std::string::npos) << first.output;
+  EXPECT_EQ(tried[0]["name"], names[names.size() / 2]) << "the bisection starts in the middle: " << result.dump();
+  // The root: of the scalings that met the constraint (all of them, unless measured no faster than the baseline
+  // once trained), the one first in the order.
+  std::optional<size_t> root_index;
+  for (const auto& entry : tried) {
+    if (!entry["meets_constraint"].get<bool>()) continue;
+    auto at = static_cast<size_t>(std::find(names.begin(), names.end(), entry["name"].get<std::string>()) - names.begin());
+    if (!root_index || at < *root_index) root_index = at;
+  }
+  ASSERT_TRUE(root_index.has_value()) << result.dump();
+  std::string root = names[*root_index];
   EXPECT_EQ(result["coarse"]["root"], root);
+  if (tried[0]["meets_constraint"].get<bool>() && names.size() > 1) {
+    EXPECT_EQ(tried.size(), 2u) << "the faster half next: " << result.dump();
+  }
+  EXPECT_NE(first.output.find("coarse stage: " + root + " meets the constraint"), std::string::npos) << first.output;
   EXPECT_TRUE(result["result"]["found"].get<bool>());
   EXPECT_EQ(result["result"]["edits"].get<std::string>().rfind(root, 0), 0u) << result.dump();
-  if (root == "uniform:width=0.5") {
-    // x0.5 keeps 16-channel layers at 16 (the channel multiple): about half the MACs, whether the tree's edit or
-    // the root won (which one depends on measured latency).
-    Graph best = import_onnx_file(folder_ / "coarse" / "best.onnx");
-    EXPECT_LT(analyze_graph(best).macs, analyze_graph(import_onnx_file(baseline)).macs * 3 / 5);
-  }
+  Graph best = import_onnx_file(folder_ / "coarse" / "best.onnx");
+  EXPECT_LT(analyze_graph(best).macs, analyze_graph(import_onnx_file(baseline)).macs * 3 / 5)
+      << "every scaling halves the widths or the blocks";
   std::string html = read_file(folder_ / "coarse" / "report.html");
   EXPECT_NE(html.find("Coarse stage"), std::string::npos);
   EXPECT_NE(html.find("coarse stage (full recipe)"), std::string::npos) << "the stage's points in the plot";
@@ -202,11 +226,15 @@ TEST_F(Cli, SearchCoarseStageGivesTheTreeAUniformlyNarrowedRoot) {
   EXPECT_EQ(nlohmann::json::parse(read_file(folder_ / "coarse" / "search-state.json"))["estimates"], state["estimates"])
       << "the tree replays from the same root: nothing estimated again";
   nlohmann::json again = nlohmann::json::parse(read_file(folder_ / "coarse" / "result.json"));
+  EXPECT_EQ(again["coarse"]["order"], result["coarse"]["order"]) << "replayed, not measured again";
   EXPECT_EQ(again["coarse"]["tried"], result["coarse"]["tried"]) << "replayed";
   EXPECT_EQ(resumed.output.find("distilling its blocks"), std::string::npos) << "not trained again: " << resumed.output;
+  EXPECT_EQ(resumed.output.find("measuring as deployed, untrained"), std::string::npos) << resumed.output;
   EXPECT_EQ(again["result"]["edits"], result["result"]["edits"]);
   expect_user_error("search --baseline " + baseline + " --budget 1m --coarse 0.6 -o " + path("s3"),
                     "expected --coarse as uniform width factors from 0.25, 0.5 and 0.75 (or none), but found '0.6'");
+  expect_user_error("search --baseline " + baseline + " --budget 1m --coarse-depth 1.5 -o " + path("s3"),
+                    "expected --coarse-depth as uniform depth factors from 0.25, 0.5 and 0.75 (or none), but found '1.5'");
 }
 
 TEST_F(Cli, SearchBadInput) {

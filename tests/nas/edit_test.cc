@@ -189,6 +189,33 @@ TEST(Edit, UniformWidthNarrowsEveryStageAndBlock) {
   EXPECT_TRUE(uniform_width_edits(graph, "0.6", options).empty()) << "no edit has that factor";
 }
 
+// The coarse stage's uniform depth: each stage keeps its first ceil(factor x n) blocks (at least one); the last ones
+// go, never a block that changes the shape. ResNet-50's stages of 3, 4, 6 and 3 blocks.
+TEST(Edit, UniformDepthRemovesTheLastBlocksOfEveryStage) {
+  Graph graph = zoo::build_zoo_model("resnet50", {.batch = 1, .seed = 14});
+  auto removed = [&](double factor) {
+    std::vector<std::string> names;
+    for (const Edit& edit : uniform_depth_edits(graph, factor)) {
+      EXPECT_EQ(edit.kind, "remove");
+      names.push_back(edit.target);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(removed(0.5), (std::vector<std::string>{"layer1.2", "layer2.2", "layer2.3", "layer3.3", "layer3.4",
+                                                    "layer3.5", "layer4.2"}))
+      << "keeps 2, 2, 3 and 2";
+  EXPECT_EQ(removed(0.25), (std::vector<std::string>{"layer1.1", "layer1.2", "layer2.1", "layer2.2", "layer2.3",
+                                                     "layer3.2", "layer3.3", "layer3.4", "layer3.5", "layer4.1",
+                                                     "layer4.2"}))
+      << "keeps 1, 1, 2 and 1";
+  EXPECT_TRUE(removed(1.0).empty());
+  Graph shallow = apply_edits(graph, uniform_depth_edits(graph, 0.25));
+  SearchSpace after = find_blocks(shallow);
+  EXPECT_EQ(after.block("layer3.1").stage, find_blocks(graph).block("layer3.1").stage);
+  EXPECT_EQ(shallow.value(shallow.outputs[0]).shape, graph.value(graph.outputs[0]).shape);
+}
+
 // A new block starts as its shortcut (its branch's last BatchNorm at zero scale): replacing a block of identity
 // shortcut by any residual kind computes what removing it does.
 TEST(Edit, ReplacementsKeepTheShapesAndStartAsTheShortcut) {
