@@ -12,34 +12,13 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace nacc::nas {
 
 namespace {
 
 constexpr double kWidths[] = {0.75, 0.5, 0.25};
-
-// FNV-1a, 64 bits: a stable hash of bytes, the same on every machine and build.
-class Fnv {
- public:
-  void bytes(const void* data, size_t size) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < size; ++i) {
-      hash_ ^= p[i];
-      hash_ *= 0x100000001b3ULL;
-    }
-  }
-  void text(std::string_view value) {
-    uint64_t size = value.size();
-    bytes(&size, sizeof(size));
-    bytes(value.data(), value.size());
-  }
-  void number(int64_t value) { bytes(&value, sizeof(value)); }
-  uint64_t value() const { return hash_; }
-
- private:
-  uint64_t hash_ = 0xcbf29ce484222325ULL;
-};
 
 double parse_factor(const std::string& value, const std::string& text) {
   double factor = 0;

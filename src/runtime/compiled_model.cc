@@ -374,6 +374,7 @@ CompiledModel& CompiledModel::operator=(CompiledModel&&) noexcept = default;
 const Graph& CompiledModel::graph() const { return program_->graph; }
 const CompiledPlan& CompiledModel::plan() const { return program_->summary; }
 const RuntimeOptions& CompiledModel::options() const { return program_->options; }
+void CompiledModel::add_note(std::string note) { program_->summary.notes.push_back(std::move(note)); }
 
 void ExecutionContextDeleter::operator()(ExecutionContext* context) const { delete context; }
 

@@ -30,7 +30,8 @@ struct RuntimeOptions {
   // Inferences that will run at once on different contexts (streams): they share the cache when sub_batch is chosen.
   int64_t streams = 1;
   // FP32 3x3 stride-1 convolutions with 32 or more channels run as Winograd F(4x4, 3x3) (src/runtime/winograd.cc):
-  // about 2x faster, with rounding that differs from direct convolution by ~1e-5 of the output's scale.
+  // about 2x faster, with rounding that differs from direct convolution by ~1e-5 of the output's scale. With tune,
+  // compile_graph times such a plan against the same with every convolution direct and keeps the faster.
   bool winograd = true;
   // The last-level cache the sub-batch is chosen for, in bytes; 0: this machine's.
   int64_t cache_bytes = 0;
@@ -103,6 +104,8 @@ class CompiledModel {
   const Graph& graph() const;
   const CompiledPlan& plan() const;
   const RuntimeOptions& options() const;
+  // Adds a line to the plan's notes (compile_graph's whole-plan choices).
+  void add_note(std::string note);
 
   // A context for one stream: its own arena, scratchpads and oneDNN stream. first_core overrides the options'
   // pinning for runs on this context (streams pin their threads to different cores).
@@ -138,6 +141,9 @@ struct CompileReport {
 };
 
 // Chooses the precision, runs its pass pipeline and lowers the result, on a thread of its own (run_on_own_thread).
+// With runtime.tune and runtime.winograd, a plan with Winograd layers is timed whole against the same plan with every
+// convolution direct, on generated inputs, and the faster kept (cached per machine in runtime.tuning_file; the plan's
+// notes give both times).
 // Throws nacc::Error for a bad precision, an int8 request on a float graph, or what CompiledModel refuses.
 CompiledModel compile_graph(Graph graph, const CompileSettings& settings, CompileReport* report = nullptr);
 

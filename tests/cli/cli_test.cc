@@ -112,14 +112,27 @@ TEST_F(Cli, CompileAndRunInSubBatches) {
   EXPECT_NE(bad.output.find("--sub-batch"), std::string::npos) << bad.output;
 }
 
-TEST_F(Cli, WinogradIsTheDefaultAndCanBeTurnedOff) {
+// The rules take Winograd where it applies; tuned (the default), the whole plan is timed against the same with every
+// convolution direct, and the plan's note says which was kept, with both times (either may win on a given CPU).
+TEST_F(Cli, WinogradIsTheRulesChoiceTheTunerTimesItAndItCanBeTurnedOff) {
   // resnet20's 32-channel layers have 16 tiles (4x4 outputs) per image: a batch of 8 fills two blocks.
-  CommandResult winograd = nacc("compile " + model() + " --batch 8 --threads 2");
-  ASSERT_EQ(winograd.exit_code, 0) << winograd.output;
-  EXPECT_NE(winograd.output.find("winograd_4x3:nacc"), std::string::npos) << winograd.output;
+  CommandResult rules = nacc("compile " + model() + " --batch 8 --threads 2 --no-tune");
+  ASSERT_EQ(rules.exit_code, 0) << rules.output;
+  EXPECT_NE(rules.output.find("winograd_4x3:nacc"), std::string::npos) << rules.output;
+  EXPECT_EQ(rules.output.find("timed on the whole plan"), std::string::npos) << rules.output;
+  CommandResult tuned = nacc("compile " + model() + " --batch 8 --threads 2");
+  ASSERT_EQ(tuned.exit_code, 0) << tuned.output;
+  size_t note = tuned.output.find("Winograd or direct, timed on the whole plan at this batch and threads");
+  ASSERT_NE(note, std::string::npos) << tuned.output;
+  bool winograd_kept = tuned.output.find("Winograd kept", note) != std::string::npos;
+  EXPECT_TRUE(winograd_kept || tuned.output.find("direct kept", note) != std::string::npos) << tuned.output;
+  EXPECT_EQ(tuned.output.find("winograd_4x3:nacc") != std::string::npos, winograd_kept) << tuned.output;
+  CommandResult again = nacc("compile " + model() + " --batch 8 --threads 2");
+  EXPECT_NE(again.output.find("threads [cached]"), std::string::npos) << "the second compile measures nothing: "
+                                                                        << again.output;
   CommandResult direct = nacc("compile " + model() + " --batch 8 --threads 2 --no-winograd");
   ASSERT_EQ(direct.exit_code, 0) << direct.output;
-  EXPECT_EQ(direct.output.find("winograd"), std::string::npos) << direct.output;
+  EXPECT_EQ(direct.output.find("inograd"), std::string::npos) << direct.output;
   expect_runs_agree("--batch 8 --threads 2", "--batch 8 --threads 2 --no-winograd");
 }
 

@@ -80,6 +80,43 @@ TEST(Tuning, TunedFp32PlanMatchesTheReferenceAndTheCacheAnswersTheSecondCompile)
   EXPECT_NE(explained.find(" ms"), std::string::npos) << explained;
 }
 
+// Winograd or direct, timed on the whole plan (compile_graph): whichever is kept computes what the reference kernels
+// compute, the choice is cached, and the second compile times nothing. Either may win on a given CPU.
+TEST(Tuning, CompileGraphTimesWinogradAgainstDirectAndCachesTheChoice) {
+  std::filesystem::path file = fresh_file("winograd");
+  // resnet20's 32-channel layers have 16 tiles per image: a batch of 8 fills two Winograd blocks.
+  Graph original = zoo::build_zoo_model("resnet20", {.batch = 8, .seed = 5});
+  CompileSettings settings{.precision = "fp32", .runtime = {.threads = 2, .tune = true, .tuning_file = file}, .dump_ir = {}};
+  auto whole_plan_note = [](const CompiledPlan& plan) {
+    for (const std::string& note : plan.notes) {
+      if (note.find("timed on the whole plan") != std::string::npos) return note;
+    }
+    return std::string();
+  };
+  CompiledModel model = compile_graph(original, settings);
+  std::string note = whole_plan_note(model.plan());
+  ASSERT_FALSE(note.empty()) << format_plan(model.plan());
+  bool winograd_kept = note.find("Winograd kept") != std::string::npos;
+  EXPECT_TRUE(winograd_kept || note.find("direct kept") != std::string::npos) << note;
+  EXPECT_EQ(winograd_layers(model.plan()) > 0, winograd_kept) << note;
+  EXPECT_EQ(note.find("[cached]"), std::string::npos) << note;
+  nlohmann::json json = nlohmann::json::parse(read_file(file));
+  int64_t plan_entries = 0;
+  for (const auto& [key, entry] : json["machines"][tuning_machine()].items()) plan_entries += key.rfind("plan ", 0) == 0;
+  EXPECT_EQ(plan_entries, 1) << json.dump();
+
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(original.value("input").shape, 3)}};
+  Tensor expected = ReferenceExecutor(original).run(inputs).begin()->second;
+  EXPECT_LE(relative_error(model.run(inputs).begin()->second, expected), 1e-4) << note;
+
+  CompiledModel again = compile_graph(original, settings);
+  std::string cached = whole_plan_note(again.plan());
+  EXPECT_NE(cached.find("[cached]"), std::string::npos) << cached;
+  EXPECT_EQ(winograd_layers(again.plan()), winograd_layers(model.plan()));
+  settings.runtime.tune = false;
+  EXPECT_TRUE(whole_plan_note(compile_graph(original, settings).plan()).empty()) << "--no-tune: the rules' Winograd";
+}
+
 TEST(Tuning, TunedInt8PlanComputesWhatTheRulesPlanComputes) {
   std::filesystem::path file = fresh_file("int8");
   Graph model = zoo::build_zoo_model("resnet20", {.batch = 2, .seed = 12});
