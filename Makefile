@@ -45,7 +45,8 @@ demo: build
 # The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (about 13 minutes on
 # 2 cores: the coarse stage's x0.5 and x0.5 with half the blocks, two epochs each, then a short tree search) and the
 # full one behind the headline figures (make search-full: at most 60 minutes of exploration, the coarse stage's
-# bisection of 11 uniform scalings, four epochs each, included, then up to three finalists fine-tuned for two epochs).
+# staircase over 11 uniform scalings (about four trained, four epochs each) included, then up to three finalists
+# fine-tuned for two epochs).
 SEARCH_COMMON := --baseline models/resnet50-fmnist.onnx --data fashion-mnist --threads 2 --cache-dir $(BUILD_DIR)/search-cache
 SEARCH_DEMO := $(SEARCH_COMMON) --budget 9m --edits remove,width,stage-width --block-steps 100 --finetune-steps 100 \
   --coarse 0.5 --coarse-depth 0.5 --coarse-epochs 2 --coarse-subset 0 --final-epochs 1 --final-subset 10000 \

@@ -10,6 +10,7 @@
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "core/logging.h"
+#include "core/machine.h"
 
 CLI::Validator nacc::cli::at_least(int64_t minimum) {
   return CLI::Validator(
@@ -45,6 +46,7 @@ void nacc::cli::add_runtime_options(CLI::App& verb, runtime::RuntimeOptions& run
 }
 
 int main(int argc, char** argv) {
+  nacc::keep_freed_memory();  // before any thread starts (core/machine.h)
   CLI::App app{"nacc: make trained convolutional networks fast on this CPU (compile, quantize, benchmark, train)",
                "nacc"};
   app.set_version_flag("--version", std::string("nacc ") + NACC_VERSION);

@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
+#include <map>
 #include <utility>
 
 #include "core/error.h"
@@ -77,19 +77,34 @@ Deployed deploy_once(nlohmann::json& section, const std::string& key, const std:
 
 namespace {
 
-// Every uniform scaling of the baseline the factors make (x1 included, the baseline itself not): its name, its
+// Every uniform scaling of the baseline the factors make (x1 included, the baseline itself not): its factors, name,
 // edits (the widths first, no width edit of a block that goes) and the file stem of its trained graphs.
 struct Scaling {
+  std::string width;
+  std::string depth;
   std::string name;
   std::string stem;
   std::vector<nas::Edit> edits;
 };
 
-std::vector<Scaling> scalings(const CoarseContext& context, const std::vector<std::string>& widths,
-                              const std::vector<std::string>& depths) {
+// The scalings on their grid: widths narrowest first and x1 last, depths x1 first and shallowest last (factors that
+// change nothing left out).
+struct Grid {
+  std::vector<std::string> widths;
+  std::vector<std::string> depths;
+  std::vector<Scaling> scalings;
+  const Scaling* at(const std::string& width, const std::string& depth) const {
+    auto found = std::find_if(scalings.begin(), scalings.end(),
+                              [&](const Scaling& s) { return s.width == width && s.depth == depth; });
+    return found == scalings.end() ? nullptr : &*found;
+  }
+};
+
+Grid grid_of(const CoarseContext& context, const std::vector<std::string>& widths,
+             const std::vector<std::string>& depths) {
   // Each factor's edits of the baseline; x1 makes none.
-  std::vector<std::pair<std::string, std::vector<nas::Edit>>> narrower = {{"1", {}}};
-  for (const std::string& width : widths) {
+  std::vector<std::pair<std::string, std::vector<nas::Edit>>> narrower;
+  for (const std::string& width : widths) {  // smallest first
     std::vector<nas::Edit> edits = nas::uniform_width_edits(context.baseline, width, context.edit_options);
     if (edits.empty()) {
       spdlog::info("coarse stage: width x{} changes no layer of the baseline (widths round to --channel-multiple {}); "
@@ -99,20 +114,23 @@ std::vector<Scaling> scalings(const CoarseContext& context, const std::vector<st
       narrower.emplace_back(width, std::move(edits));
     }
   }
+  narrower.emplace_back("1", std::vector<nas::Edit>{});
   std::vector<std::pair<std::string, std::vector<nas::Edit>>> shallower = {{"1", {}}};
-  for (const std::string& depth : depths) {
-    std::vector<nas::Edit> edits = nas::uniform_depth_edits(context.baseline, std::stod(depth));
+  for (auto depth = depths.rbegin(); depth != depths.rend(); ++depth) {  // largest first
+    std::vector<nas::Edit> edits = nas::uniform_depth_edits(context.baseline, std::stod(*depth));
     if (edits.empty()) {
-      spdlog::info("coarse stage: depth x{} removes no block of the baseline; skipped", depth);
+      spdlog::info("coarse stage: depth x{} removes no block of the baseline; skipped", *depth);
     } else {
-      shallower.emplace_back(depth, std::move(edits));
+      shallower.emplace_back(*depth, std::move(edits));
     }
   }
-  std::vector<Scaling> found;
+  Grid grid;
+  for (const auto& [width, edits] : narrower) grid.widths.push_back(width);
+  for (const auto& [depth, edits] : shallower) grid.depths.push_back(depth);
   for (const auto& [width, width_edits] : narrower) {
     for (const auto& [depth, removals] : shallower) {
       if (width == "1" && depth == "1") continue;  // the baseline
-      std::vector<nas::Edit> edits;  // the widths first, none of a block that goes
+      std::vector<nas::Edit> edits;
       for (const nas::Edit& edit : width_edits) {
         bool goes = std::any_of(removals.begin(), removals.end(),
                                 [&](const nas::Edit& removal) { return removal.target == edit.target; });
@@ -124,22 +142,22 @@ std::vector<Scaling> scalings(const CoarseContext& context, const std::vector<st
                          (depth != "1" ? "depth=" + depth : "");
       std::string stem = (width != "1" ? "width-" + width : "") + (both ? "-" : "") +
                          (depth != "1" ? "depth-" + depth : "");
-      found.push_back({std::move(name), std::move(stem), std::move(edits)});
+      grid.scalings.push_back({width, depth, std::move(name), std::move(stem), std::move(edits)});
     }
   }
-  return found;
+  return grid;
 }
 
 // Each scaling's latency as deployed, untrained (weights inherited; INT8 calibrated), against the deployed baseline;
 // from the journal's "untrained_ratio" section when it holds them (each figure and the time it took are saved as it
-// is measured). Returns those faster than the baseline, fastest first.
-std::vector<CoarseScaling> order_by_latency(const CoarseContext& context, const std::vector<Scaling>& all,
-                                            nlohmann::json& section, nas::SearchJournal& journal) {
+// is measured).
+std::map<std::string, double> untrained_latencies(const CoarseContext& context, const Grid& grid,
+                                                  nlohmann::json& section, nas::SearchJournal& journal) {
   nlohmann::json& measured = section["untrained_ratio"];
   if (measured.is_null()) measured = nlohmann::json::object();
-  ProgressBar progress("coarse: latency", static_cast<int64_t>(all.size()), "model");
-  std::vector<CoarseScaling> order;
-  for (const Scaling& scaling : all) {
+  ProgressBar progress("coarse: latency", static_cast<int64_t>(grid.scalings.size()), "model");
+  std::map<std::string, double> ratios;
+  for (const Scaling& scaling : grid.scalings) {
     if (!measured.contains(scaling.name)) {
       progress.set_postfix(scaling.name + ": measuring as deployed, untrained");
       progress.redraw();
@@ -151,15 +169,11 @@ std::vector<CoarseScaling> order_by_latency(const CoarseContext& context, const 
                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       journal.save(0);
     }
-    double ratio = measured[scaling.name].get<double>();
-    if (ratio < 1.0) order.push_back({scaling.name, scaling.edits, ratio});
+    ratios[scaling.name] = measured[scaling.name].get<double>();
     progress.advance();
   }
   progress.finish();
-  std::stable_sort(order.begin(), order.end(), [](const CoarseScaling& a, const CoarseScaling& b) {
-    return a.untrained_ratio < b.untrained_ratio;
-  });
-  return order;
+  return ratios;
 }
 
 }  // namespace
@@ -169,30 +183,47 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
   CoarseStage stage;
   nlohmann::json& section = journal.section("coarse");
   if (section.is_null()) section = nlohmann::json::object();
-  std::vector<Scaling> all = scalings(context, widths, depths);
+  Grid grid = grid_of(context, widths, depths);
   stage.replayed_seconds += section.value("order_seconds", 0.0);
-  stage.order = order_by_latency(context, all, section, journal);
+  std::map<std::string, double> ratios = untrained_latencies(context, grid, section, journal);
   stage.seconds += section.value("order_seconds", 0.0);
+  for (const Scaling& scaling : grid.scalings) {
+    if (ratios[scaling.name] < 1.0) stage.order.push_back({scaling.name, scaling.edits, ratios[scaling.name]});
+  }
+  std::stable_sort(stage.order.begin(), stage.order.end(), [](const CoarseScaling& a, const CoarseScaling& b) {
+    return a.untrained_ratio < b.untrained_ratio;
+  });
 
-  // Bisection of the order: accuracy falls as the scalings get faster, so one that meets the constraint sends the
-  // search to the faster ones, one that misses to the slower ones.
-  auto steps = static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(stage.order.size()) + 1)));
-  ProgressBar progress("coarse", steps, "model");
-  size_t low = 0;
-  size_t high = stage.order.size();  // [low, high) is left to try
-  while (low < high) {
-    size_t index = low + (high - low) / 2;
-    const CoarseScaling& scaling = stage.order[index];
-    auto found = std::find_if(all.begin(), all.end(), [&](const Scaling& s) { return s.name == scaling.name; });
+  // A staircase over the grid. Accuracy grows with width at a given depth and with depth at a given width, so a
+  // scaling that misses the constraint tells that every narrower and shallower one misses too, and one that meets
+  // it that every wider and deeper one meets. From the deepest, narrowest corner: a miss moves one width wider, a
+  // meet (the fastest so far) one depth shallower; a scaling no faster untrained than the fastest that met is not
+  // trained, and neither is any wider one at its depth (they are slower still): the search moves one depth
+  // shallower. At most (widths + depths) trainings; the fastest that met is the root.
+  ProgressBar progress("coarse", static_cast<int64_t>(grid.widths.size() + grid.depths.size() - 1), "model");
+  double fastest = 1.0;  // a root must beat the baseline
+  size_t w = 0;
+  size_t d = 0;
+  while (w < grid.widths.size() && d < grid.depths.size()) {
+    const Scaling* scaling = grid.at(grid.widths[w], grid.depths[d]);
+    if (scaling == nullptr) {  // the baseline: it meets the constraint, and is no faster than itself
+      ++d;
+      continue;
+    }
+    double untrained = ratios[scaling->name];
+    if (untrained >= fastest) {
+      ++d;
+      continue;
+    }
     CoarseCandidate candidate;
-    candidate.name = scaling.name;
-    candidate.edits = scaling.edits;
-    candidate.untrained_ratio = scaling.untrained_ratio;
+    candidate.name = scaling->name;
+    candidate.edits = scaling->edits;
+    candidate.untrained_ratio = untrained;
     bool replayed = false;
     auto trained_start = std::chrono::steady_clock::now();
     static_cast<Deployed&>(candidate) = deploy_once(
-        section, candidate.name, context.folder / (found->stem + ".onnx"),
-        context.folder / (found->stem + "-deployed.onnx"), context.deploy,
+        section, candidate.name, context.folder / (scaling->stem + ".onnx"),
+        context.folder / (scaling->stem + "-deployed.onnx"), context.deploy,
         [&] {
           progress.set_postfix(fmt::format("{} ({:.2f}x untrained): distilling its blocks, then {} epoch(s) of the "
                                            "full recipe",
@@ -219,10 +250,11 @@ CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std
     progress.advance();
     stage.tried.push_back(std::move(candidate));
     if (stage.tried.back().meets) {
-      stage.root = stage.tried.size() - 1;  // faster than every one that met before it
-      high = index;
+      stage.root = stage.tried.size() - 1;  // faster untrained than every one that met before it
+      fastest = untrained;
+      ++d;
     } else {
-      low = index + 1;
+      ++w;
     }
   }
   progress.set_total(static_cast<int64_t>(stage.tried.size()));

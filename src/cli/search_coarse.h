@@ -1,9 +1,9 @@
 // The search's coarse stage (nacc search --coarse, --coarse-depth): before the tree search, the baseline scaled
 // uniformly (every block's and stage's width by a factor, every stage's depth by a factor, or both) is measured as
-// deployed, untrained, and the scalings faster than the baseline are ordered by that latency. A bisection of that
-// order gives the full recipe to one scaling at a time: one that meets the constraint on the whole validation split
-// (and, trained, still runs faster than the baseline) sends the search to the faster half, one that misses to the
-// slower half; the fastest that met becomes the tree search's root. The quick estimate (a few hundred fine-tune
+// deployed, untrained; then a staircase over the (width, depth) grid gives one scaling at a time the full recipe,
+// from the deepest, narrowest corner: a miss of the constraint (on the whole validation split) moves one width wider,
+// a meet one depth shallower, and a scaling no faster untrained than the fastest that met is skipped with every wider
+// one at its depth. The fastest that met becomes the tree search's root. The quick estimate (a few hundred fine-tune
 // steps) judges such broad cuts several points too harshly (uniform x0.5 of the Fashion-MNIST baseline: about 91%
 // quick, 94.2% after two epochs), so single edits from the baseline never reach them.
 #pragma once
@@ -54,7 +54,7 @@ Deployed deploy_once(nlohmann::json& section, const std::string& key, const std:
 struct CoarseCandidate : Deployed {
   std::string name;              // "uniform:width=0.5", "uniform:depth=0.5", "uniform:width=0.5,depth=0.5"
   std::vector<nas::Edit> edits;  // of the baseline
-  double untrained_ratio = 0;    // its latency as deployed before training, which ordered it
+  double untrained_ratio = 0;    // its latency as deployed before training
   bool meets = false;            // deployed_top1 >= the constraint, and faster than the baseline
 };
 
@@ -67,7 +67,7 @@ struct CoarseScaling {
 
 struct CoarseStage {
   std::vector<CoarseScaling> order;    // every scaling faster than the baseline untrained, fastest first
-  std::vector<CoarseCandidate> tried;  // in the order the bisection trained them
+  std::vector<CoarseCandidate> tried;  // in the order the staircase trained them
   std::optional<size_t> root;          // the one the tree search starts from (the fastest that met), if any
   double seconds = 0;                  // measuring, training and scoring them (all sessions)
   double replayed_seconds = 0;         // the part spent in earlier sessions (replayed from the journal)
@@ -91,7 +91,7 @@ std::vector<std::string> coarse_factors(const std::vector<std::string>& factors,
 
 // Runs (or, from `journal`'s "coarse" section and the files in context.folder, replays) the coarse stage over every
 // width factor (and x1) with every depth factor (and x1), the baseline itself left out. The journal is saved after
-// the untrained latencies and after every trained scaling.
+// each untrained latency and after every trained scaling.
 CoarseStage run_coarse_stage(const CoarseContext& context, const std::vector<std::string>& widths,
                              const std::vector<std::string>& depths, nas::SearchJournal& journal);
 

@@ -87,8 +87,8 @@ void add_search_run_options(CLI::App& search) {
       ->capture_default_str()->check(at_least(0));
   search.add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks, reusable across runs (default: OUTPUT/cache)");
   search.add_option("--coarse", options->coarse,
-                    "Uniform width factors (0.25, 0.5, 0.75) of the coarse stage: each with each --coarse-depth is "
-                    "measured untrained, and a bisection of that order trains them; the fastest that meets the "
+                    "Uniform width factors (0.25, 0.5, 0.75) of the coarse stage, each with each --coarse-depth: "
+                    "a staircase over them gives the full recipe to one at a time; the fastest that meets the "
                     "constraint is the tree's root (none: off)")
       ->delimiter(',')->capture_default_str();
   search.add_option("--coarse-depth", options->coarse_depth,

@@ -531,8 +531,8 @@ void SearchRun::run() {
   if (!coarse.tried.empty()) {
     page.add_heading("Coarse stage: the baseline scaled uniformly, through the full recipe");
     page.add_paragraph(fmt::format(
-        "{} uniform scalings ran faster than the baseline untrained; a bisection of them, fastest first, trained "
-        "these, in this order:",
+        "{} uniform scalings ran faster than the baseline untrained; the staircase over widths and depths (a miss: "
+        "one width wider; a meet: one depth shallower) trained these, in this order:",
         coarse.order.size()));
     std::vector<std::vector<std::string>> coarse_cells;
     for (const CoarseCandidate& candidate : coarse.tried) {

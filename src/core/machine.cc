@@ -1,8 +1,10 @@
 #include "core/machine.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
 #include <thread>
 
 namespace nacc {
@@ -39,6 +41,15 @@ const std::vector<int>& usable_cpus() {
 int64_t physical_memory_bytes() {
   long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page_size > 0 ? static_cast<int64_t>(pages) * page_size : 0;
+}
+
+void keep_freed_memory() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_ARENA_MAX, 1);              // every thread allocates from the main arena, whose heap grows by brk
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks up to 32 MB come from the heap
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and stay there unless 1 GB lies free at its top
+  });
 }
 
 }  // namespace nacc

@@ -19,4 +19,12 @@ const std::vector<int>& usable_cpus();
 // The CPUs of an affinity mask, in increasing order.
 std::vector<int> cpus_in(const cpu_set_t& set);
 
+// glibc's allocator set to keep what is freed for reuse, process-wide, on the first call: one arena for every thread
+// and large blocks from the heap, kept there. Training allocates and frees tens of MB of tensors every step, on a
+// thread of its own; by default that thread gets an arena of its own, whose mmap'd heaps glibc shrinks and regrows
+// with page faults on every step (resnet50-fmnist distillation on the AMD host: about 100,000 faults a second, 30% of
+// the time in the kernel and a third of the images/s; docs/BENCHMARKS.md). nacc's main() calls it before any thread
+// starts (an arena, once a thread has one, stays its own); train() calls it too, for programs using the library.
+void keep_freed_memory();
+
 }  // namespace nacc

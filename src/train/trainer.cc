@@ -1,12 +1,10 @@
 #include "train/trainer.h"
 
 #include <fmt/format.h>
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
-#include <mutex>
 #include <numbers>
 #include <numeric>
 #include <set>
@@ -252,27 +250,6 @@ torch::Tensor default_loss(const LossInputs& inputs) {
 
 namespace {
 
-// libtorch allocates and frees activation tensors of up to tens of MB every step. By default glibc serves the larger
-// ones with fresh mmap pages and hands freed heap memory back to the OS, so each step page-faults its activations in
-// again (resnet50-fmnist at batch 128: 1.2 M page faults in 30 steps). Served from the heap and kept there, they are
-// reused: 3x fewer faults and about 1.2x the images/s (docs/BENCHMARKS.md). Process-wide, set once.
-void keep_freed_memory() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's largest: blocks up to 32 MB come from the heap
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);   // and stay there unless 1 GB lies free at its top
-  });
-}
-
-// Subnormal floats (magnitudes under 1.2e-38) send every multiply and add that meets one down a slow path on x86.
-// With flush-to-zero and denormals-are-zero set (per thread: on the calling thread and on each thread of its OpenMP
-// team, which runs libtorch's kernels) they cost nothing; no value that small matters to a network's accuracy.
-void flush_subnormals() {
-#pragma omp parallel
-  at::globalContext().setFlushDenormal(true);
-  at::globalContext().setFlushDenormal(true);
-}
-
 // Bytes of activations one sample's forward pass produces (every node output), the basis of the memory checks.
 int64_t activation_bytes_per_sample(const Graph& graph) {
   int64_t bytes = 0;
@@ -327,7 +304,6 @@ TrainResult train(Graph& graph, const data::ImageDataset& training, const data::
          shape_to_string(training.sample_shape()));
   }
   TorchThreadScope threads(options.threads);
-  flush_subnormals();
   int64_t samples = options.subset > 0 ? std::min(options.subset, training.size()) : training.size();
   if (samples < 1) fail("expected training samples, but {} has none", training.name);
   // A batch larger than the samples would read past them: the batch is then all of them.
