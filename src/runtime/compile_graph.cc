@@ -31,13 +31,15 @@ bool may_run_winograd(const Graph& graph) {
   });
 }
 
-// What the choice is valid for: the plan's layers (ops, output shapes and layouts, fusions, implementations), its
-// batch, threads and streams; the cache adds the machine.
+// What the choice is valid for: the plan's layers (ops, which run as Winograd, output shapes and layouts, fusions),
+// its batch, threads and streams; the cache adds the machine. Not the other layers' implementations: the layers'
+// tuner may choose another one on a later compile (another process may have measured it since), and it keeps each
+// layer's source and destination layouts as the rules set them.
 std::string plan_key(const CompiledPlan& plan, const RuntimeOptions& options) {
   Fnv fnv;
   for (const LayerPlan& layer : plan.layers) {
     fnv.text(layer.op);
-    fnv.text(layer.implementation);
+    fnv.number(layer.implementation.rfind("winograd", 0) == 0 ? 1 : 0);
     fnv.text(layer.output_layout);
     fnv.text(layer.fused);
     fnv.number(layer.macs);
