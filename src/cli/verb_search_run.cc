@@ -212,8 +212,9 @@ void SearchRun::run() {
   if (options_.estimation.cache_dir.empty()) options_.estimation.cache_dir = folder_ / "cache";
   options_.estimation.feature_images = std::min(options_.estimation.feature_images, loaded.training.size());
 
-  // The coarse stage: the baseline scaled uniformly, narrowest first, through the full recipe until one meets the
-  // constraint; the tree search starts from that one (its root), else from the baseline.
+  // The coarse stage: the baseline scaled uniformly in width and depth, a staircase over those scalings through the
+  // full recipe (src/cli/search_coarse.h); the tree search starts from the fastest that met the constraint (its
+  // root), else from the baseline.
   CoarseStage coarse;
   if (!options_.coarse.empty() || !options_.coarse_depth.empty()) {
     nas::AccuracyEstimator baseline_estimator(baseline, loaded.training, loaded.preprocess, evaluator,
