@@ -58,7 +58,8 @@ nacc_single() {
   json_value "$WORK/nacc-single/results.json" "d['performance']['value'] / 1e6"
 }
 ort_run() { node bench/ort_bench.js "$1" --threads "$THREADS" --duration-ms "$DURATION_MS"; }
-ort_offline() { node bench/ort_bench.js "$1" --sessions "$THREADS" --threads 1 --duration-ms "$DURATION_MS"; }
+# nacc's QDQ exports have a symbolic batch: ONNX Runtime runs them at batch 64 too.
+ort_offline() { node bench/ort_bench.js "$1" --sessions "$THREADS" --threads 1 --duration-ms "$DURATION_MS" --batch 64; }
 
 "$BUILD/nacc_peak" 0.5 8 > "$WORK/peak.json"
 declare -A results

@@ -1,15 +1,18 @@
 // The peer's side of bench/compare-ort.sh: runs an ONNX model on ONNX Runtime's CPU build (npm package
 // onnxruntime-node) back to back for a duration and prints one JSON line with throughput and latency percentiles.
-// Usage: node ort_bench.js MODEL --threads T --duration-ms D [--seed S] [--sessions N]
+// Usage: node ort_bench.js MODEL --threads T --duration-ms D [--seed S] [--sessions N] [--batch B]
+//        (--batch B: the batch of a model whose batch dimension is symbolic, as nacc's QDQ exports; default 1)
 //        (--sessions N: N sessions of T threads each, in N worker threads, run back to back at the same time:
 //        ONNX Runtime's way of running several inferences at once; throughput counts them all)
-//        node ort_bench.js MODEL --threads T --input x.npy --output y.f32   (one run on given data: raw float32 out)
+//        node ort_bench.js MODEL --threads T --input x.npy --output y.f32   (one run on given data: raw float32 out;
+//        a symbolic batch takes the data's)
 'use strict';
 const ort = require('onnxruntime-node');
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
 
 function parseArguments(argv) {
-  const options = { model: argv[0], threads: 2, durationMs: 10000, seed: 1, input: null, output: null, sessions: 1 };
+  const options = { model: argv[0], threads: 2, durationMs: 10000, seed: 1, input: null, output: null, sessions: 1,
+    batch: 1 };
   for (let i = 1; i < argv.length; i += 2) {
     const value = argv[i + 1];
     if (argv[i] === '--threads') options.threads = Number(value);
@@ -18,6 +21,7 @@ function parseArguments(argv) {
     else if (argv[i] === '--sessions') options.sessions = Number(value);
     else if (argv[i] === '--input') options.input = value;
     else if (argv[i] === '--output') options.output = value;
+    else if (argv[i] === '--batch') options.batch = Number(value);
     else throw new Error(`unknown option ${argv[i]}`);
   }
   return options;
@@ -48,9 +52,11 @@ async function prepare(options) {
   });
   const inputName = session.inputNames[0];
   const metadata = session.inputMetadata ? session.inputMetadata[0] : undefined;
-  const dims = metadata && metadata.shape ? metadata.shape.map((d) => (typeof d === 'number' ? d : 1)) : null;
+  // A symbolic batch is --batch, or with --input the data's; other symbolic dimensions are 1.
+  const symbolic = metadata && metadata.shape ? metadata.shape.map((d) => typeof d !== 'number') : null;
+  const dims = symbolic ? metadata.shape.map((d, i) => (symbolic[i] ? (i === 0 ? options.batch : 1) : d)) : null;
   if (!dims) throw new Error('cannot read the input shape from the model');
-  const count = dims.reduce((a, b) => a * b, 1);
+  let count = dims.reduce((a, b) => a * b, 1);
   const data = new Float32Array(count);
   let state = options.seed >>> 0;
   for (let i = 0; i < count; ++i) {
@@ -59,6 +65,10 @@ async function prepare(options) {
   }
   if (options.input) {
     const given = readNpy(options.input);
+    if (symbolic[0] && given.length % (count / dims[0]) === 0) {
+      dims[0] = given.length / (count / dims[0]);
+      count = given.length;
+    }
     if (given.length !== count) throw new Error(`${options.input}: expected ${count} values, found ${given.length}`);
     const result = await session.run({ [inputName]: new ort.Tensor('float32', given, dims) });
     const output = result[session.outputNames[0]].data;

@@ -1,14 +1,19 @@
 // The one way from a graph to a compiled model, whoever asks (the API, `nacc run`, `compile`, `eval`, the bench SUT,
 // calibration, the architecture search): choose the precision, run that precision's pass pipeline, lower to oneDNN,
 // on a thread of its own so that the caller's thread keeps no OpenMP pool (run_on_own_thread). Tuned
-// (RuntimeOptions::tune), a plan with Winograd layers is also compiled with every convolution direct and the two
-// timed whole on this CPU, the faster kept (choose_winograd below).
+// (RuntimeOptions::tune), where the rules chose a lowering that shapes the whole plan (Winograd, the INT8 residual
+// form, strided copies, sub-batches), the plan is also compiled the other way and the two timed whole on this CPU, the
+// faster kept (choose_by_timing below): per-layer timings would mislead there, since these change layouts and what
+// stays in the cache between layers.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -21,7 +26,7 @@
 namespace nacc::runtime {
 namespace {
 
-// Winograd applies to FP32 3x3 convolutions only: a graph with none needs no second plan (nor the copy it takes).
+// Winograd applies to FP32 3x3 convolutions only.
 bool may_run_winograd(const Graph& graph) {
   return std::any_of(graph.nodes.begin(), graph.nodes.end(), [&](const Node& node) {
     if ((node.op != OpKind::Conv && node.op != OpKind::FusedConv) || node.inputs.size() < 2) return false;
@@ -31,21 +36,98 @@ bool may_run_winograd(const Graph& graph) {
   });
 }
 
-// What the choice is valid for: the plan's layers (ops, which run as Winograd, output shapes and layouts, fusions),
-// its batch, threads and streams; the cache adds the machine. Not the other layers' implementations: the layers'
-// tuner may choose another one on a later compile (another process may have measured it since), and it keeps each
-// layer's source and destination layouts as the rules set them.
-std::string plan_key(const CompiledPlan& plan, const RuntimeOptions& options) {
+// A 1x1 convolution with a stride, which may run as a copy of every stride-th pixel and a stride-1 convolution.
+bool has_strided_pointwise(const Graph& graph) {
+  return std::any_of(graph.nodes.begin(), graph.nodes.end(), [&](const Node& node) {
+    bool conv = node.op == OpKind::Conv || node.op == OpKind::FusedConv || node.op == OpKind::QConv;
+    if (!conv || node.inputs.size() < 2) return false;
+    const Tensor* weights = graph.initializer(node.inputs[1]);
+    std::vector<int64_t> strides = node.attribute_ints("strides", {});
+    return weights != nullptr && weights->shape().size() == 4 && weights->shape()[2] == 1 && weights->shape()[3] == 1 &&
+           std::any_of(strides.begin(), strides.end(), [](int64_t stride) { return stride > 1; });
+  });
+}
+
+int64_t count_layers(const CompiledPlan& plan, const std::function<bool(const LayerPlan&)>& predicate) {
+  return std::count_if(plan.layers.begin(), plan.layers.end(), predicate);
+}
+
+bool binary_add(const LayerPlan& layer) { return layer.fused.find("(binary add)") != std::string::npos; }
+bool subsampled(const LayerPlan& layer) { return layer.name.rfind("subsample ", 0) == 0; }
+
+// What a whole-plan choice is valid for: the plan's layers (names, ops, which run as Winograd, output shapes and
+// layouts, fusions), how the batch is cut; the cache key adds the choice, the batch, threads and streams, and the
+// cache the machine. Not the layers' implementations: the layers' tuner may choose another one on a later compile
+// (another process may have measured it since), and it keeps each layer's source and destination layouts as the
+// rules set them.
+uint64_t plan_hash(const CompiledPlan& plan) {
   Fnv fnv;
   for (const LayerPlan& layer : plan.layers) {
+    fnv.text(layer.name);
     fnv.text(layer.op);
     fnv.number(layer.implementation.rfind("winograd", 0) == 0 ? 1 : 0);
     fnv.text(layer.output_layout);
     fnv.text(layer.fused);
     fnv.number(layer.macs);
   }
-  return fmt::format("plan {:016x}: winograd or direct, batch {} threads {} streams {}", fnv.value(), plan.batch,
-                     options.threads, options.streams);
+  fnv.number(plan.sub_batch);
+  fnv.number(static_cast<int64_t>(plan.stages.size()));
+  return fnv.value();
+}
+
+// One lowering the rules chose for the whole plan, and the other way: the options that lower it, the note's words.
+struct Alternative {
+  std::string subject;    // "Winograd or direct"
+  std::string rules_way;  // "Winograd", with what it covers in the note: "5 layers as Winograd"
+  std::string other_way;  // "direct"
+  std::string rules_detail;
+  std::string other_detail;
+  RuntimeOptions other;
+};
+
+// The choices in the order they are made, each on the plan the ones before it kept: Winograd or direct (FP32),
+// residual sums as binary adds or sum post-ops (INT8), strided 1x1 convolutions as a copy and a stride-1 convolution
+// or not, the batch in sub-batches or whole. None when the rules' plan has nothing the choice would change.
+std::optional<Alternative> alternative(int choice, const Graph& graph, const CompiledModel& model) {
+  const CompiledPlan& plan = model.plan();
+  const RuntimeOptions& options = model.options();
+  Alternative result{.other = options};
+  switch (choice) {
+    case 0: {
+      int64_t layers = winograd_layers(plan);
+      if (!options.winograd || layers == 0) return std::nullopt;
+      result.other.winograd = false;
+      return Alternative{"Winograd or direct", "Winograd", "direct", fmt::format("{} layers as Winograd", layers),
+                         "every convolution direct", result.other};
+    }
+    case 1: {
+      int64_t layers = count_layers(plan, binary_add);
+      if (!options.int8_residual_add || layers == 0) return std::nullopt;
+      result.other.int8_residual_add = false;
+      return Alternative{"INT8 residual sums into pointwise layers, binary add or sum post-op", "binary add",
+                         "sum post-op", fmt::format("{} layers with a binary add", layers), "with the sum post-op",
+                         result.other};
+    }
+    case 2: {
+      if (options.subsample >= 0 || !has_strided_pointwise(graph)) return std::nullopt;
+      int64_t copies = count_layers(plan, subsampled);
+      result.other.subsample = copies > 0 ? 0 : 1;
+      std::string copy = "strided copy + stride 1";
+      return Alternative{"Strided 1x1 convolutions as a copy or strided", copies > 0 ? copy : "strided",
+                         copies > 0 ? "strided" : copy,
+                         copies > 0 ? fmt::format("{} copies", copies) : "strided convolutions",
+                         copies > 0 ? "strided convolutions" : "copies", result.other};
+    }
+    case 3: {
+      // With several streams the sub-batch is chosen so that their pieces share the cache, which one stream timed
+      // alone does not show: the rules' choice stands.
+      if (options.sub_batch != 0 || options.streams > 1 || model.pieces() <= 1) return std::nullopt;
+      result.other.sub_batch = plan.batch;
+      return Alternative{"Sub-batches or the batch whole", "sub-batches",
+                         "whole", fmt::format("{} pieces a run", model.pieces()), "the batch whole", result.other};
+    }
+    default: return std::nullopt;
+  }
 }
 
 double median(std::vector<double> values) {
@@ -90,36 +172,47 @@ std::pair<double, double> time_alternately(const CompiledModel& first, const Com
   return {median(first_ms), median(second_ms)};
 }
 
-// `model` has Winograd layers: the choice cached for its plan on this machine, else the plan compiled once more
-// with every convolution direct, both timed, the faster kept (Winograd unless direct measures more than 3% faster,
-// as the layers' tuner keeps the rules' choice). The plan's notes say what was measured.
-void choose_winograd(std::optional<CompiledModel>& model, Graph graph, const RuntimeOptions& options) {
-  TuningCache& cache = tuning_cache(options.tuning_file);
-  std::string key = plan_key(model->plan(), model->options());
-  std::optional<TunedLayer> choice = cache.find(key);
-  RuntimeOptions direct_options = options;
-  direct_options.winograd = false;
-  std::optional<CompiledModel> direct;
-  if (!choice || choice->implementation == "direct") {
-    run_on_own_thread([&] { direct.emplace(std::move(graph), direct_options); });
+// Each whole-plan choice in turn (alternative() above): the choice cached for the current plan on this machine, else
+// the plan compiled the other way and both timed, the faster kept (the rules' way unless the other measures more than
+// 3% faster, as the layers' tuner keeps the rules' implementation). The plan's notes say what was measured.
+void choose_by_timing(std::optional<CompiledModel>& model, const Graph& graph) {
+  TuningCache& cache = tuning_cache(model->options().tuning_file);
+  std::vector<std::string> notes;  // added at the end: a plan compiled the other way has none of the ones before
+  for (int choice = 0; choice < 4; ++choice) {
+    std::optional<Alternative> way = alternative(choice, graph, *model);
+    if (!way) continue;
+    const RuntimeOptions& options = model->options();
+    std::string key = fmt::format("plan {:016x}: {}, batch {} threads {} streams {}", plan_hash(model->plan()),
+                                  way->subject, model->plan().batch, options.threads, options.streams);
+    std::optional<TunedLayer> cached = cache.find(key);
+    std::optional<CompiledModel> other;
+    if (!cached || cached->implementation == way->other_way) {
+      run_on_own_thread([&] { other.emplace(graph, way->other); });
+    }
+    TunedLayer chosen;
+    if (cached) {
+      chosen = *cached;
+    } else if (plan_hash(other->plan()) == plan_hash(model->plan())) {
+      chosen = TunedLayer{.implementation = way->rules_way, .timings_ms = {}};  // nothing to time: the same plan
+      cache.store(key, chosen);
+      cache.save();
+    } else {
+      auto [rules_ms, other_ms] = result_on_own_thread([&] { return time_alternately(*model, *other); });
+      chosen = TunedLayer{.implementation = other_ms < 0.97 * rules_ms ? way->other_way : way->rules_way,
+                          .timings_ms = {{way->rules_way, rules_ms}, {way->other_way, other_ms}}};
+      cache.store(key, chosen);
+      cache.save();
+    }
+    if (chosen.timings_ms.size() != 2) continue;
+    std::string note = fmt::format(
+        "{}, timed on the whole plan at this batch and threads{}: {} {:.3f} ms a run, {} {:.3f} ms: {} kept", way->subject,
+        chosen.cached ? " [cached]" : "", way->rules_detail, chosen.timings_ms[0].second, way->other_detail,
+        chosen.timings_ms[1].second, chosen.implementation);
+    spdlog::debug("{}", note);
+    if (chosen.implementation == way->other_way) model = std::move(other);
+    notes.push_back(std::move(note));
   }
-  if (!choice) {
-    auto [winograd_ms, direct_ms] = result_on_own_thread([&] { return time_alternately(*model, *direct); });
-    choice = TunedLayer{.implementation = direct_ms < 0.97 * winograd_ms ? "direct" : "winograd",
-                        .timings_ms = {{"winograd", winograd_ms}, {"direct", direct_ms}}};
-    cache.store(key, *choice);
-    cache.save();
-  }
-  double winograd_ms = choice->timings_ms.at(0).second;
-  double direct_ms = choice->timings_ms.at(1).second;
-  std::string note = fmt::format(
-      "Winograd or direct, timed on the whole plan at this batch and threads{}: {} layers as Winograd {:.3f} ms a run, "
-      "every convolution direct {:.3f} ms: {} kept",
-      choice->cached ? " [cached]" : "", winograd_layers(model->plan()), winograd_ms, direct_ms,
-      choice->implementation == "direct" ? "direct" : "Winograd");
-  spdlog::debug("{}", note);
-  if (choice->implementation == "direct") model = std::move(direct);
-  model->add_note(std::move(note));
+  for (std::string& note : notes) model->add_note(std::move(note));
 }
 
 }  // namespace
@@ -131,12 +224,12 @@ CompiledModel compile_graph(Graph graph, const CompileSettings& settings, Compil
   if (report != nullptr) *report = CompileReport{precision, nodes_before, std::move(passes)};
   RuntimeOptions runtime = settings.runtime;
   runtime.bf16 = precision == compiler::Precision::bf16;
-  bool choose = runtime.tune && runtime.winograd && !runtime.bf16 && may_run_winograd(graph);
+  // Compiling takes the graph; the choices compile a copy again.
   std::optional<Graph> copy;
-  if (choose) copy = graph;
+  if (runtime.tune) copy = graph;
   std::optional<CompiledModel> model;
   run_on_own_thread([&] { model.emplace(std::move(graph), runtime); });
-  if (choose && winograd_layers(model->plan()) > 0) choose_winograd(model, std::move(*copy), runtime);
+  if (runtime.tune) choose_by_timing(model, *copy);
   return std::move(*model);
 }
 

@@ -133,16 +133,17 @@ bool lower_qconv(Lowerer& lowerer) {
   // A residual sum into a pointwise convolution is a binary add of the shortcut's integers, with the output scales
   // divided by the sum's scale, the shortcut's zero point subtracted after it and the activation multiplying it
   // back: oneDNN 2.6 then runs jit_int8_1x1, while its sum post-op in brgconv_1x1 runs the channel-expanding layers
-  // of ResNet-50 2.5x slower (docs/BENCHMARKS.md).
+  // of ResNet-50 2.5x slower (docs/BENCHMARKS.md). Another CPU may rank them the other way: with tune, compile_graph
+  // times the plan both ways (RuntimeOptions::int8_residual_add). The plan says "sum (binary add)" for this way.
   bool pointwise = std::all_of(parameters.weights.end() - static_cast<long>(x.shape.size() - 2), parameters.weights.end(),
                                [](int64_t size) { return size == 1; }) &&
                    std::all_of(parameters.strides.begin(), parameters.strides.end(), [](int64_t s) { return s == 1; });
   // The destination's type may differ from the shortcut's (an f32 output of the last block): the add is in f32.
-  if (sum && pointwise) {
+  if (sum && pointwise && lowerer.options().int8_residual_add) {
     const Placement& addend = lowerer.placement(sum_value);
     dnnl::post_ops post_ops;
     post_ops.append_binary(dnnl::algorithm::binary_add, addend.desc);
-    std::string add_fused = fused;  // the activation is appended to a copy: this way may yet be abandoned
+    std::string add_fused = fused + " (binary add)";  // the activation is appended to a copy: this way may be abandoned
     if (append_quantized_activation(node, layer.output_scale, post_ops, add_fused, sum_scale,
                                     static_cast<float>(sum_zero_point))) {
       dnnl::primitive_attr add_attributes = attributes;

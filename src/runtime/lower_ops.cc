@@ -143,9 +143,11 @@ std::optional<Subsample> plan_subsample(Lowerer& lowerer, ConvParameters& parame
   const ValueInfo& y = lowerer.info(node.outputs[0]);
   auto zero = [](const memory::dims& dims) { return std::all_of(dims.begin(), dims.end(), [](int64_t d) { return d == 0; }); };
   // The sizes must be multiples of the strides: a view whose last row overhangs the image is refused by oneDNN.
-  // Only with one thread per inference (the throughput configuration), where the copy measured cheaper than what it
-  // saves; with two threads on one image it cost as much.
-  bool applies = lowerer.options().threads == 1 && x.shape.size() == 4 &&
+  // The rule: only with one thread per inference (the throughput configuration), where the copy measured cheaper than
+  // what it saves; with two threads on one image it cost as much. RuntimeOptions::subsample overrides it.
+  int asked = lowerer.options().subsample;
+  bool wanted = asked < 0 ? lowerer.options().threads == 1 : asked == 1;
+  bool applies = wanted && x.shape.size() == 4 &&
                  parameters.weights.size() == 4 && parameters.weights[2] == 1 && parameters.weights[3] == 1 &&
                  (parameters.strides[0] > 1 || parameters.strides[1] > 1) &&
                  x.shape[2] % parameters.strides[0] == 0 && x.shape[3] % parameters.strides[1] == 0 &&

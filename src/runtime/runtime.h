@@ -33,6 +33,14 @@ struct RuntimeOptions {
   // about 2x faster, with rounding that differs from direct convolution by ~1e-5 of the output's scale. With tune,
   // compile_graph times such a plan against the same with every convolution direct and keeps the faster.
   bool winograd = true;
+  // INT8 residual sums into pointwise stride-1 convolutions as a binary-add post-op of the shortcut's integers
+  // (src/runtime/lower_int8.cc); false: the sum post-op, as every other residual sum. With tune, compile_graph times
+  // the plan both ways and keeps the faster.
+  bool int8_residual_add = true;
+  // Strided 1x1 convolutions as a copy of every stride-th pixel and a stride-1 convolution (src/runtime/lower_ops.cc):
+  // -1 the rule (with one thread per inference only), 0 never, 1 wherever it applies. With tune, compile_graph times
+  // the rule's way against the other and keeps the faster.
+  int subsample = -1;
   // The last-level cache the sub-batch is chosen for, in bytes; 0: this machine's.
   int64_t cache_bytes = 0;
   // Convolutions and inner products run on the implementation oneDNN offers that measured fastest on this CPU for
@@ -141,9 +149,10 @@ struct CompileReport {
 };
 
 // Chooses the precision, runs its pass pipeline and lowers the result, on a thread of its own (run_on_own_thread).
-// With runtime.tune and runtime.winograd, a plan with Winograd layers is timed whole against the same plan with every
-// convolution direct, on generated inputs, and the faster kept (cached per machine in runtime.tuning_file; the plan's
-// notes give both times).
+// With runtime.tune, where the rules chose a lowering that changes the whole plan (Winograd layers, INT8 residual sums
+// as binary adds, strided 1x1 convolutions as copies or not, the batch in sub-batches), the plan is also compiled the
+// other way and both are timed whole on generated inputs, one choice after the other, each time the faster kept
+// (cached per machine in runtime.tuning_file; the plan's notes give the times).
 // Throws nacc::Error for a bad precision, an int8 request on a float graph, or what CompiledModel refuses.
 CompiledModel compile_graph(Graph graph, const CompileSettings& settings, CompileReport* report = nullptr);
 

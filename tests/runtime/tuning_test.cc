@@ -102,7 +102,9 @@ TEST(Tuning, CompileGraphTimesWinogradAgainstDirectAndCachesTheChoice) {
   EXPECT_EQ(note.find("[cached]"), std::string::npos) << note;
   nlohmann::json json = nlohmann::json::parse(read_file(file));
   int64_t plan_entries = 0;
-  for (const auto& [key, entry] : json["machines"][tuning_machine()].items()) plan_entries += key.rfind("plan ", 0) == 0;
+  for (const auto& [key, entry] : json["machines"][tuning_machine()].items()) {
+    plan_entries += key.rfind("plan ", 0) == 0 && key.find("Winograd or direct") != std::string::npos;
+  }
   EXPECT_EQ(plan_entries, 1) << json.dump();
 
   std::map<std::string, Tensor> inputs = {{"input", random_tensor(original.value("input").shape, 3)}};
@@ -115,6 +117,64 @@ TEST(Tuning, CompileGraphTimesWinogradAgainstDirectAndCachesTheChoice) {
   EXPECT_EQ(winograd_layers(again.plan()), winograd_layers(model.plan()));
   settings.runtime.tune = false;
   EXPECT_TRUE(whole_plan_note(compile_graph(original, settings).plan()).empty()) << "--no-tune: the rules' Winograd";
+}
+
+// The INT8 residual form and the strided 1x1 convolutions' copies are whole-plan choices too (compile_graph): each is
+// timed against the rules' way, cached, and what is kept computes what the rules' plan computes. Either way may win.
+TEST(Tuning, CompileGraphTimesTheInt8ResidualFormAndTheStridedCopies) {
+  std::filesystem::path file = fresh_file("residual");
+  // Bottleneck blocks: a residual sum into each block's last (pointwise) convolution; projections of stride 2.
+  Graph model = zoo::build_zoo_model("resnet50-fmnist", {.batch = 4, .seed = 3});
+  std::vector<std::map<std::string, Tensor>> batches = {{{"input", random_tensor(model.value("input").shape, 1)}}};
+  Graph qdq = compiler::quantize(model, batches, {});
+  CompileSettings settings{.precision = "auto", .runtime = {.threads = 1, .tune = true, .tuning_file = file}, .dump_ir = {}};
+  auto note_on = [](const CompiledPlan& plan, const std::string& subject) {
+    for (const std::string& note : plan.notes) {
+      if (note.rfind(subject, 0) == 0) return note;
+    }
+    return std::string();
+  };
+  auto binary_adds = [](const CompiledPlan& plan) {
+    return std::count_if(plan.layers.begin(), plan.layers.end(), [](const LayerPlan& layer) {
+      return layer.fused.find("(binary add)") != std::string::npos;
+    });
+  };
+  CompiledModel rules = compile_graph(qdq, {.precision = "auto", .runtime = {.threads = 1, .tune = false}, .dump_ir = {}});
+  if (binary_adds(rules.plan()) == 0) GTEST_SKIP() << "oneDNN runs no residual sum as a binary add on this CPU";
+  EXPECT_TRUE(note_on(rules.plan(), "INT8 residual").empty()) << "--no-tune times nothing";
+  CompiledModel tuned = compile_graph(qdq, settings);
+  std::string residual = note_on(tuned.plan(), "INT8 residual sums into pointwise layers");
+  ASSERT_FALSE(residual.empty()) << format_plan(tuned.plan());
+  bool add_kept = residual.find("binary add kept") != std::string::npos;
+  EXPECT_TRUE(add_kept || residual.find("sum post-op kept") != std::string::npos) << residual;
+  EXPECT_EQ(binary_adds(tuned.plan()) > 0, add_kept) << residual;
+  // One thread per inference: the rule copies every other pixel before the projections; the tuner times the other way.
+  std::string strided = note_on(tuned.plan(), "Strided 1x1 convolutions as a copy or strided");
+  ASSERT_FALSE(strided.empty()) << format_plan(tuned.plan());
+  EXPECT_NE(strided.find(" kept"), std::string::npos) << strided;
+
+  std::map<std::string, Tensor> inputs = {{"input", random_tensor(model.value("input").shape, 3)}};
+  Tensor expected = rules.run(inputs).begin()->second;
+  EXPECT_LE(relative_error(tuned.run(inputs).begin()->second, expected), 1e-2) << residual << "\n" << strided;
+  CompiledModel sums(compile_graph(qdq, {.precision = "auto",
+                                         .runtime = {.threads = 1, .int8_residual_add = false, .tune = false},
+                                         .dump_ir = {}}));
+  EXPECT_EQ(binary_adds(sums.plan()), 0);
+  EXPECT_LE(relative_error(sums.run(inputs).begin()->second, expected), 1e-2);
+
+  CompiledModel again = compile_graph(qdq, settings);
+  EXPECT_NE(note_on(again.plan(), "INT8 residual sums").find("[cached]"), std::string::npos) << format_plan(again.plan());
+  EXPECT_NE(note_on(again.plan(), "Strided 1x1").find("[cached]"), std::string::npos) << format_plan(again.plan());
+  EXPECT_EQ(binary_adds(again.plan()), binary_adds(tuned.plan()));
+
+  // Every choice keeps its note, also when a later one (the batch in sub-batches or whole) compiled the plan again.
+  Graph large = qdq;
+  set_batch_size(large, 64);
+  CompiledModel batch64 = compile_graph(large, {.precision = "auto",
+                                                .runtime = {.threads = 2, .tune = true, .tuning_file = file},
+                                                .dump_ir = {}});
+  EXPECT_FALSE(note_on(batch64.plan(), "INT8 residual sums").empty()) << format_plan(batch64.plan());
+  EXPECT_FALSE(note_on(batch64.plan(), "Strided 1x1").empty()) << format_plan(batch64.plan());
 }
 
 TEST(Tuning, TunedInt8PlanComputesWhatTheRulesPlanComputes) {
