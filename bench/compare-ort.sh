@@ -59,18 +59,21 @@ nacc_single() {
 }
 ort_run() { node bench/ort_bench.js "$1" --threads "$THREADS" --duration-ms "$DURATION_MS"; }
 # nacc's QDQ exports have a symbolic batch: ONNX Runtime runs them at batch 64 too.
-ort_offline() { node bench/ort_bench.js "$1" --sessions "$THREADS" --threads 1 --duration-ms "$DURATION_MS" --batch 64; }
+ort_offline() { node bench/ort_bench.js "$1" --sessions "$THREADS" --threads 1 --duration-ms "$DURATION_MS" --batch "${2:-64}"; }
 
 "$BUILD/nacc_peak" 0.5 8 > "$WORK/peak.json"
 declare -A results
 record() { results[$1]="${results[$1]:-} $2"; }
-ort_ips() { ort_offline "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
+ort_ips() { ort_offline "$1" "${2:-64}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["throughput_ips"])'; }
 ort_p90() { ort_run "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["p90_ms"])'; }
 for round in $(seq 1 "$ROUNDS"); do
   record nacc_fp32_b64 "$(nacc_offline resnet50)"
   record ort_fp32_b64 "$(ort_ips "$WORK/resnet50-b64.onnx")"
   record nacc_int8_b64 "$(nacc_offline resnet50-int8)"
   record ort_int8_b64 "$(ort_ips "$WORK/resnet50-int8-b64.onnx")"
+  # ONNX Runtime at batch 1 as well (its sessions of 1 thread may run faster so): the targets hold against its best.
+  record ort_fp32_b1_offline "$(ort_ips "$WORK/resnet50-b1.onnx" 1)"
+  record ort_int8_b1_offline "$(ort_ips "$WORK/resnet50-int8-b1.onnx" 1)"
   # nacc again with the batch run whole, to show what sub-batches gain.
   record nacc_fp32_b64_whole "$(nacc_offline resnet50 64)"
   record nacc_int8_b64_whole "$(nacc_offline resnet50-int8 64)"
@@ -122,14 +125,21 @@ python3 - "$WORK/compare-ort.json" "$THREADS" "$DURATION_MS" "$WORK/peak.json" "
   "${results[nacc_fp32_p90]}" "${results[ort_fp32_p90]}" "${results[nacc_int8_p90]}" "${results[ort_int8_p90]}" \
   "${results[nacc_fp32_b64_whole]}" "${results[nacc_int8_b64_whole]}" "${results[nacc_fp32_b64_direct]}" \
   "${results[nacc_resnet18_p90]}" "${results[ort_resnet18_p90]}" \
-  "${results[nacc_mobilenetv2_p90]}" "${results[ort_mobilenetv2_p90]}" <<'PY'
+  "${results[nacc_mobilenetv2_p90]}" "${results[ort_mobilenetv2_p90]}" \
+  "${results[ort_fp32_b1_offline]}" "${results[ort_int8_b1_offline]}" <<'PY'
 import datetime, json, statistics, sys
 path, threads, duration, peak_path, agreement, cpu, isa = sys.argv[1:8]
 names = ["nacc_fp32_b64", "ort_fp32_b64", "nacc_int8_b64", "ort_int8_b64",
          "nacc_fp32_p90", "ort_fp32_p90", "nacc_int8_p90", "ort_int8_p90", "nacc_fp32_b64_whole", "nacc_int8_b64_whole",
-         "nacc_fp32_b64_direct", "nacc_resnet18_p90", "ort_resnet18_p90", "nacc_mobilenetv2_p90", "ort_mobilenetv2_p90"]
-rounds = {name: [float(x) for x in text.split()] for name, text in zip(names, sys.argv[8:23])}
+         "nacc_fp32_b64_direct", "nacc_resnet18_p90", "ort_resnet18_p90", "nacc_mobilenetv2_p90", "ort_mobilenetv2_p90",
+         "ort_fp32_b1_offline", "ort_int8_b1_offline"]
+rounds = {name: [float(x) for x in text.split()] for name, text in zip(names, sys.argv[8:25])}
 m = {name: statistics.median(values) for name, values in rounds.items()}
+# The Offline rows hold nacc at batch 64 against ONNX Runtime's better batch (64 or 1), round by round as well.
+for precision in ("fp32", "int8"):
+    batch64, batch1 = rounds[f"ort_{precision}_b64"], rounds[f"ort_{precision}_b1_offline"]
+    rounds[f"ort_{precision}_best"] = [max(a, b) for a, b in zip(batch64, batch1)]
+    m[f"ort_{precision}_best"] = max(m[f"ort_{precision}_b64"], m[f"ort_{precision}_b1_offline"])
 peak = json.load(open(peak_path))
 # INT8 against the peak of the instructions nacc's INT8 layers run on: AMX tiles where the CPU has them (oneDNN runs
 # most ResNet-50 layers there), else AVX-512 VNNI. A peak the CPU lacks is null in peak.json.
@@ -138,9 +148,9 @@ fp32_bound, int8_bound = peak["fp32_gmacs"] / 4.089, (int8_peak or 0) / 4.089
 # (name, nacc, ORT, ratio, target): the targets every host is held to (issue 22); a ratio prints with two decimals,
 # so whether it meets its target is said too.
 rows = [
-    ("INT8 Offline batch 64 (img/s)", m["nacc_int8_b64"], m["ort_int8_b64"], m["nacc_int8_b64"] / m["ort_int8_b64"], ">= 2x"),
+    ("INT8 Offline (img/s)", m["nacc_int8_b64"], m["ort_int8_best"], m["nacc_int8_b64"] / m["ort_int8_best"], ">= 2x"),
     ("INT8 SingleStream p90 (ms)", m["nacc_int8_p90"], m["ort_int8_p90"], m["nacc_int8_p90"] / m["ort_int8_p90"], "<= 0.5x"),
-    ("FP32 Offline batch 64 (img/s)", m["nacc_fp32_b64"], m["ort_fp32_b64"], m["nacc_fp32_b64"] / m["ort_fp32_b64"], ">= 1.15x"),
+    ("FP32 Offline (img/s)", m["nacc_fp32_b64"], m["ort_fp32_best"], m["nacc_fp32_b64"] / m["ort_fp32_best"], ">= 1.15x"),
     ("FP32 SingleStream p90 (ms)", m["nacc_fp32_p90"], m["ort_fp32_p90"], m["nacc_fp32_p90"] / m["ort_fp32_p90"], "<= 0.9x"),
     ("ResNet-18 FP32 SingleStream p90 (ms)", m["nacc_resnet18_p90"], m["ort_resnet18_p90"],
      m["nacc_resnet18_p90"] / m["ort_resnet18_p90"], "<= 0.9x"),
@@ -159,6 +169,9 @@ def verdict(ratio, target):
 
 print(f"{cpu}, oneDNN ISA {isa}, {datetime.date.today()}")
 print(f"ResNet-50 v1.5 (and ResNet-18, MobileNetV2 at batch 1), {threads} threads (Offline: {threads} inferences of 1 thread at a time), medians of {len(rounds['nacc_fp32_b64'])} alternating rounds of {int(duration) / 1000:.0f} s")
+print("Offline: nacc at batch 64, ONNX Runtime at the better of batch 64 "
+      f"(FP32 {m['ort_fp32_b64']:.2f}, INT8 {m['ort_int8_b64']:.2f} img/s) and batch 1 (FP32 "
+      f"{m['ort_fp32_b1_offline']:.2f}, INT8 {m['ort_int8_b1_offline']:.2f} img/s)")
 print(f"{'configuration':40} {'nacc':>10} {'ORT':>10} {'ratio':>8}  target")
 for name, nacc, ort, ratio, target in rows:
     print(f"{name:40} {nacc:10.2f} {ort:10.2f} {ratio:7.2f}x  {target}{verdict(ratio, target)}")
@@ -168,8 +181,8 @@ speedup = m["nacc_int8_b64"] / m["nacc_fp32_b64_direct"]
 print(f"nacc INT8 / nacc FP32 direct (--no-winograd) at batch 64: {speedup:.2f}x (target >= 3.5x: "
       f"{verdict(speedup, '>= 3.5x').strip()}); against FP32 with Winograd {m['nacc_int8_b64'] / m['nacc_fp32_b64']:.2f}x")
 # The ratios above divide medians; each round's own pair (run minutes apart) shows how far the host's noise moves them.
-pairs = {"INT8 Offline": ("nacc_int8_b64", "ort_int8_b64"), "INT8 SingleStream p90": ("nacc_int8_p90", "ort_int8_p90"),
-         "FP32 Offline": ("nacc_fp32_b64", "ort_fp32_b64"), "FP32 SingleStream p90": ("nacc_fp32_p90", "ort_fp32_p90"),
+pairs = {"INT8 Offline": ("nacc_int8_b64", "ort_int8_best"), "INT8 SingleStream p90": ("nacc_int8_p90", "ort_int8_p90"),
+         "FP32 Offline": ("nacc_fp32_b64", "ort_fp32_best"), "FP32 SingleStream p90": ("nacc_fp32_p90", "ort_fp32_p90"),
          "ResNet-18 FP32 p90": ("nacc_resnet18_p90", "ort_resnet18_p90"),
          "MobileNetV2 FP32 p90": ("nacc_mobilenetv2_p90", "ort_mobilenetv2_p90"),
          "nacc INT8 / FP32 direct": ("nacc_int8_b64", "nacc_fp32_b64_direct")}
@@ -190,8 +203,8 @@ def share(rate, bound):
 print(f"machine peak: FP32 {peak['fp32_gflops']:.0f} GFLOP/s -> {fp32_bound:.1f} img/s; INT8 {int8_isa} {int8_peak or 0:.0f} GMAC/s "
       f"-> {int8_bound:.1f} img/s. nacc at {share(m['nacc_fp32_b64'], fp32_bound)} (FP32; Winograd does less "
       f"arithmetic than the direct convolution this counts; {share(m['nacc_fp32_b64_direct'], fp32_bound)} without it) "
-      f"and {share(m['nacc_int8_b64'], int8_bound)} (INT8) of them; ONNX Runtime at {share(m['ort_fp32_b64'], fp32_bound)} "
-      f"(FP32) and {share(m['ort_int8_b64'], int8_bound)} (INT8)")
+      f"and {share(m['nacc_int8_b64'], int8_bound)} (INT8) of them; ONNX Runtime at {share(m['ort_fp32_best'], fp32_bound)} "
+      f"(FP32) and {share(m['ort_int8_best'], int8_bound)} (INT8)")
 for key, label in (("bf16_avx512_gmacs", "BF16 AVX-512"), ("bf16_amx_gmacs", "BF16 AMX"), ("int8_vnni_gmacs", "INT8 VNNI"),
                    ("int8_amx_gmacs", "INT8 AMX")):
     print(f"  peak {label}: {peak[key]:.0f} GMAC/s" if peak.get(key) else f"  peak {label}: this CPU has none")

@@ -368,6 +368,8 @@ void add_search_verb(CLI::App& app) {
       ->capture_default_str()->check(at_least(0));
   verb->add_option("--full-subset", options->full.subset, "The full fine-tune's training images (0: all)")
       ->capture_default_str()->check(at_least(0));
+  verb->add_option("--full-lr", options->full.learning_rate, "The full fine-tune's peak learning rate (SGD, cosine)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   verb->add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks (default: OUTPUT/cache)");
   verb->add_option("--seed", options->seed, "Seed (measurement order, generated inputs)")->capture_default_str();
   verb->add_option("-o,--output", options->output, "Folder for space.json and report.html")->capture_default_str();
