@@ -91,40 +91,40 @@ struct Alternative {
 std::optional<Alternative> alternative(int choice, const Graph& graph, const CompiledModel& model) {
   const CompiledPlan& plan = model.plan();
   const RuntimeOptions& options = model.options();
-  Alternative result{.other = options};
+  RuntimeOptions other = options;
   switch (choice) {
     case 0: {
       int64_t layers = winograd_layers(plan);
       if (!options.winograd || layers == 0) return std::nullopt;
-      result.other.winograd = false;
+      other.winograd = false;
       return Alternative{"Winograd or direct", "Winograd", "direct", fmt::format("{} layers as Winograd", layers),
-                         "every convolution direct", result.other};
+                         "every convolution direct", other};
     }
     case 1: {
       int64_t layers = count_layers(plan, binary_add);
       if (!options.int8_residual_add || layers == 0) return std::nullopt;
-      result.other.int8_residual_add = false;
+      other.int8_residual_add = false;
       return Alternative{"INT8 residual sums into pointwise layers, binary add or sum post-op", "binary add",
                          "sum post-op", fmt::format("{} layers with a binary add", layers), "with the sum post-op",
-                         result.other};
+                         other};
     }
     case 2: {
       if (options.subsample >= 0 || !has_strided_pointwise(graph)) return std::nullopt;
       int64_t copies = count_layers(plan, subsampled);
-      result.other.subsample = copies > 0 ? 0 : 1;
+      other.subsample = copies > 0 ? 0 : 1;
       std::string copy = "strided copy + stride 1";
       return Alternative{"Strided 1x1 convolutions as a copy or strided", copies > 0 ? copy : "strided",
                          copies > 0 ? "strided" : copy,
                          copies > 0 ? fmt::format("{} copies", copies) : "strided convolutions",
-                         copies > 0 ? "strided convolutions" : "copies", result.other};
+                         copies > 0 ? "strided convolutions" : "copies", other};
     }
     case 3: {
       // With several streams the sub-batch is chosen so that their pieces share the cache, which one stream timed
       // alone does not show: the rules' choice stands.
       if (options.sub_batch != 0 || options.streams > 1 || model.pieces() <= 1) return std::nullopt;
-      result.other.sub_batch = plan.batch;
+      other.sub_batch = plan.batch;
       return Alternative{"Sub-batches or the batch whole", "sub-batches",
-                         "whole", fmt::format("{} pieces a run", model.pieces()), "the batch whole", result.other};
+                         "whole", fmt::format("{} pieces a run", model.pieces()), "the batch whole", other};
     }
     default: return std::nullopt;
   }
