@@ -42,7 +42,7 @@ demo: build
 	$(NACC) search $(SEARCH_DEMO) -o $(DEMO_DIR)/search
 	@echo "demo: plots and logs in $(DEMO_DIR)/bench-fp32/report.html, $(DEMO_DIR)/bench-int8/report.html and the search's $(DEMO_DIR)/search/report.html"
 
-# The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (10-12 minutes on
+# The architecture search's presets on the Fashion-MNIST baseline (docs/SEARCH.md): the demo's (11-15 minutes on
 # 2 cores: the coarse stage over widths only, x0.5 for three epochs (two fell short of the constraint by 0.02-0.08
 # points on a slow hour), then a short tree search; half the blocks as well
 # missed the constraint even after four epochs, docs/BENCHMARKS.md) and the full one behind the headline figures

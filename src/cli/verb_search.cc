@@ -81,6 +81,9 @@ void run_space(SpaceOptions options) {
   if (options.estimate != "distill" && options.estimate != "recalibrate") {
     fail("expected --estimate distill or recalibrate, but found '{}'", options.estimate);
   }
+  if (!(options.full.learning_rate > 0)) {
+    fail("expected --full-lr > 0 (the full fine-tune's peak learning rate), but found {}", options.full.learning_rate);
+  }
   if (options.full.epochs > 0 && options.estimate != "distill") {
     fail("expected --estimate distill with --full-epochs (the full recipe starts from the distilled blocks), but found "
          "--estimate {}",
@@ -369,7 +372,7 @@ void add_search_verb(CLI::App& app) {
   verb->add_option("--full-subset", options->full.subset, "The full fine-tune's training images (0: all)")
       ->capture_default_str()->check(at_least(0));
   verb->add_option("--full-lr", options->full.learning_rate, "The full fine-tune's peak learning rate (SGD, cosine)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str();
   verb->add_option("--cache-dir", options->estimation.cache_dir, "Distilled blocks (default: OUTPUT/cache)");
   verb->add_option("--seed", options->seed, "Seed (measurement order, generated inputs)")->capture_default_str();
   verb->add_option("-o,--output", options->output, "Folder for space.json and report.html")->capture_default_str();

@@ -62,6 +62,8 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   expect_user_error("search space " + baseline + " --val-samples 6000 --no-latency -o " + path("space4"), "6000");
   expect_user_error("search space " + baseline + " --estimate recalibrate --full-epochs 1 --no-latency -o " + path("space5"),
                     "--estimate distill with --full-epochs");
+  expect_user_error("search space " + baseline + " --full-epochs 1 --full-lr 0 --no-latency -o " + path("space7"),
+                    "expected --full-lr > 0 (the full fine-tune's peak learning rate), but found 0");
   expect_user_error("search space " + baseline + " --candidate layer1.1:remove,,layer2.1:remove --no-latency -o " +
                     path("space6"), "expected an edit");
 }
