@@ -48,6 +48,18 @@ bool has_strided_pointwise(const Graph& graph) {
   });
 }
 
+// Whether any choice of alternative() below may apply, read from the graph before lowering, so that a compile none
+// applies to (FP32 without 3x3 layers, batch 1 without residual or strided 1x1 layers, ...) keeps no copy of it.
+bool may_choose(const Graph& graph, const RuntimeOptions& options) {
+  bool int8_residual = std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                                   [](const Node& node) { return node.op == OpKind::QConv && node.has_input(3); });
+  bool batched = !graph.inputs.empty() && !graph.value(graph.inputs[0]).shape.empty() &&
+                 graph.value(graph.inputs[0]).shape[0] > 1;
+  return (options.winograd && may_run_winograd(graph)) || (options.int8_residual_add && int8_residual) ||
+         (options.subsample < 0 && has_strided_pointwise(graph)) ||
+         (options.sub_batch == 0 && options.streams == 1 && batched);
+}
+
 int64_t count_layers(const CompiledPlan& plan, const std::function<bool(const LayerPlan&)>& predicate) {
   return std::count_if(plan.layers.begin(), plan.layers.end(), predicate);
 }
@@ -225,11 +237,12 @@ CompiledModel compile_graph(Graph graph, const CompileSettings& settings, Compil
   RuntimeOptions runtime = settings.runtime;
   runtime.bf16 = precision == compiler::Precision::bf16;
   // Compiling takes the graph; the choices compile a copy again.
+  bool choose = runtime.tune && may_choose(graph, runtime);
   std::optional<Graph> copy;
-  if (runtime.tune) copy = graph;
+  if (choose) copy = graph;
   std::optional<CompiledModel> model;
   run_on_own_thread([&] { model.emplace(std::move(graph), runtime); });
-  if (runtime.tune) choose_by_timing(model, *copy);
+  if (choose) choose_by_timing(model, *copy);
   return std::move(*model);
 }
 
