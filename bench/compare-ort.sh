@@ -10,20 +10,9 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 DURATION_MS=${DURATION_MS:-10000}
 THREADS=${THREADS:-2}
-BUILD=${BUILD_DIR:-build}
-NACC="$BUILD/nacc"
+SCRIPT=compare-ort
+source bench/ort-setup.sh
 WORK="$BUILD/compare-ort"
-ORT_DIR="$BUILD/ort"
-ORT_VERSION=1.30.0
-
-[[ -x "$NACC" ]] || { echo "compare-ort: build nacc first (make build)" >&2; exit 1; }
-command -v node >/dev/null || { echo "compare-ort: node is missing; install the Debian package nodejs" >&2; exit 1; }
-if [[ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ]]; then
-  echo "compare-ort: installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
-  mkdir -p "$ORT_DIR"
-  npm install --prefix "$ORT_DIR" --ignore-scripts --no-audit --no-fund "onnxruntime-node@$ORT_VERSION" >/dev/null
-fi
-export NODE_PATH="$ORT_DIR/node_modules"
 
 mkdir -p "$WORK"
 "$NACC" --log-level warn zoo export resnet50 --batch 1 -o "$WORK/resnet50-b1.onnx"

@@ -5,42 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BUILD=${BUILD_DIR:-build}
-NACC="$BUILD/nacc"
+SCRIPT=ort-agreement
+source bench/ort-setup.sh
 WORK="$BUILD/ort-agreement"
-ORT_DIR="$BUILD/ort"
-ORT_VERSION=1.30.0
 PYTHON=/usr/bin/python3  # Debian's, with numpy
-
-[[ -x "$NACC" ]] || { echo "ort-agreement: build nacc first (make build)" >&2; exit 1; }
-command -v node >/dev/null || { echo "ort-agreement: node is missing; install the Debian package nodejs" >&2; exit 1; }
-if [[ ! -d "$ORT_DIR/node_modules/onnxruntime-node" ]]; then
-  echo "ort-agreement: installing onnxruntime-node@$ORT_VERSION into $ORT_DIR"
-  mkdir -p "$ORT_DIR"
-  npm install --prefix "$ORT_DIR" --ignore-scripts --no-audit --no-fund "onnxruntime-node@$ORT_VERSION" >/dev/null
-fi
-export NODE_PATH="$ORT_DIR/node_modules"
 mkdir -p "$WORK"
 
 for model in models/*.onnx; do
   name=$(basename "$model" .onnx)
   # The test images preprocessed as the model records (nacc.preprocess), as one .npy, with their labels.
-  "$PYTHON" - "$model" "$WORK/$name-images.npy" "$WORK/$name-labels.json" <<'PY'
-import gzip, json, sys
-import numpy as np
-import onnx
-model = onnx.load(sys.argv[1], load_external_data=False)
-meta = {p.key: p.value for p in model.metadata_props}
-pre = json.loads(meta.get("nacc.preprocess", '{"scale": 0.00392156862745098, "mean": [0.286], "std": [0.353]}'))
-root = "/usr/share/datasets/fashion-mnist"
-with gzip.open(f"{root}/t10k-images-idx3-ubyte.gz") as f:
-    images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).astype(np.float32)
-with gzip.open(f"{root}/t10k-labels-idx1-ubyte.gz") as f:
-    labels = np.frombuffer(f.read(), np.uint8, offset=8)
-x = (images * pre["scale"] - pre["mean"][0]) / pre["std"][0]
-np.save(sys.argv[2], x.astype(np.float32))
-json.dump(labels.tolist(), open(sys.argv[3], "w"))
-PY
+  "$PYTHON" bench/fmnist_test_npy.py "$model" "$WORK/$name-images.npy" "$WORK/$name-labels.json"
   node bench/ort_classify.js "$model" --images "$WORK/$name-images.npy" --batch 100 > "$WORK/$name-ort.json"
   nacc_line=$("$NACC" --log-level warn eval "$model" --data fashion-mnist:test --batch 100 | head -1)
   "$PYTHON" - "$WORK/$name-ort.json" "$WORK/$name-labels.json" "$name" "$nacc_line" "$NACC" "$model" "$WORK" <<'PY'

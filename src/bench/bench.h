@@ -59,9 +59,9 @@ struct SutOptions {
   int64_t batch = 1;    // samples per inference (a query's last, smaller batch runs at its own size)
   int64_t streams = 1;  // inferences running at once, one worker thread each
   int64_t threads = 0;  // threads per inference (compiled runtime; 0: cores / streams)
-  int64_t sub_batch = 0;  // compiled runtime: runtime::RuntimeOptions::sub_batch
-  bool winograd = true;   // compiled runtime: runtime::RuntimeOptions::winograd
-  bool tune = true;       // compiled runtime: runtime::RuntimeOptions::tune
+  // The compiled runtime's lowering (sub-batch, Winograd, tuning, ...); its threads, streams and first core are the
+  // fields above's.
+  runtime::RuntimeOptions runtime{};
   Executor executor = Executor::compiled;
   bool pin_threads = true;  // stream s uses cores s * threads ... (compiled runtime)
   std::string precision = "auto";  // compiled runtime: auto (int8 for a QDQ model), fp32, int8 or bf16
@@ -133,9 +133,11 @@ class ModelSut : public loadgen::SystemUnderTest {
   void run_job(const Job& job, StreamState& state);
   const runtime::CompiledModel& partial_model(int64_t size);
   runtime::RuntimeOptions runtime_options() const {
-    return {.threads = options_.threads, .first_core = -1, .sub_batch = options_.sub_batch, .streams = options_.streams,
-            .winograd = options_.winograd,
-            .tune = options_.tune};
+    runtime::RuntimeOptions options = options_.runtime;
+    options.threads = options_.threads;
+    options.first_core = -1;
+    options.streams = options_.streams;
+    return options;
   }
   // Copies the samples into `input` (the graph input's batch), which is reused when its shape matches.
   void gather_batch(const std::vector<loadgen::QuerySample>& samples, Tensor& input) const;
@@ -185,9 +187,8 @@ struct BenchConfig {
   // `threads` each (one thread when 0), OpenVINO's throughput default; otherwise 1.
   int64_t streams = 0;
   int64_t threads = 0;  // per inference; 0: cores / streams
-  int64_t sub_batch = 0;  // runtime::RuntimeOptions::sub_batch
-  bool winograd = true;   // runtime::RuntimeOptions::winograd
-  bool tune = true;       // runtime::RuntimeOptions::tune
+  // The compiled runtime's lowering (sub-batch, Winograd, tuning, ...); threads and streams are the fields above's.
+  runtime::RuntimeOptions runtime{};
   std::string precision = "auto";
   Executor executor = Executor::compiled;
   int profile_runs = 0;  // > 0: also write a per-layer profile of that many inferences

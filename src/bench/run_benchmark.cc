@@ -98,7 +98,7 @@ static loadgen::TestResult measure_here(const Graph& model, const BenchConfig& c
 
   ModelSut sut(graph, *qsl,
                SutOptions{.batch = batch, .streams = streams, .threads = config.threads,
-                          .sub_batch = config.sub_batch, .winograd = config.winograd, .tune = config.tune, .executor = config.executor, .pin_threads = true, .precision = config.precision});
+                          .runtime = config.runtime, .executor = config.executor, .pin_threads = true, .precision = config.precision});
   // An Offline query's last batch is usually partial: compile for its size before the timed part.
   const loadgen::TestSettings& settings = config.settings;
   if (settings.scenario == loadgen::Scenario::Offline) sut.prepare_batch(loadgen::offline_sample_count(settings) % batch);

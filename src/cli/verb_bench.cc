@@ -27,9 +27,7 @@ struct BenchOptions {
   int64_t batch = 0;
   int64_t streams = 0;
   int64_t threads = 0;
-  int64_t sub_batch = 0;
-  bool winograd = true;
-  bool tune = true;
+  runtime::RuntimeOptions runtime;  // --sub-batch, --no-winograd, --no-tune
   bool reference = false;
   bool profile = false;
   std::string precision = "auto";
@@ -63,9 +61,7 @@ void run(const BenchOptions& options) {
   config.batch = options.batch;
   config.streams = options.streams;
   config.threads = options.threads;
-  config.sub_batch = options.sub_batch;
-  config.winograd = options.winograd;
-  config.tune = options.tune;
+  config.runtime = options.runtime;
   config.executor = options.reference ? bench::Executor::reference : bench::Executor::compiled;
   config.profile_runs = options.profile ? 20 : 0;
   config.precision = options.precision;
@@ -104,8 +100,8 @@ void add_bench_verb(CLI::App& app) {
                    "Inferences in flight at once (0: one per core in Offline and Server, else 1)")
       ->capture_default_str();
   verb->add_option("--threads", options->threads, "Threads per inference (0: cores / streams)")->capture_default_str();
-  add_sub_batch_option(*verb, options->sub_batch);
-  add_lowering_options(*verb, options->winograd, options->tune);
+  add_sub_batch_option(*verb, options->runtime.sub_batch);
+  add_lowering_options(*verb, options->runtime.winograd, options->runtime.tune);
   verb->add_flag("--reference", options->reference, "Run on the plain reference executor instead of the compiled runtime");
   verb->add_flag("--profile", options->profile, "Also measure the time per layer (20 runs after the test)");
   verb->add_option("--precision", options->precision, "auto (int8 for a QDQ model), fp32, int8 or bf16 (on CPUs with AVX-512 BF16 or AMX)")->capture_default_str();

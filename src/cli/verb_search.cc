@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -47,6 +48,7 @@ struct SpaceOptions {
   nas::EstimateSettings estimation;
   nas::FinetuneRecipe full{.epochs = 0};  // with full.epochs > 0 (--full-epochs): each edit also gets the full recipe
   bool skip_latency = false;
+  bool list = false;  // only print every single edit that applies
   uint64_t seed = 0;
   std::string output = "nacc-search-space";
 };
@@ -61,7 +63,24 @@ struct EditRow {
   double int8_top1 = 0;
   double block_loss = 0;
   std::optional<double> full_int8_top1 = std::nullopt;  // after the full distillation fine-tune (--full-epochs)
+  // What the candidate cost, in seconds: distilling its blocks not distilled before (a search pays that once per
+  // block option), then its evaluation proper: the quick estimate from those blocks, and quantizing and measuring its
+  // latency.
+  double block_seconds = 0;
+  double estimate_seconds = 0;
+  double latency_seconds = 0;
 };
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  size_t middle = values.size() / 2;
+  return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
 
 nlohmann::json row_json(const EditRow& row) {
   nlohmann::json json = {{"edit", row.edit}, {"hash", row.hash}, {"macs", row.macs}, {"parameters", row.parameters},
@@ -73,6 +92,7 @@ nlohmann::json row_json(const EditRow& row) {
   }
   if (row.predicted_ratio) json["predicted_latency_ratio"] = *row.predicted_ratio;
   if (row.full_int8_top1) json["full_int8_top1"] = *row.full_int8_top1;
+  json["seconds"] = {{"blocks", row.block_seconds}, {"estimate", row.estimate_seconds}, {"latency", row.latency_seconds}};
   return json;
 }
 
@@ -91,6 +111,14 @@ void run_space(SpaceOptions options) {
   }
   if (options.estimation.cache_dir.empty()) options.estimation.cache_dir = std::filesystem::path(options.output) / "cache";
   if (options.channel_multiple < 1) fail("expected --channel-multiple >= 1, but found {}", options.channel_multiple);
+  if (options.list) {
+    Graph baseline = import_onnx_file(options.baseline);
+    for (const nas::Edit& edit :
+         nas::applicable_edits(baseline, nas::find_blocks(baseline), {.channel_multiple = options.channel_multiple})) {
+      fmt::print("{}\n", edit.text());
+    }
+    return;
+  }
   check_writable(std::filesystem::path(options.output) / "space.json");
   SearchData loaded = load_search_data(options.baseline, options.data, options.validation_data);
   const Graph& baseline = loaded.baseline;
@@ -107,12 +135,7 @@ void run_space(SpaceOptions options) {
     nas::apply_edit(baseline, space, candidates.back()[0], edit_options);
   }
   for (const std::string& text : options.candidates) {
-    std::vector<nas::Edit> edits;
-    for (size_t start = 0; start <= text.size();) {
-      size_t comma = std::min(text.find(',', start), text.size());
-      edits.push_back(nas::Edit::parse(text.substr(start, comma - start)));
-      start = comma + 1;
-    }
+    std::vector<nas::Edit> edits = nas::parse_edits(text);
     nas::apply_edits(baseline, edits, edit_options);
     candidates.push_back(std::move(edits));
   }
@@ -166,22 +189,33 @@ void run_space(SpaceOptions options) {
   for (const std::vector<nas::Edit>& edits : candidates) {
     Graph candidate = nas::apply_edits(baseline, edits, edit_options);
     GraphStats stats = analyze_graph(candidate);
-    // Latency does not depend on the weights: the recalibrated candidate is measured either way.
-    Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
     EditRow row{.edit = nas::edits_text(edits),
                 .hash = nas::graph_hash(candidate),
                 .macs = stats.macs,
                 .parameters = stats.parameters};
+    auto start = std::chrono::steady_clock::now();
+    // Latency does not depend on the weights: the recalibrated candidate is measured either way.
+    Graph int8 = evaluator.quantized(evaluator.recalibrated(candidate));
+    double quantize_seconds = seconds_since(start);
     if (estimator) {
+      start = std::chrono::steady_clock::now();
+      for (const nas::Edit& edit : edits) estimator->distilled_block(edit);
+      row.block_seconds = seconds_since(start);
+      start = std::chrono::steady_clock::now();
       nas::Estimate estimate = estimator->estimate(edits);
+      row.estimate_seconds = seconds_since(start);
       row.int8_top1 = estimate.int8_top1;
       row.block_loss = estimate.block_loss;
       if (options.full.epochs > 0) row.full_int8_top1 = estimator->finetuned(edits, options.full).int8_top1;
     } else {
+      start = std::chrono::steady_clock::now();
       row.int8_top1 = evaluator.top1(int8);
+      row.estimate_seconds = seconds_since(start);
     }
     if (meter) {
+      start = std::chrono::steady_clock::now();
       row.latency = meter->measure(int8);
+      row.latency_seconds = quantize_seconds + seconds_since(start);
       row.predicted_ratio = latency_table->predict(candidate).ratio;
     }
     rows.push_back(row);
@@ -247,13 +281,38 @@ void run_space(SpaceOptions options) {
   nlohmann::json table_error;
   if (!errors.empty()) {
     std::sort(errors.begin(), errors.end());
-    size_t middle = errors.size() / 2;
-    double median_error = errors.size() % 2 == 1 ? errors[middle] : 0.5 * (errors[middle - 1] + errors[middle]);
+    double median_error = median(errors);
     table_error = {{"median_abs_error", median_error}, {"worst_abs_error", errors.back()}, {"edits", errors.size()},
                    {"entries", latency_table->entries()}};
     fmt::print("latency table (each changed segment measured alone, summed with the baseline): median error {:.1f}%, "
                "worst {:.1f}% over {} edits\n",
                100 * median_error, 100 * errors.back(), errors.size());
+  }
+
+  // What one candidate costs once its blocks are distilled (the target a search's budget is planned with), and what
+  // distilling the blocks cost on top, once per block option.
+  nlohmann::json cost;
+  std::string cost_text;
+  if (!rows.empty()) {
+    std::vector<double> evaluation, estimate, latency;
+    double blocks = 0;
+    for (const EditRow& row : rows) {
+      evaluation.push_back(row.estimate_seconds + row.latency_seconds);
+      estimate.push_back(row.estimate_seconds);
+      latency.push_back(row.latency_seconds);
+      blocks += row.block_seconds;
+    }
+    cost = {{"median_evaluation_seconds", median(evaluation)},
+            {"slowest_evaluation_seconds", *std::max_element(evaluation.begin(), evaluation.end())},
+            {"median_estimate_seconds", median(estimate)},
+            {"median_latency_seconds", median(latency)},
+            {"block_distillation_seconds", blocks}};
+    cost_text = fmt::format("One candidate once its blocks are distilled: median {:.0f} s (accuracy estimate {:.0f} s, "
+                            "INT8 latency {:.0f} s), slowest {:.0f} s; distilling the blocks took {:.0f} s in all "
+                            "(once per block option).",
+                            median(evaluation), median(estimate), median(latency),
+                            cost["slowest_evaluation_seconds"].get<double>(), blocks);
+    fmt::print("{}\n", cost_text);
   }
 
   nlohmann::json json = {{"baseline", options.baseline},
@@ -265,6 +324,7 @@ void run_space(SpaceOptions options) {
                          {"edits", nlohmann::json::array()},
                          {"latency_table", table_error},
                          {"estimate_quality", estimate_quality},
+                         {"cost", cost},
                          {"settings",
                           {{"scenario", options.scenario},
                            {"batch", options.batch},
@@ -319,6 +379,7 @@ void run_space(SpaceOptions options) {
                                    100 * table_error["median_abs_error"].get<double>(),
                                    100 * table_error["worst_abs_error"].get<double>()));
   }
+  if (!cost_text.empty()) page.add_paragraph(cost_text);
   write_file(folder / "report.html", page.render());
   spdlog::info("wrote space.json and report.html to {}/", options.output);
 }
@@ -331,6 +392,7 @@ void add_search_verb(CLI::App& app) {
   search->require_subcommand(0, 1);
   add_search_run_options(*search);
   add_search_compare_verb(*search);
+  add_search_apply_verb(*search);
   auto options = std::make_shared<SpaceOptions>();
   CLI::App* verb = search->add_subcommand(
       "space", "The baseline's blocks, the edits that apply, and each single edit's MACs, INT8 latency and accuracy");
@@ -356,6 +418,8 @@ void add_search_verb(CLI::App& app) {
   verb->add_option("--candidate", options->candidates,
                    "Also this candidate of several edits, comma-separated (layer1.1:remove,layer3:width=0.5); repeatable");
   verb->add_flag("--no-latency", options->skip_latency, "Skip the latency measurements");
+  verb->add_flag("--list", options->list,
+                 "Only print every single edit that applies, one per line (for nacc search apply), and evaluate none");
   verb->add_option("--estimate", options->estimate,
                    "distill (blocks distilled alone, then a short end-to-end fine-tune) or recalibrate (BatchNorm only)")
       ->capture_default_str();

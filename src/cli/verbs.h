@@ -35,5 +35,7 @@ void add_search_verb(CLI::App& app);
 void add_search_run_options(CLI::App& search);
 // `search compare` (src/cli/verb_search_compare.cc).
 void add_search_compare_verb(CLI::App& search);
+// `search apply` (src/cli/verb_search_apply.cc).
+void add_search_apply_verb(CLI::App& search);
 
 }  // namespace nacc::cli

@@ -57,6 +57,20 @@ Edit Edit::parse(std::string_view text) {
   return edit;
 }
 
+std::vector<Edit> parse_edits(std::string_view text) {
+  std::vector<Edit> edits;
+  for (size_t start = 0; start <= text.size();) {
+    size_t comma = std::min(text.find(',', start), text.size());
+    std::string_view item = text.substr(start, comma - start);
+    size_t first = item.find_first_not_of(' ');
+    item = first == std::string_view::npos ? std::string_view() : item.substr(first, item.find_last_not_of(' ') - first + 1);
+    if (item.empty()) fail("expected comma-separated edits such as layer1.1:remove,layer3:width=0.5, but found '{}'", text);
+    edits.push_back(Edit::parse(item));
+    start = comma + 1;
+  }
+  return edits;
+}
+
 Graph apply_edit(const Graph& graph, const SearchSpace& space, const Edit& edit, const EditOptions& options) {
   if (int64_t stage = space.stage(edit.target); stage >= 0) {
     if (edit.kind != "width") {

@@ -34,6 +34,10 @@ struct Edit {
   bool operator==(const Edit&) const = default;
 };
 
+// A candidate's edits from text: comma-separated edits, blanks around them allowed ("layer1.1:remove,layer3:width=0.5",
+// or edits_text's "layer1.1:remove, layer3:width=0.5"); throws nacc::Error for an empty list or a bad edit.
+std::vector<Edit> parse_edits(std::string_view text);
+
 // Applies `edit` to `graph`, whose blocks `space` describes (find_blocks of it), inheriting the weights: a narrower
 // layer keeps its most important channels (|BatchNorm scale| x the filter's L1 norm), a smaller kernel the centre of
 // the larger one, every untouched layer its weights. Throws nacc::Error when the edit does not apply, saying why.

@@ -143,7 +143,7 @@ TEST(ModelSut, AFailureInAStreamIsRethrownAndItsJobsAreAnswered) {
     int64_t batch = int64_t{1} << 40;
     ModelQsl qsl({1, 4, 4}, 4, 0);
     Graph graph = tiny_classifier(batch);
-    ModelSut sut(graph, qsl, SutOptions{.batch = batch, .streams = streams, .sub_batch = batch});
+    ModelSut sut(graph, qsl, SutOptions{.batch = batch, .streams = streams, .runtime = {.sub_batch = batch}});
     std::vector<size_t> loaded = {0, 1, 2};
     qsl.load_samples(loaded);
     struct Collect : loadgen::ResponseDelegate {

@@ -54,6 +54,12 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   EXPECT_GE(space["latency_table"]["worst_abs_error"].get<double>(),
             space["latency_table"]["median_abs_error"].get<double>());
   EXPECT_NE(result.output.find("latency table"), std::string::npos) << result.output;
+  // What a candidate cost, measured: its evaluation once its blocks were distilled, and the distillation on top.
+  EXPECT_GT(space["cost"]["median_evaluation_seconds"].get<double>(), 0.0);
+  EXPECT_GE(space["cost"]["slowest_evaluation_seconds"].get<double>(), space["cost"]["median_evaluation_seconds"].get<double>());
+  EXPECT_GT(space["cost"]["block_distillation_seconds"].get<double>(), 0.0) << "four edits had a block to distil";
+  EXPECT_GT(space["edits"][0]["seconds"]["latency"].get<double>(), 0.0);
+  EXPECT_NE(result.output.find("One candidate once its blocks are distilled"), std::string::npos) << result.output;
   std::string html = read_file(folder_ / "space" / "report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
   // Bad input: an edit of no block, a model that does not fit the data, more validation samples than there are.
@@ -65,7 +71,43 @@ TEST_F(Cli, SearchSpaceMeasuresSingleEdits) {
   expect_user_error("search space " + baseline + " --full-epochs 1 --full-lr 0 --no-latency -o " + path("space7"),
                     "expected --full-lr > 0 (the full fine-tune's peak learning rate), but found 0");
   expect_user_error("search space " + baseline + " --candidate layer1.1:remove,,layer2.1:remove --no-latency -o " +
-                    path("space6"), "expected an edit");
+                    path("space6"), "expected comma-separated edits");
+}
+
+// `search space --list` prints every single edit that applies, and `search apply` writes any candidate as an ONNX
+// model that nacc runs at any batch: the edits' graph with the baseline's metadata, FP32 or INT8 (QDQ).
+TEST_F(Cli, SearchApplyWritesACandidateAsAModel) {
+  std::string baseline = std::string(NACC_SOURCE_DIR) + "/models/resnet20-fmnist.onnx";
+  CommandResult listed = nacc("--log-level warn search space " + baseline + " --list");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("layer1.1:remove\n"), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("layer2:width=0.5\n"), std::string::npos) << listed.output;
+  EXPECT_EQ(listed.output.find("blocks"), std::string::npos) << "only edits, one per line: " << listed.output;
+
+  CommandResult fp32 = nacc("search apply " + baseline + " --edits layer1.1:remove,layer3:width=0.5 --calib-samples 64 "
+                            "--val-samples 200 -o " + path("cand.onnx"));
+  ASSERT_EQ(fp32.exit_code, 0) << fp32.output;
+  EXPECT_NE(fp32.output.find("layer1.1:remove, layer3:width=0.5"), std::string::npos) << fp32.output;
+  EXPECT_NE(fp32.output.find("FP32 top-1"), std::string::npos) << fp32.output;
+  Graph candidate = import_onnx_file(folder_ / "cand.onnx");
+  Graph original = import_onnx_file(baseline);
+  EXPECT_LT(analyze_graph(candidate).macs, analyze_graph(original).macs);
+  EXPECT_EQ(candidate.get_metadata("nacc.preprocess"), original.get_metadata("nacc.preprocess"));
+  CommandResult ran = nacc("--log-level warn run " + path("cand.onnx") + " --random-input --batch 3");
+  EXPECT_EQ(ran.exit_code, 0) << "written with a symbolic batch: " << ran.output;
+
+  CommandResult int8 = nacc("search apply " + baseline + " --edits layer1.1:remove --precision int8 --calib-samples 64 "
+                            "--val-samples 200 -o " + path("cand-int8.onnx"));
+  ASSERT_EQ(int8.exit_code, 0) << int8.output;
+  EXPECT_NE(int8.output.find("INT8 top-1"), std::string::npos) << int8.output;
+  const auto& nodes = import_onnx_file(folder_ / "cand-int8.onnx").nodes;
+  EXPECT_TRUE(std::any_of(nodes.begin(), nodes.end(), [](const auto& node) { return node.op == OpKind::QuantizeLinear; }));
+
+  expect_user_error("search apply " + baseline + " --edits layer9.9:remove -o " + path("bad.onnx"), "layer9.9");
+  expect_user_error("search apply " + baseline + " --edits layer1.1:remove --precision int4 -o " + path("bad.onnx"),
+                    "expected --precision fp32 or int8");
+  expect_user_error("search apply " + model() + " --edits layer1.1:remove -o " + path("bad.onnx"), "input shape");
+  EXPECT_FALSE(std::filesystem::exists(folder_ / "bad.onnx"));
 }
 
 // nacc search end to end on the committed ResNet-20 and a small slice of Fashion-MNIST: killed after its first

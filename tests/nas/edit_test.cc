@@ -52,6 +52,14 @@ TEST(Edit, TextRoundTripsAndBadTextIsAnError) {
   }
   EXPECT_EQ(edits_text({Edit::parse("b:remove"), Edit::parse("a:width=0.5")}), "a:width=0.5, b:remove");
   EXPECT_EQ(edits_text({}), "baseline");
+  // A candidate's list: comma-separated, and edits_text's own form back.
+  std::vector<Edit> edits = parse_edits("b:remove,a:width=0.5");
+  ASSERT_EQ(edits.size(), 2u);
+  EXPECT_EQ(edits[0].text(), "b:remove");
+  EXPECT_EQ(edits_text(parse_edits(edits_text(edits))), "a:width=0.5, b:remove");
+  for (const char* text : {"", "a:remove,", ",a:remove", "a:remove,,b:remove", " , "}) {
+    EXPECT_THROW(parse_edits(text), Error) << "'" << text << "'";
+  }
 }
 
 TEST(Edit, FullWidthReproducesTheParentExactly) {
